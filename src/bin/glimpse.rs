@@ -1,0 +1,235 @@
+//! The `glimpse` command line: summary and prediction for Keras models.
+
+use clap::{Parser, Subcommand};
+use glimpse::io::{read_npy, write_npy};
+use glimpse::{default_device, Error, Model, Result};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "glimpse",
+    version,
+    about = "Keras models on burn: summary and prediction"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print Keras' summary table of a model.
+    Summary {
+        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        model: PathBuf,
+        /// Weights for a structure JSON (`.weights.h5` or Keras 2 `.h5`); optional here.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predict images or .npy batches.
+    Predict {
+        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        model: PathBuf,
+        /// Weights for a structure JSON.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Class names, one per line, in output order.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// How many classes to show per input.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// One JSON object per input instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the raw output batch (float32) to this .npy file.
+        #[arg(long)]
+        save_output: Option<PathBuf>,
+        /// Image files (resized to the model input like Keras' load_img) or .npy batches.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn ext(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+fn load(model: &Path, weights: Option<&Path>, need_weights: bool) -> Result<Model> {
+    let device = default_device();
+    let name = model.display().to_string();
+    if ext(model) == "json" {
+        let json = String::from_utf8(read(model)?)
+            .map_err(|_| Error::input(&name, "the structure JSON is not UTF-8"))?;
+        return match weights {
+            Some(w) => {
+                Model::from_json_and_weights(&json, read(w)?, &w.display().to_string(), &device)
+            }
+            None if need_weights => Err(Error::input(
+                &name,
+                "a structure .json needs --weights (a .weights.h5 or Keras 2 .h5 file)",
+            )),
+            None => {
+                let spec = glimpse::keras::parse_model(&json)?;
+                Model::from_spec_with(spec, &device, |_, _, p| Ok(vec![0.0; p.size()]))
+            }
+        };
+    }
+    if weights.is_some() {
+        return Err(Error::input(
+            &name,
+            "--weights is only for a structure .json; this file carries its own",
+        ));
+    }
+    Model::from_archive(read(model)?, &name, &device)
+}
+
+struct Row {
+    name: String,
+    values: Vec<f32>,
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Summary {
+            model,
+            weights,
+            json,
+        } => {
+            let m = load(&model, weights.as_deref(), false)?;
+            let s = m.summary();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&s).expect("serializable")
+                );
+            } else {
+                print!("{s}");
+            }
+        }
+        Command::Predict {
+            model,
+            weights,
+            labels,
+            top,
+            json,
+            save_output,
+            inputs,
+        } => {
+            let m = load(&model, weights.as_deref(), true)?;
+            let labels: Option<Vec<String>> = match &labels {
+                Some(p) => Some(
+                    String::from_utf8_lossy(&read(p)?)
+                        .lines()
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty())
+                        .collect(),
+                ),
+                None => None,
+            };
+            let in_shape = m.input_shapes()[0].clone();
+            let out_shape = m.output_shapes()[0].clone();
+            let per_out: usize = out_shape.iter().product();
+            if let Some(l) = &labels {
+                if l.len() != per_out {
+                    return Err(Error::input(
+                        "--labels",
+                        format!("{} labels for a model with {per_out} outputs", l.len()),
+                    ));
+                }
+            }
+            // Images go through the network together, in one batch; .npy files as they are.
+            let mut rows: Vec<Row> = Vec::new();
+            let mut image_names = Vec::new();
+            let mut image_data = Vec::new();
+            let mut batches: Vec<(String, Vec<f32>, Vec<usize>)> = Vec::new();
+            for p in &inputs {
+                let name = p.display().to_string();
+                let bytes = read(p)?;
+                if ext(p) == "npy" {
+                    let a = read_npy(&bytes, &name)?;
+                    batches.push((name, a.data, a.shape));
+                } else {
+                    let [h, w, c] = in_shape[..] else {
+                        return Err(Error::input(&name, format!("an image needs a model input of (H, W, 3); this model takes {in_shape:?}")));
+                    };
+                    if c != 3 {
+                        return Err(Error::input(
+                            &name,
+                            format!("the model takes {c} channels; images are RGB"),
+                        ));
+                    }
+                    image_data.extend(glimpse::image::load_for_input(&bytes, &name, h, w)?);
+                    image_names.push(name);
+                }
+            }
+            if !image_names.is_empty() {
+                let mut shape = vec![image_names.len()];
+                shape.extend(&in_shape);
+                let (y, _) = m.predict(image_data, &shape)?;
+                for (i, name) in image_names.into_iter().enumerate() {
+                    rows.push(Row {
+                        name,
+                        values: y[i * per_out..(i + 1) * per_out].to_vec(),
+                    });
+                }
+            }
+            for (name, data, shape) in batches {
+                let (y, s) = m.predict(data, &shape)?;
+                for i in 0..s[0] {
+                    rows.push(Row {
+                        name: format!("{name}[{i}]"),
+                        values: y[i * per_out..(i + 1) * per_out].to_vec(),
+                    });
+                }
+            }
+            for r in &rows {
+                let mut idx: Vec<usize> = (0..r.values.len()).collect();
+                idx.sort_by(|&a, &b| r.values[b].total_cmp(&r.values[a]));
+                idx.truncate(top.max(1));
+                let label = |i: usize| labels.as_ref().map(|l| l[i].clone());
+                if json {
+                    let top: Vec<serde_json::Value> = idx
+                        .iter()
+                        .map(|&i| serde_json::json!({"index": i, "label": label(i), "score": r.values[i]}))
+                        .collect();
+                    println!("{}", serde_json::json!({"input": r.name, "top": top}));
+                } else {
+                    println!("{}:", r.name);
+                    for &i in &idx {
+                        let l = label(i).unwrap_or_else(|| format!("class {i}"));
+                        println!("  {:>8.4}  {l} ({i})", r.values[i]);
+                    }
+                }
+            }
+            if let Some(out) = save_output {
+                let mut shape = vec![rows.len()];
+                shape.extend(&out_shape);
+                let data: Vec<f32> = rows.iter().flat_map(|r| r.values.iter().copied()).collect();
+                std::fs::write(&out, write_npy(&shape, &data)).map_err(|e| Error::io(&out, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

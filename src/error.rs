@@ -1,0 +1,123 @@
+//! The crate's one error type. Every variant says what went wrong, where, and what was
+//! expected versus found, so a user can act on it without reading the source.
+
+use thiserror::Error;
+
+/// Result alias used throughout Glimpse.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while loading, building or running a model.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The model structure JSON is not valid JSON or does not have Keras' shape.
+    #[error("model JSON: {context}: {message}")]
+    Json {
+        /// Where in the document (e.g. `layer 'conv2d' (Conv2D) config`).
+        context: String,
+        /// What the parser reported.
+        message: String,
+    },
+
+    /// A layer whose class Glimpse does not implement.
+    #[error(
+        "unsupported layer '{layer}' of class '{class_name}'{module}: Glimpse supports {supported}"
+    )]
+    UnsupportedLayer {
+        /// The layer's name in the model.
+        layer: String,
+        /// Its Keras class name.
+        class_name: String,
+        /// `" (module x.y)"` when the JSON named a module, else empty.
+        module: String,
+        /// The supported classes, comma separated.
+        supported: String,
+    },
+
+    /// A layer configuration Glimpse understands but cannot honour (e.g. `channels_first`).
+    #[error("layer '{layer}' ({class_name}): {message}")]
+    UnsupportedConfig {
+        /// The layer's name.
+        layer: String,
+        /// Its class.
+        class_name: String,
+        /// What is not supported and what is.
+        message: String,
+    },
+
+    /// A graph that does not connect (unknown inbound layer, cycle, missing input).
+    #[error("model graph: {0}")]
+    Graph(String),
+
+    /// Shapes that do not fit together while building or running the model.
+    #[error("shape mismatch in {context}: expected {expected}, found {found}")]
+    Shape {
+        /// Where (layer name, input name).
+        context: String,
+        /// The shape that was expected.
+        expected: String,
+        /// The shape that was given.
+        found: String,
+    },
+
+    /// A weights file that cannot be read as HDF5 / zip, or that lacks Keras' layout.
+    #[error("weights file {file}: {message}")]
+    WeightsFile {
+        /// The file (or `<bytes>`).
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Weights that do not match the model: the full strict-loading report.
+    #[error("weights do not match the model:\n{0}")]
+    WeightsMismatch(crate::weights::LoadReport),
+
+    /// Input data that cannot be used (wrong shape, bad .npy, image that does not decode).
+    #[error("input {source_name}: {message}")]
+    Input {
+        /// The file or argument the input came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// An I/O error with the path it happened on.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that was being read or written.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The compute backend failed (device lost, readback failed).
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// Builds an [`Error::Input`].
+    pub fn input(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Input {
+            source_name: source_name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Builds an [`Error::WeightsFile`].
+    pub fn weights_file(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::WeightsFile {
+            file: file.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The Keras structure JSON, parsed into plain typed data (no burn types).
+//!
+//! [`parse_model`] reads what `model.to_json()` writes in Keras 3 and tf.keras 2 (Sequential and
+//! Functional, nested models inlined) into a [`ModelSpec`]: a flat list of layers, each with its
+//! typed [`LayerConfig`] and the tensors it is called on.
+
+mod config;
+mod schema;
+
+pub use config::*;
+pub use schema::{parse_model, Arg, KerasFlavor, LayerSpec, ModelSpec, TensorRef};

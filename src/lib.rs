@@ -1,0 +1,26 @@
+//! # Glimpse
+//!
+//! Keras models, computed faithfully by [burn](https://burn.dev): load the structure JSON that
+//! `model.to_json()` writes and the weights that `save_weights` writes (or a `.keras` /
+//! full-model `.h5` file), print Keras' `summary()`, and predict — natively or as WebAssembly.
+//!
+//! ```no_run
+//! use glimpse::{Model, default_device};
+//! let json = std::fs::read_to_string("model.json").unwrap();
+//! let weights = std::fs::read("model.weights.h5").unwrap();
+//! let model = Model::from_json_and_weights(&json, weights, "model.weights.h5", &default_device()).unwrap();
+//! println!("{}", model.summary());
+//! let (y, shape) = model.predict(vec![0.0; 32 * 32 * 3], &[1, 32, 32, 3]).unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod image;
+pub mod io;
+pub mod keras;
+pub mod model;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use model::{default_device, Model, Summary};

@@ -1,0 +1,226 @@
+//! From a [`ModelSpec`] to a graph of built layer calls in topological order, with shape
+//! inference and the variables each layer needs.
+
+use super::layers::{self, BuildCtx, Op, ParamSpec};
+use crate::error::{Error, Result};
+use crate::keras::{Arg, LayerConfig, ModelSpec, TensorRef};
+use std::collections::HashMap;
+
+/// One call of one layer.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Index of the layer in [`ModelSpec::layers`] (and of its variables).
+    pub layer: usize,
+    /// What it computes.
+    pub op: Op,
+    /// The nodes whose outputs it takes, in order.
+    pub inputs: Vec<usize>,
+    /// Output shape without batch.
+    pub out_shape: Vec<usize>,
+}
+
+/// The model graph, nodes in an order where every input comes first.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Nodes, topologically sorted.
+    pub nodes: Vec<Node>,
+    /// Node ids of the model inputs.
+    pub inputs: Vec<usize>,
+    /// Node ids of the model outputs.
+    pub outputs: Vec<usize>,
+    /// For each node, the index of the last node that reads it (outputs: `usize::MAX`).
+    pub last_use: Vec<usize>,
+    /// Variables per layer (empty for layers without any).
+    pub params: Vec<Vec<ParamSpec>>,
+}
+
+struct Builder<'a> {
+    spec: &'a ModelSpec,
+    by_name: HashMap<&'a str, usize>,
+    done: HashMap<(usize, usize), usize>,
+    visiting: Vec<(usize, usize)>,
+    nodes: Vec<Node>,
+    params: Vec<Option<Vec<ParamSpec>>>,
+}
+
+impl Graph {
+    /// Builds the graph, checking that it connects and that shapes fit.
+    pub fn build(spec: &ModelSpec) -> Result<Graph> {
+        let mut by_name = HashMap::new();
+        for (i, l) in spec.layers.iter().enumerate() {
+            if by_name.insert(l.name.as_str(), i).is_some() {
+                return Err(Error::Graph(format!("two layers are named '{}'", l.name)));
+            }
+        }
+        let mut b = Builder {
+            spec,
+            by_name,
+            done: HashMap::new(),
+            visiting: Vec::new(),
+            nodes: Vec::new(),
+            params: vec![None; spec.layers.len()],
+        };
+        let inputs = spec
+            .inputs
+            .iter()
+            .map(|r| b.node(r))
+            .collect::<Result<Vec<_>>>()?;
+        for &i in &inputs {
+            if !matches!(b.nodes[i].op, Op::Input) {
+                return Err(Error::Graph(format!(
+                    "model input '{}' is not an InputLayer",
+                    spec.layers[b.nodes[i].layer].name
+                )));
+            }
+        }
+        let outputs = spec
+            .outputs
+            .iter()
+            .map(|r| b.node(r))
+            .collect::<Result<Vec<_>>>()?;
+        if outputs.is_empty() {
+            return Err(Error::Graph("the model has no outputs".into()));
+        }
+        for (i, n) in b.nodes.iter().enumerate() {
+            if matches!(n.op, Op::Input) && !inputs.contains(&i) {
+                return Err(Error::Graph(format!(
+                    "the outputs depend on '{}', which is not among the model inputs",
+                    spec.layers[n.layer].name
+                )));
+            }
+        }
+        let mut last_use = vec![0usize; b.nodes.len()];
+        for (i, n) in b.nodes.iter().enumerate() {
+            for &j in &n.inputs {
+                last_use[j] = i;
+            }
+        }
+        for &o in &outputs {
+            last_use[o] = usize::MAX;
+        }
+        Ok(Graph {
+            nodes: b.nodes,
+            inputs,
+            outputs,
+            last_use,
+            params: b
+                .params
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+        })
+    }
+}
+
+impl Builder<'_> {
+    fn node(&mut self, r: &TensorRef) -> Result<usize> {
+        let &layer = self.by_name.get(r.layer.as_str()).ok_or_else(|| {
+            Error::Graph(format!(
+                "a layer refers to '{}', which is not in the model",
+                r.layer
+            ))
+        })?;
+        if r.index != 0 {
+            return Err(Error::Graph(format!(
+                "output {} of layer '{}' is used, but every supported layer has one output",
+                r.index, r.layer
+            )));
+        }
+        let key = (layer, r.node);
+        if let Some(&id) = self.done.get(&key) {
+            return Ok(id);
+        }
+        if self.visiting.contains(&key) {
+            return Err(Error::Graph(format!("a cycle through layer '{}'", r.layer)));
+        }
+        self.visiting.push(key);
+        let id = self.build_node(layer, r.node)?;
+        self.visiting.pop();
+        self.done.insert(key, id);
+        Ok(id)
+    }
+
+    fn build_node(&mut self, layer: usize, call: usize) -> Result<usize> {
+        let spec = &self.spec.layers[layer];
+        if let LayerConfig::Input(c) = &spec.config {
+            let shape = match (&c.batch_shape, &c.shape) {
+                (Some(b), _) if !b.is_empty() => b[1..].to_vec(),
+                (_, Some(s)) => s.clone(),
+                _ => return Err(Error::Graph(format!("input '{}' has no shape", spec.name))),
+            };
+            let shape = shape
+                .iter()
+                .map(|d| {
+                    d.ok_or_else(|| Error::UnsupportedConfig {
+                        layer: spec.name.clone(),
+                        class_name: spec.class_name.clone(),
+                        message: format!(
+                            "input shape {:?} has unknown (None) dimensions; Glimpse needs a fixed \
+                             input size (set input_shape when building the model)",
+                            shape
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            super::axes::internal_dims(&shape, &format!("input '{}'", spec.name))?;
+            self.nodes.push(Node {
+                layer,
+                op: Op::Input,
+                inputs: vec![],
+                out_shape: shape,
+            });
+            return Ok(self.nodes.len() - 1);
+        }
+        let args = spec.calls.get(call).ok_or_else(|| {
+            Error::Graph(format!("layer '{}' has no call number {call}", spec.name))
+        })?;
+        let mut inputs = Vec::new();
+        let mut slots = Vec::new();
+        for a in args {
+            match a {
+                Arg::Tensor(t) => {
+                    inputs.push(self.node(t)?);
+                    slots.push(None);
+                }
+                Arg::Scalar(s) => slots.push(Some(*s)),
+            }
+        }
+        if inputs.is_empty() {
+            return Err(Error::Graph(format!(
+                "layer '{}' is called without a tensor",
+                spec.name
+            )));
+        }
+        let shapes: Vec<Vec<usize>> = inputs
+            .iter()
+            .map(|&i| self.nodes[i].out_shape.clone())
+            .collect();
+        let built = layers::build(&BuildCtx {
+            layer: spec,
+            inputs: &shapes,
+            slots: &slots,
+            flavor: self.spec.flavor,
+        })?;
+        match &self.params[layer] {
+            None => self.params[layer] = Some(built.params),
+            Some(p) if *p == built.params => {}
+            Some(_) => {
+                return Err(Error::Graph(format!(
+                    "shared layer '{}' is called on inputs of different shapes",
+                    spec.name
+                )))
+            }
+        }
+        super::axes::internal_dims(
+            &built.out_shape,
+            &format!("output of layer '{}'", spec.name),
+        )?;
+        self.nodes.push(Node {
+            layer,
+            op: built.op,
+            inputs,
+            out_shape: built.out_shape,
+        });
+        Ok(self.nodes.len() - 1)
+    }
+}

@@ -1,0 +1,121 @@
+//! Activation functions exactly as Keras defines them, and the ReLU family of layers.
+
+use crate::keras::{Activation, KerasFlavor};
+use burn::tensor::{activation as F, Tensor};
+
+/// An activation function with the Keras semantics it was saved under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Act {
+    /// Which function.
+    pub kind: Activation,
+    /// Which Keras (hard_sigmoid differs between 2 and 3).
+    pub flavor: KerasFlavor,
+    /// ELU's alpha.
+    pub alpha: f64,
+}
+
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+impl Act {
+    /// `kind` under `flavor`.
+    pub fn new(kind: Activation, flavor: KerasFlavor) -> Self {
+        Act {
+            kind,
+            flavor,
+            alpha: 1.0,
+        }
+    }
+    /// The identity.
+    pub fn linear() -> Self {
+        Act::new(Activation::Linear, KerasFlavor::Keras3)
+    }
+    /// ELU with `alpha` (the ELU layer).
+    pub fn elu(alpha: f64) -> Self {
+        Act {
+            kind: Activation::Elu,
+            flavor: KerasFlavor::Keras3,
+            alpha,
+        }
+    }
+
+    /// Applies the function element-wise (softmax: over the channel axis).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.kind {
+            Activation::Linear => x,
+            Activation::Relu => F::relu(x),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Sigmoid => F::sigmoid(x),
+            Activation::HardSigmoid => hard_sigmoid(x, self.flavor),
+            Activation::Tanh => x.tanh(),
+            Activation::Softmax => F::softmax(x, 1),
+            Activation::Swish => x.clone() * F::sigmoid(x),
+            Activation::Elu => elu(x, self.alpha),
+            Activation::Selu => elu(x, SELU_ALPHA).mul_scalar(SELU_SCALE),
+            Activation::Gelu => F::gelu(x),
+            Activation::Softplus => {
+                // Stable: max(x, 0) + log1p(exp(-|x|)).
+                let neg_abs = x.clone().abs().neg();
+                F::relu(x) + neg_abs.exp().log1p()
+            }
+            Activation::HardSilu => x.clone() * hard_sigmoid(x, KerasFlavor::Keras3),
+            Activation::Softsign => x.clone() / (x.abs().add_scalar(1.0)),
+            Activation::Exponential => x.exp(),
+        }
+    }
+}
+
+fn hard_sigmoid(x: Tensor<4>, flavor: KerasFlavor) -> Tensor<4> {
+    match flavor {
+        // Keras 3: relu6(x + 3) / 6
+        KerasFlavor::Keras3 => x.div_scalar(6.0).add_scalar(0.5).clamp(0.0, 1.0),
+        // tf.keras 2: clip(0.2 x + 0.5, 0, 1)
+        KerasFlavor::Keras2 => x.mul_scalar(0.2).add_scalar(0.5).clamp(0.0, 1.0),
+    }
+}
+
+fn elu(x: Tensor<4>, alpha: f64) -> Tensor<4> {
+    let neg = x
+        .clone()
+        .clamp_max(0.0)
+        .exp()
+        .sub_scalar(1.0)
+        .mul_scalar(alpha);
+    x.clamp_min(0.0) + neg
+}
+
+/// Keras' `ReLU(max_value, negative_slope, threshold)` (and `LeakyReLU`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relu {
+    /// Upper clip.
+    pub max_value: Option<f64>,
+    /// Slope below the threshold.
+    pub negative_slope: f64,
+    /// Threshold.
+    pub threshold: f64,
+}
+
+impl Relu {
+    /// `clip(x * (x > t), 0, max) - slope * relu(t - x)`, which is what Keras computes.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let t = self.threshold;
+        let neg = if self.negative_slope != 0.0 {
+            Some(F::relu(x.clone().neg().add_scalar(t)).mul_scalar(self.negative_slope))
+        } else {
+            None
+        };
+        let mut pos = if t != 0.0 {
+            let mask = x.clone().lower_equal_elem(t);
+            x.mask_fill(mask, 0.0)
+        } else {
+            F::relu(x)
+        };
+        if let Some(m) = self.max_value {
+            pos = pos.clamp(0.0, m);
+        }
+        match neg {
+            Some(n) => pos - n,
+            None => pos,
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Conv2D, DepthwiseConv2D and SeparableConv2D, with TF-style ("same", possibly asymmetric)
+//! padding.
+
+use super::activation::Act;
+use super::{BuildCtx, Built, Op, ParamSpec};
+use crate::error::Result;
+use crate::keras::{
+    Conv2DConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair, SeparableConv2DConfig,
+};
+use crate::weights::layout::Layout;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::Tensor;
+
+/// Output size and (before, after) padding of one spatial axis, as TensorFlow computes them.
+pub fn window(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+) -> Option<(usize, (usize, usize))> {
+    let eff = (kernel - 1) * dilation + 1;
+    match padding {
+        Padding::Valid => {
+            if input < eff {
+                None
+            } else {
+                Some(((input - eff) / stride + 1, (0, 0)))
+            }
+        }
+        Padding::Same => {
+            let out = input.div_ceil(stride);
+            let total = ((out - 1) * stride + eff).saturating_sub(input);
+            Some((out, (total / 2, total - total / 2)))
+        }
+    }
+}
+
+/// Spatial output shape and paddings for a 2-D window op.
+pub(crate) fn window2(
+    ctx: &BuildCtx,
+    hw: (usize, usize),
+    kernel: Pair,
+    strides: Pair,
+    dilation: Pair,
+    padding: Padding,
+) -> Result<((usize, usize), [(usize, usize); 2])> {
+    if kernel.0 == 0
+        || kernel.1 == 0
+        || strides.0 == 0
+        || strides.1 == 0
+        || dilation.0 == 0
+        || dilation.1 == 0
+    {
+        return Err(ctx.unsupported("kernel sizes, strides and dilations must be positive"));
+    }
+    let h = window(hw.0, kernel.0, strides.0, dilation.0, padding);
+    let w = window(hw.1, kernel.1, strides.1, dilation.1, padding);
+    match (h, w) {
+        (Some((oh, ph)), Some((ow, pw))) => Ok(((oh, ow), [ph, pw])),
+        _ => Err(ctx.shape_error(
+            format!(
+                "an input of at least the window {}x{} (valid padding)",
+                kernel.0, kernel.1
+            ),
+            format!("{}x{}", hw.0, hw.1),
+        )),
+    }
+}
+
+pub(crate) fn image_input(ctx: &BuildCtx, format: DataFormat) -> Result<(usize, usize, usize)> {
+    if format == DataFormat::ChannelsFirst {
+        return Err(
+            ctx.unsupported("data_format='channels_first' (Glimpse runs channels_last models)")
+        );
+    }
+    match ctx.one_input()? {
+        [h, w, c] => Ok((*h, *w, *c)),
+        other => Err(ctx.shape_error("an image tensor (None, H, W, C)", format!("{other:?}"))),
+    }
+}
+
+/// A (grouped) 2-D convolution; depthwise convolutions are grouped ones.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    /// burn weight shape `[out, in/groups, kh, kw]`.
+    pub weight_shape: [usize; 4],
+    /// Stride, padding, dilation, groups.
+    pub options: ConvOptions<2>,
+    /// Whether variable 1 is a bias.
+    pub bias: bool,
+    /// Fused activation.
+    pub act: Act,
+}
+
+impl Conv {
+    /// Runs the convolution with `params` = [kernel, bias?].
+    pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>]) -> Tensor<4> {
+        let w = params[0].clone().reshape(self.weight_shape);
+        let b = if self.bias {
+            Some(params[1].clone())
+        } else {
+            None
+        };
+        self.act.forward(conv2d(x, w, b, self.options.clone()))
+    }
+}
+
+/// Builds `Conv2D`.
+pub fn build_conv(ctx: &BuildCtx, c: &Conv2DConfig) -> Result<Built> {
+    let (h, w, cin) = image_input(ctx, c.data_format)?;
+    if c.groups == 0 || cin % c.groups != 0 || c.filters % c.groups != 0 {
+        return Err(ctx.unsupported(format!(
+            "groups={} must divide the input channels ({cin}) and filters ({})",
+            c.groups, c.filters
+        )));
+    }
+    let ((oh, ow), pads) = window2(
+        ctx,
+        (h, w),
+        c.kernel_size,
+        c.strides,
+        c.dilation_rate,
+        c.padding,
+    )?;
+    let (kh, kw) = (c.kernel_size.0, c.kernel_size.1);
+    let mut params = vec![
+        ParamSpec::new("kernel", vec![kh, kw, cin / c.groups, c.filters])
+            .layout(Layout::ConvKernel),
+    ];
+    if c.use_bias {
+        params.push(ParamSpec::new("bias", vec![c.filters]));
+    }
+    Ok(Built {
+        op: Op::Conv(Conv {
+            weight_shape: [c.filters, cin / c.groups, kh, kw],
+            options: ConvOptions::new_with_padding(
+                [c.strides.0, c.strides.1],
+                pads,
+                [c.dilation_rate.0, c.dilation_rate.1],
+                c.groups,
+            ),
+            bias: c.use_bias,
+            act: Act::new(c.activation, ctx.flavor),
+        }),
+        out_shape: vec![oh, ow, c.filters],
+        params,
+    })
+}
+
+/// Builds `DepthwiseConv2D`.
+pub fn build_depthwise(ctx: &BuildCtx, c: &DepthwiseConv2DConfig) -> Result<Built> {
+    let (h, w, cin) = image_input(ctx, c.data_format)?;
+    let ((oh, ow), pads) = window2(
+        ctx,
+        (h, w),
+        c.kernel_size,
+        c.strides,
+        c.dilation_rate,
+        c.padding,
+    )?;
+    let (kh, kw, m) = (c.kernel_size.0, c.kernel_size.1, c.depth_multiplier);
+    let mut params =
+        vec![ParamSpec::new("depthwise_kernel", vec![kh, kw, cin, m])
+            .layout(Layout::DepthwiseKernel)];
+    if c.use_bias {
+        params.push(ParamSpec::new("bias", vec![cin * m]));
+    }
+    Ok(Built {
+        op: Op::Conv(Conv {
+            weight_shape: [cin * m, 1, kh, kw],
+            options: ConvOptions::new_with_padding(
+                [c.strides.0, c.strides.1],
+                pads,
+                [c.dilation_rate.0, c.dilation_rate.1],
+                cin,
+            ),
+            bias: c.use_bias,
+            act: Act::new(c.activation, ctx.flavor),
+        }),
+        out_shape: vec![oh, ow, cin * m],
+        params,
+    })
+}
+
+/// A depthwise convolution followed by a 1x1 convolution, bias and activation.
+#[derive(Debug, Clone)]
+pub struct Separable {
+    /// The depthwise step (no bias, no activation).
+    pub depthwise: Conv,
+    /// The pointwise step's weight shape `[filters, in*mult, 1, 1]`.
+    pub pointwise_shape: [usize; 4],
+    /// Whether variable 2 is a bias.
+    pub bias: bool,
+    /// Fused activation.
+    pub act: Act,
+}
+
+impl Separable {
+    /// Runs it with `params` = [depthwise_kernel, pointwise_kernel, bias?].
+    pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>]) -> Tensor<4> {
+        let y = self.depthwise.forward(x, &params[..1]);
+        let w = params[1].clone().reshape(self.pointwise_shape);
+        let b = if self.bias {
+            Some(params[2].clone())
+        } else {
+            None
+        };
+        self.act
+            .forward(conv2d(y, w, b, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)))
+    }
+}
+
+/// Builds `SeparableConv2D`.
+pub fn build_separable(ctx: &BuildCtx, c: &SeparableConv2DConfig) -> Result<Built> {
+    let (h, w, cin) = image_input(ctx, c.data_format)?;
+    let ((oh, ow), pads) = window2(
+        ctx,
+        (h, w),
+        c.kernel_size,
+        c.strides,
+        c.dilation_rate,
+        c.padding,
+    )?;
+    let (kh, kw, m) = (c.kernel_size.0, c.kernel_size.1, c.depth_multiplier);
+    let mut params = vec![
+        ParamSpec::new("depthwise_kernel", vec![kh, kw, cin, m]).layout(Layout::DepthwiseKernel),
+        ParamSpec::new("pointwise_kernel", vec![1, 1, cin * m, c.filters])
+            .layout(Layout::ConvKernel),
+    ];
+    if c.use_bias {
+        params.push(ParamSpec::new("bias", vec![c.filters]));
+    }
+    Ok(Built {
+        op: Op::Separable(Separable {
+            depthwise: Conv {
+                weight_shape: [cin * m, 1, kh, kw],
+                options: ConvOptions::new_with_padding(
+                    [c.strides.0, c.strides.1],
+                    pads,
+                    [c.dilation_rate.0, c.dilation_rate.1],
+                    cin,
+                ),
+                bias: false,
+                act: Act::linear(),
+            },
+            pointwise_shape: [c.filters, cin * m, 1, 1],
+            bias: c.use_bias,
+            act: Act::new(c.activation, ctx.flavor),
+        }),
+        out_shape: vec![oh, ow, c.filters],
+        params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_is_tf_style() {
+        // stride-2 3x3 at 224: pad 0 before, 1 after (TensorFlow's rule).
+        assert_eq!(window(224, 3, 2, 1, Padding::Same), Some((112, (0, 1))));
+        // stride-2 5x5 at 224: 1 before, 2 after.
+        assert_eq!(window(224, 5, 2, 1, Padding::Same), Some((112, (1, 2))));
+        assert_eq!(window(17, 3, 1, 1, Padding::Same), Some((17, (1, 1))));
+        assert_eq!(window(17, 3, 1, 2, Padding::Valid), Some((13, (0, 0))));
+        assert_eq!(window(2, 3, 1, 1, Padding::Valid), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! One file per layer family. Each turns its typed Keras config into an [`Op`]: the output
+//! shape, the variables it expects (names and Keras shapes, in Keras' order) and the forward
+//! computation on Glimpse's internal layout (see [`super::axes`]).
+
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod merge;
+pub mod norm;
+pub mod pool;
+pub mod shape;
+
+use crate::error::{Error, Result};
+use crate::keras::{KerasFlavor, LayerConfig, LayerSpec};
+use crate::weights::layout::Layout;
+use burn::tensor::Tensor;
+
+/// A variable a layer needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Keras' variable name (`kernel`, `bias`, `gamma`, `moving_mean`...).
+    pub name: &'static str,
+    /// Its shape in Keras' layout.
+    pub keras_shape: Vec<usize>,
+    /// How burn lays it out.
+    pub layout: Layout,
+    /// Whether training updates it (moving statistics and Normalization's are not trainable).
+    pub trainable: bool,
+}
+
+impl ParamSpec {
+    pub(crate) fn new(name: &'static str, keras_shape: Vec<usize>) -> Self {
+        ParamSpec {
+            name,
+            keras_shape,
+            layout: Layout::Keep,
+            trainable: true,
+        }
+    }
+    pub(crate) fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+    pub(crate) fn frozen(mut self) -> Self {
+        self.trainable = false;
+        self
+    }
+    /// Number of values.
+    pub fn size(&self) -> usize {
+        self.keras_shape.iter().product()
+    }
+}
+
+/// What one call of a layer computes.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub enum Op {
+    /// A model input.
+    Input,
+    Identity,
+    Conv(conv::Conv),
+    Separable(conv::Separable),
+    Dense(dense::Dense),
+    Pool(pool::Pool),
+    GlobalPool(pool::GlobalPool),
+    BatchNorm(norm::BatchNorm),
+    LayerNorm(norm::LayerNorm),
+    Normalization(norm::Normalization),
+    Rescaling(norm::Rescaling),
+    LayerScale,
+    Act(activation::Act),
+    Relu(activation::Relu),
+    Softmax(usize),
+    Flatten(shape::Flatten),
+    Reshape(shape::Reshape),
+    Pad(shape::Pad),
+    Crop(shape::Crop),
+    Merge(merge::Merge),
+    Concat(usize),
+}
+
+/// A built layer call: what to compute, its output shape and the variables of its layer.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The computation.
+    pub op: Op,
+    /// Output shape without batch.
+    pub out_shape: Vec<usize>,
+    /// Variables in Keras' order.
+    pub params: Vec<ParamSpec>,
+}
+
+/// Context for building one layer call.
+pub struct BuildCtx<'a> {
+    /// The layer.
+    pub layer: &'a LayerSpec,
+    /// Shapes of the tensor arguments (without batch).
+    pub inputs: &'a [Vec<usize>],
+    /// Every argument in call order: `None` for a tensor (in `inputs` order), or a constant.
+    pub slots: &'a [Option<f64>],
+    /// Which Keras wrote the model.
+    pub flavor: KerasFlavor,
+}
+
+impl BuildCtx<'_> {
+    /// The single input shape, or an error naming the layer.
+    pub fn one_input(&self) -> Result<&[usize]> {
+        match self.inputs {
+            [s] => Ok(s),
+            _ => Err(Error::Graph(format!(
+                "layer '{}' ({}) takes one input, got {}",
+                self.layer.name,
+                self.layer.class_name,
+                self.inputs.len()
+            ))),
+        }
+    }
+
+    /// An [`Error::UnsupportedConfig`] for this layer.
+    pub fn unsupported(&self, message: impl Into<String>) -> Error {
+        Error::UnsupportedConfig {
+            layer: self.layer.name.clone(),
+            class_name: self.layer.class_name.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Shape`] for this layer.
+    pub fn shape_error(&self, expected: impl Into<String>, found: impl Into<String>) -> Error {
+        Error::Shape {
+            context: format!("layer '{}' ({})", self.layer.name, self.layer.class_name),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+
+    /// The layer's context string for errors.
+    pub fn context(&self) -> String {
+        format!("layer '{}' ({})", self.layer.name, self.layer.class_name)
+    }
+}
+
+/// Builds one call of a layer.
+pub fn build(ctx: &BuildCtx) -> Result<Built> {
+    use LayerConfig as L;
+    let same = |op: Op| -> Result<Built> {
+        Ok(Built {
+            op,
+            out_shape: ctx.one_input()?.to_vec(),
+            params: vec![],
+        })
+    };
+    match &ctx.layer.config {
+        L::Input(_) => Err(Error::Graph(format!(
+            "input layer '{}' is called like a layer",
+            ctx.layer.name
+        ))),
+        L::Conv2D(c) => conv::build_conv(ctx, c),
+        L::DepthwiseConv2D(c) => conv::build_depthwise(ctx, c),
+        L::SeparableConv2D(c) => conv::build_separable(ctx, c),
+        L::Dense(c) => dense::build(ctx, c),
+        L::Flatten => shape::build_flatten(ctx),
+        L::Reshape(c) => shape::build_reshape(ctx, c),
+        L::Dropout => same(Op::Identity),
+        L::MaxPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Max),
+        L::AvgPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Avg),
+        L::GlobalAvgPool2D(c) => pool::build_global(ctx, c, pool::PoolKind::Avg),
+        L::GlobalMaxPool2D(c) => pool::build_global(ctx, c, pool::PoolKind::Max),
+        L::BatchNorm(c) => norm::build_batch_norm(ctx, c),
+        L::LayerNorm(c) => norm::build_layer_norm(ctx, c),
+        L::Normalization(c) => norm::build_normalization(ctx, c),
+        L::Rescaling(c) => norm::build_rescaling(ctx, c),
+        L::LayerScale(c) => norm::build_layer_scale(ctx, c),
+        L::ZeroPadding2D(c) => shape::build_pad(ctx, c),
+        L::Cropping2D(c) => shape::build_crop(ctx, c),
+        L::Activation(c) => same(Op::Act(activation::Act::new(c.activation, ctx.flavor))),
+        L::Relu(c) => same(Op::Relu(activation::Relu {
+            max_value: c.max_value,
+            negative_slope: c.negative_slope,
+            threshold: c.threshold,
+        })),
+        L::LeakyRelu(c) => same(Op::Relu(activation::Relu {
+            max_value: None,
+            negative_slope: c.negative_slope,
+            threshold: 0.0,
+        })),
+        L::Elu(c) => same(Op::Act(activation::Act::elu(c.alpha))),
+        L::Softmax(c) => {
+            let s = ctx.one_input()?;
+            if c.axis.0.len() != 1 {
+                return Err(ctx.unsupported("Softmax over several axes"));
+            }
+            let axis = super::axes::internal_axis(c.axis.0[0], s.len(), &ctx.context())?;
+            same(Op::Softmax(axis))
+        }
+        L::Merge(op) => merge::build_merge(ctx, *op),
+        L::Concatenate(c) => merge::build_concat(ctx, c),
+    }
+}
+
+impl Op {
+    /// Runs the op on its inputs with its layer's variables (burn layout, flattened).
+    pub fn forward(
+        &self,
+        mut inputs: Vec<Tensor<4>>,
+        params: &[Tensor<1>],
+        training: bool,
+    ) -> Tensor<4> {
+        let _ = training;
+        match self {
+            Op::Input | Op::Identity => inputs.swap_remove(0),
+            Op::Conv(c) => c.forward(inputs.swap_remove(0), params),
+            Op::Separable(c) => c.forward(inputs.swap_remove(0), params),
+            Op::Dense(d) => d.forward(inputs.swap_remove(0), params),
+            Op::Pool(p) => p.forward(inputs.swap_remove(0)),
+            Op::GlobalPool(p) => p.forward(inputs.swap_remove(0)),
+            Op::BatchNorm(b) => b.forward(inputs.swap_remove(0), params),
+            Op::LayerNorm(l) => l.forward(inputs.swap_remove(0), params),
+            Op::Normalization(n) => n.forward(inputs.swap_remove(0), params),
+            Op::Rescaling(r) => r.forward(inputs.swap_remove(0)),
+            Op::LayerScale => {
+                let x = inputs.swap_remove(0);
+                let c = params[0].dims()[0];
+                x * params[0].clone().reshape([1, c, 1, 1])
+            }
+            Op::Act(a) => a.forward(inputs.swap_remove(0)),
+            Op::Relu(r) => r.forward(inputs.swap_remove(0)),
+            Op::Softmax(axis) => burn::tensor::activation::softmax(inputs.swap_remove(0), *axis),
+            Op::Flatten(f) => f.forward(inputs.swap_remove(0)),
+            Op::Reshape(r) => r.forward(inputs.swap_remove(0)),
+            Op::Pad(p) => p.forward(inputs.swap_remove(0)),
+            Op::Crop(c) => c.forward(inputs.swap_remove(0)),
+            Op::Merge(m) => m.forward(inputs),
+            Op::Concat(axis) => Tensor::cat(inputs, *axis),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Flatten, Reshape, ZeroPadding2D and Cropping2D: moving values without computing.
+
+use super::conv::image_input;
+use super::{BuildCtx, Built, Op};
+use crate::error::Result;
+use crate::keras::{CroppingConfig, ReshapeConfig, ZeroPaddingConfig};
+use crate::model::axes::{dims_text, from_keras_order, internal_dims, to_keras_order};
+use burn::tensor::ops::PadMode;
+use burn::tensor::Tensor;
+
+/// Flatten in Keras' (channels-last) element order.
+#[derive(Debug, Clone)]
+pub struct Flatten {
+    /// Number of features out.
+    pub features: usize,
+}
+
+impl Flatten {
+    /// `[N, C, s1, s2]` → `[N, s1*s2*C, 1, 1]` in Keras order.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, _, a, b] = x.dims();
+        if a == 1 && b == 1 {
+            return x;
+        }
+        to_keras_order(x).reshape([n, self.features, 1, 1])
+    }
+}
+
+/// Builds `Flatten`.
+pub fn build_flatten(ctx: &BuildCtx) -> Result<Built> {
+    let features = ctx.one_input()?.iter().product();
+    Ok(Built {
+        op: Op::Flatten(Flatten { features }),
+        out_shape: vec![features],
+        params: vec![],
+    })
+}
+
+/// Reshape in Keras' element order.
+#[derive(Debug, Clone)]
+pub struct Reshape {
+    /// Target in Keras order `[s1, s2, C]` (padded with 1).
+    pub keras_order: [usize; 3],
+}
+
+impl Reshape {
+    /// Reshapes.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let n = x.dims()[0];
+        let [a, b, c] = self.keras_order;
+        from_keras_order(to_keras_order(x).reshape([n, a, b, c]))
+    }
+}
+
+/// Builds `Reshape` (one -1 allowed).
+pub fn build_reshape(ctx: &BuildCtx, c: &ReshapeConfig) -> Result<Built> {
+    let s = ctx.one_input()?;
+    let total: usize = s.iter().product();
+    let known: i64 = c.target_shape.iter().filter(|&&d| d != -1).product();
+    let unknown = c.target_shape.iter().filter(|&&d| d == -1).count();
+    let bad = || {
+        ctx.shape_error(
+            format!("a shape with {total} values"),
+            format!("{:?}", c.target_shape),
+        )
+    };
+    if unknown > 1 || known <= 0 || c.target_shape.iter().any(|&d| d < -1 || d == 0) {
+        return Err(bad());
+    }
+    let target: Vec<usize> = c
+        .target_shape
+        .iter()
+        .map(|&d| {
+            if d == -1 {
+                total / known as usize
+            } else {
+                d as usize
+            }
+        })
+        .collect();
+    if target.iter().product::<usize>() != total {
+        return Err(bad());
+    }
+    let [ch, a, b] = internal_dims(&target, &ctx.context())?;
+    Ok(Built {
+        op: Op::Reshape(Reshape {
+            keras_order: [a, b, ch],
+        }),
+        out_shape: target,
+        params: vec![],
+    })
+}
+
+/// Zero padding of the spatial axes.
+#[derive(Debug, Clone)]
+pub struct Pad {
+    /// ((top, bottom), (left, right)).
+    pub sides: [(usize, usize); 2],
+}
+
+impl Pad {
+    /// Pads `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        x.pad(self.sides, PadMode::Constant(0.0))
+    }
+}
+
+/// Builds `ZeroPadding2D`.
+pub fn build_pad(ctx: &BuildCtx, c: &ZeroPaddingConfig) -> Result<Built> {
+    let (h, w, ch) = image_input(ctx, c.data_format)?;
+    let ((t, b), (l, r)) = (c.padding.0, c.padding.1);
+    Ok(Built {
+        op: Op::Pad(Pad {
+            sides: [(t, b), (l, r)],
+        }),
+        out_shape: vec![h + t + b, w + l + r, ch],
+        params: vec![],
+    })
+}
+
+/// Cropping of the spatial axes.
+#[derive(Debug, Clone)]
+pub struct Crop {
+    /// (start, length) on H and on W.
+    pub keep: [(usize, usize); 2],
+}
+
+impl Crop {
+    /// Crops `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        x.narrow(2, self.keep[0].0, self.keep[0].1)
+            .narrow(3, self.keep[1].0, self.keep[1].1)
+    }
+}
+
+/// Builds `Cropping2D`.
+pub fn build_crop(ctx: &BuildCtx, c: &CroppingConfig) -> Result<Built> {
+    let (h, w, ch) = image_input(ctx, c.data_format)?;
+    let ((t, b), (l, r)) = (c.cropping.0, c.cropping.1);
+    if t + b >= h || l + r >= w {
+        return Err(ctx.shape_error(
+            format!("an input larger than the cropping ({}, {})", t + b, l + r),
+            dims_text(&[h, w, ch]),
+        ));
+    }
+    Ok(Built {
+        op: Op::Crop(Crop {
+            keep: [(t, h - t - b), (l, w - l - r)],
+        }),
+        out_shape: vec![h - t - b, w - l - r, ch],
+        params: vec![],
+    })
+}

@@ -1,0 +1,322 @@
+//! A Keras model as burn computes it: the graph, its variables, loading and prediction.
+
+pub mod axes;
+pub mod graph;
+pub mod layers;
+mod summary;
+
+pub use graph::Graph;
+pub use layers::ParamSpec;
+pub use summary::{Summary, SummaryRow};
+
+use crate::error::{Error, Result};
+use crate::keras::{self, ModelSpec};
+use crate::weights::{archive, hdf5, LoadReport, ShapeMismatch, WeightStore};
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use std::collections::BTreeSet;
+
+/// The variables of every layer, flattened, in burn's layout (a burn [`Module`], so it can
+/// be trained and moved between devices).
+#[derive(Module, Debug)]
+pub struct Params {
+    /// Per layer of the spec, its variables in Keras' order.
+    pub layers: Vec<Vec<Param<Tensor<1>>>>,
+}
+
+/// A loaded model, ready to predict.
+#[derive(Debug)]
+pub struct Model {
+    /// The parsed structure.
+    pub spec: ModelSpec,
+    /// The built graph.
+    pub graph: Graph,
+    /// The variables.
+    pub params: Params,
+    /// Where it runs.
+    pub device: Device,
+}
+
+/// The default device: burn's flex CPU backend.
+pub fn default_device() -> Device {
+    Device::flex()
+}
+
+impl Model {
+    /// Builds a model from a spec, with each variable's Keras-layout values from `init`
+    /// (called with the layer name, the variable's index and its spec).
+    pub fn from_spec_with(
+        spec: ModelSpec,
+        device: &Device,
+        mut init: impl FnMut(&str, usize, &ParamSpec) -> Result<Vec<f32>>,
+    ) -> Result<Model> {
+        let graph = Graph::build(&spec)?;
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        for (l, ps) in spec.layers.iter().zip(&graph.params) {
+            let mut vars = Vec::with_capacity(ps.len());
+            for (i, p) in ps.iter().enumerate() {
+                let values = init(&l.name, i, p)?;
+                if values.len() != p.size() {
+                    return Err(Error::Shape {
+                        context: format!("variable {}/{}", l.name, p.name),
+                        expected: format!("{} values {:?}", p.size(), p.keras_shape),
+                        found: format!("{} values", values.len()),
+                    });
+                }
+                let (burn_values, _) = p.layout.to_burn(&values, &p.keras_shape);
+                let n = burn_values.len();
+                let t = Tensor::<1>::from_data(TensorData::new(burn_values, [n]), device);
+                let param = Param::from_tensor(t);
+                vars.push(if p.trainable {
+                    param
+                } else {
+                    param.set_require_grad(false)
+                });
+            }
+            layers.push(vars);
+        }
+        Ok(Model {
+            spec,
+            graph,
+            params: Params { layers },
+            device: device.clone(),
+        })
+    }
+
+    /// Builds a model from a spec and a weights store, strictly: every variable present with
+    /// the right shape and nothing left over, or an error with the full report.
+    pub fn from_spec_and_weights(
+        spec: ModelSpec,
+        weights: &WeightStore,
+        device: &Device,
+    ) -> Result<Model> {
+        let graph = Graph::build(&spec)?;
+        let report = check_weights(&spec, &graph, weights);
+        if !report.is_clean() {
+            return Err(Error::WeightsMismatch(report));
+        }
+        drop(graph);
+        Model::from_spec_with(spec, device, |layer, i, _| {
+            Ok(weights
+                .layers
+                .get(layer)
+                .map(|v| v[i].data.clone())
+                .unwrap_or_default())
+        })
+    }
+
+    /// Loads structure JSON text plus weight-file bytes (`.weights.h5` or Keras 2 `.h5`).
+    pub fn from_json_and_weights(
+        json: &str,
+        weights: Vec<u8>,
+        weights_name: &str,
+        device: &Device,
+    ) -> Result<Model> {
+        let spec = keras::parse_model(json)?;
+        // Check the structure before reading any weights.
+        Graph::build(&spec)?;
+        let store = hdf5::read_weights(weights, weights_name)?;
+        Model::from_spec_and_weights(spec, &store, device)
+    }
+
+    /// Loads a file that carries structure and weights: a `.keras` zip or a full-model `.h5`.
+    pub fn from_archive(bytes: Vec<u8>, name: &str, device: &Device) -> Result<Model> {
+        let arch = if archive::is_zip(&bytes) {
+            archive::read_keras_zip(&bytes, name)?
+        } else {
+            archive::read_full_h5(bytes, name)?
+        };
+        let spec = keras::parse_model(&arch.structure)?;
+        Model::from_spec_and_weights(spec, &arch.weights, device)
+    }
+
+    /// Keras shape (without batch) of each input.
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        self.graph
+            .inputs
+            .iter()
+            .map(|&i| self.graph.nodes[i].out_shape.clone())
+            .collect()
+    }
+
+    /// Keras shape (without batch) of each output.
+    pub fn output_shapes(&self) -> Vec<Vec<usize>> {
+        self.graph
+            .outputs
+            .iter()
+            .map(|&i| self.graph.nodes[i].out_shape.clone())
+            .collect()
+    }
+
+    /// Total number of variables' values (Keras' `count_params()`).
+    pub fn count_params(&self) -> usize {
+        self.graph
+            .params
+            .iter()
+            .flatten()
+            .map(ParamSpec::size)
+            .sum()
+    }
+
+    /// Runs the graph on internal-layout inputs; returns internal-layout outputs.
+    pub fn forward(&self, inputs: Vec<Tensor<4>>, training: bool) -> Vec<Tensor<4>> {
+        let g = &self.graph;
+        let mut values: Vec<Option<Tensor<4>>> = vec![None; g.nodes.len()];
+        let mut inputs = inputs.into_iter();
+        for &i in &g.inputs {
+            values[i] = inputs.next();
+        }
+        for (id, node) in g.nodes.iter().enumerate() {
+            if matches!(node.op, layers::Op::Input) {
+                continue;
+            }
+            let args: Vec<Tensor<4>> = node
+                .inputs
+                .iter()
+                .map(|&j| {
+                    if g.last_use[j] == id && node.inputs.iter().filter(|&&k| k == j).count() == 1 {
+                        values[j].take().expect("computed before use")
+                    } else {
+                        values[j].clone().expect("computed before use")
+                    }
+                })
+                .collect();
+            let params: Vec<Tensor<1>> = self.params.layers[node.layer]
+                .iter()
+                .map(Param::val)
+                .collect();
+            values[id] = Some(node.op.forward(args, &params, training));
+            for &j in &node.inputs {
+                if g.last_use[j] == id {
+                    values[j] = None;
+                }
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|&o| values[o].clone().expect("output computed"))
+            .collect()
+    }
+
+    /// Turns a Keras-layout batch `[N, ...input shape]` into the internal tensor for input `k`.
+    pub fn input_tensor(&self, k: usize, data: Vec<f32>, shape: &[usize]) -> Result<Tensor<4>> {
+        let want = self.input_shapes().get(k).cloned().ok_or_else(|| {
+            Error::input(
+                "input",
+                format!(
+                    "the model has {} inputs, not {}",
+                    self.graph.inputs.len(),
+                    k + 1
+                ),
+            )
+        })?;
+        if shape.len() != want.len() + 1 || shape[1..] != want[..] {
+            return Err(Error::Shape {
+                context: format!("model input {k}"),
+                expected: format!("(batch, {})", axes::dims_text(&want)),
+                found: format!("({})", axes::dims_text(shape)),
+            });
+        }
+        let n = shape[0];
+        if n == 0 {
+            return Err(Error::input("input", "an empty batch"));
+        }
+        if data.len() != shape.iter().product::<usize>() {
+            return Err(Error::input(
+                "input",
+                format!(
+                    "shape {shape:?} needs {} values, got {}",
+                    shape.iter().product::<usize>(),
+                    data.len()
+                ),
+            ));
+        }
+        let [c, a, b] = axes::internal_dims(&want, "input")?;
+        let t = Tensor::<4>::from_data(TensorData::new(data, [n, a, b, c]), &self.device);
+        Ok(axes::from_keras_order(t))
+    }
+
+    /// Reads an internal-layout output back as Keras-layout values (synchronous: native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn output_values(&self, t: Tensor<4>) -> Result<Vec<f32>> {
+        axes::to_keras_order(t)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))
+    }
+
+    /// Predicts the first output for a Keras-layout batch of the first input.
+    /// Returns the values and the output shape `[N, ...]`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn predict(&self, data: Vec<f32>, shape: &[usize]) -> Result<(Vec<f32>, Vec<usize>)> {
+        if self.graph.inputs.len() != 1 {
+            return Err(Error::input(
+                "input",
+                format!(
+                    "the model takes {} inputs; predict takes one",
+                    self.graph.inputs.len()
+                ),
+            ));
+        }
+        let x = self.input_tensor(0, data, shape)?;
+        let y = self.forward(vec![x], false).swap_remove(0);
+        let mut out_shape = vec![shape[0]];
+        out_shape.extend(self.output_shapes()[0].iter());
+        Ok((self.output_values(y)?, out_shape))
+    }
+
+    /// Keras' `summary()` table.
+    pub fn summary(&self) -> Summary {
+        Summary::of(self)
+    }
+}
+
+/// Compares what the model needs with what the file holds.
+pub fn check_weights(spec: &ModelSpec, graph: &Graph, store: &WeightStore) -> LoadReport {
+    let mut report = LoadReport {
+        source: store.source.clone(),
+        ..Default::default()
+    };
+    let mut used = BTreeSet::new();
+    for (l, ps) in spec.layers.iter().zip(&graph.params) {
+        if ps.is_empty() {
+            continue;
+        }
+        let Some(stored) = store.layers.get(&l.name) else {
+            report
+                .missing
+                .extend(ps.iter().map(|p| format!("{}/{}", l.name, p.name)));
+            continue;
+        };
+        used.insert(l.name.as_str());
+        for (i, p) in ps.iter().enumerate() {
+            match stored.get(i) {
+                None => report.missing.push(format!("{}/{}", l.name, p.name)),
+                Some(t)
+                    if t.shape != p.keras_shape && !(p.keras_shape.is_empty() && t.len() == 1) =>
+                {
+                    report.mismatched.push(ShapeMismatch {
+                        name: format!("{}/{}", l.name, p.name),
+                        expected: p.keras_shape.clone(),
+                        found: t.shape.clone(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for (i, t) in stored.iter().enumerate().skip(ps.len()) {
+            report.unexpected.push(format!(
+                "{}/{}",
+                l.name,
+                t.name.clone().unwrap_or_else(|| i.to_string())
+            ));
+        }
+    }
+    for (name, tensors) in &store.layers {
+        if !used.contains(name.as_str()) && !tensors.is_empty() {
+            report.unexpected.push(name.clone());
+        }
+    }
+    report.suggest();
+    report
+}

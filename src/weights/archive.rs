@@ -1,0 +1,55 @@
+//! Files that carry both structure and weights: `.keras` zips and full-model `.h5`.
+
+use super::{hdf5, WeightStore};
+use crate::error::{Error, Result};
+use std::io::{Cursor, Read};
+
+/// Structure JSON text and weights read from one file.
+#[derive(Debug)]
+pub struct ModelArchive {
+    /// The structure JSON (`config.json` / `model_config`).
+    pub structure: String,
+    /// The weights.
+    pub weights: WeightStore,
+}
+
+/// Reads a `.keras` zip: `config.json` + `model.weights.h5`.
+pub fn read_keras_zip(bytes: &[u8], source: &str) -> Result<ModelArchive> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| Error::weights_file(source, format!("not a .keras zip archive: {e}")))?;
+    let mut entry = |name: &str| -> Result<Vec<u8>> {
+        let mut f = zip.by_name(name).map_err(|e| {
+            Error::weights_file(source, format!("the archive has no '{name}' ({e})"))
+        })?;
+        let mut buf = Vec::with_capacity(f.size() as usize);
+        f.read_to_end(&mut buf)
+            .map_err(|e| Error::weights_file(source, format!("reading '{name}': {e}")))?;
+        Ok(buf)
+    };
+    let structure = String::from_utf8(entry("config.json")?)
+        .map_err(|_| Error::weights_file(source, "config.json is not UTF-8"))?;
+    let weights = hdf5::read_weights(
+        entry("model.weights.h5")?,
+        &format!("{source}:model.weights.h5"),
+    )?;
+    Ok(ModelArchive { structure, weights })
+}
+
+/// Reads a full-model legacy `.h5` (`model.save('x.h5')`): `model_config` + `model_weights`.
+pub fn read_full_h5(bytes: Vec<u8>, source: &str) -> Result<ModelArchive> {
+    let file = hdf5::open(bytes, source)?;
+    let structure = hdf5::root_string_attr(&file, "model_config", source)?.ok_or_else(|| {
+        Error::weights_file(
+            source,
+            "no 'model_config' attribute: this .h5 holds weights only; pass the structure JSON \
+             and this file as --weights",
+        )
+    })?;
+    let weights = hdf5::read_weights_from(&file, source)?;
+    Ok(ModelArchive { structure, weights })
+}
+
+/// Whether bytes look like a zip archive.
+pub fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+}
