@@ -8,4 +8,6 @@ mod config;
 mod schema;
 
 pub use config::*;
-pub use schema::{parse_model, Arg, KerasFlavor, LayerSpec, ModelSpec, TensorRef};
+pub use schema::{
+    parse_model, parse_model_versioned, Arg, KerasFlavor, LayerSpec, ModelSpec, TensorRef,
+};

@@ -77,8 +77,18 @@ fn json_err(context: impl Into<String>, message: impl ToString) -> Error {
 /// Parses the text `model.to_json()` wrote (or a `.keras` `config.json`, or a legacy `.h5`
 /// `model_config`).
 pub fn parse_model(json: &str) -> Result<ModelSpec> {
-    let value: Value =
+    parse_model_versioned(json, None)
+}
+
+/// Like [`parse_model`], with the Keras version recorded next to the JSON (a full-model `.h5`
+/// keeps it in a file attribute), used when the JSON itself does not say.
+pub fn parse_model_versioned(json: &str, keras_version: Option<&str>) -> Result<ModelSpec> {
+    let mut value: Value =
         serde_json::from_str(json).map_err(|e| json_err("document", format!("{e}")))?;
+    if let (Some(v), Value::Object(o)) = (keras_version, &mut value) {
+        o.entry("keras_version")
+            .or_insert_with(|| Value::String(v.to_string()));
+    }
     parse_model_value(&value)
 }
 

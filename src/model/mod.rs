@@ -126,7 +126,7 @@ impl Model {
         } else {
             archive::read_full_h5(bytes, name)?
         };
-        let spec = keras::parse_model(&arch.structure)?;
+        let spec = keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())?;
         Model::from_spec_and_weights(spec, &arch.weights, device)
     }
 

@@ -11,6 +11,8 @@ pub struct ModelArchive {
     pub structure: String,
     /// The weights.
     pub weights: WeightStore,
+    /// The Keras version recorded beside the structure, when the file records one.
+    pub keras_version: Option<String>,
 }
 
 /// Reads a `.keras` zip: `config.json` + `model.weights.h5`.
@@ -32,7 +34,11 @@ pub fn read_keras_zip(bytes: &[u8], source: &str) -> Result<ModelArchive> {
         entry("model.weights.h5")?,
         &format!("{source}:model.weights.h5"),
     )?;
-    Ok(ModelArchive { structure, weights })
+    Ok(ModelArchive {
+        structure,
+        weights,
+        keras_version: None,
+    })
 }
 
 /// Reads a full-model legacy `.h5` (`model.save('x.h5')`): `model_config` + `model_weights`.
@@ -46,7 +52,12 @@ pub fn read_full_h5(bytes: Vec<u8>, source: &str) -> Result<ModelArchive> {
         )
     })?;
     let weights = hdf5::read_weights_from(&file, source)?;
-    Ok(ModelArchive { structure, weights })
+    let keras_version = hdf5::root_string_attr(&file, "keras_version", source)?;
+    Ok(ModelArchive {
+        structure,
+        weights,
+        keras_version,
+    })
 }
 
 /// Whether bytes look like a zip archive.

@@ -162,8 +162,7 @@ pub fn build_depthwise(ctx: &BuildCtx, c: &DepthwiseConv2DConfig) -> Result<Buil
     )?;
     let (kh, kw, m) = (c.kernel_size.0, c.kernel_size.1, c.depth_multiplier);
     let mut params =
-        vec![ParamSpec::new("depthwise_kernel", vec![kh, kw, cin, m])
-            .layout(Layout::DepthwiseKernel)];
+        vec![ParamSpec::new("kernel", vec![kh, kw, cin, m]).layout(Layout::DepthwiseKernel)];
     if c.use_bias {
         params.push(ParamSpec::new("bias", vec![cin * m]));
     }
