@@ -236,19 +236,9 @@ impl Model {
         Ok(axes::from_keras_order(t))
     }
 
-    /// Reads an internal-layout output back as Keras-layout values (synchronous: native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn output_values(&self, t: Tensor<4>) -> Result<Vec<f32>> {
-        axes::to_keras_order(t)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Backend(format!("{e:?}")))
-    }
-
-    /// Predicts the first output for a Keras-layout batch of the first input.
-    /// Returns the values and the output shape `[N, ...]`.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn predict(&self, data: Vec<f32>, shape: &[usize]) -> Result<(Vec<f32>, Vec<usize>)> {
+    /// Runs the first input's Keras-layout batch and returns the first output (internal
+    /// layout, not yet read back) and its Keras shape `[N, ...]`.
+    pub fn run_batch(&self, data: Vec<f32>, shape: &[usize]) -> Result<(Tensor<4>, Vec<usize>)> {
         if self.graph.inputs.len() != 1 {
             return Err(Error::input(
                 "input",
@@ -262,7 +252,36 @@ impl Model {
         let y = self.forward(vec![x], false).swap_remove(0);
         let mut out_shape = vec![shape[0]];
         out_shape.extend(self.output_shapes()[0].iter());
-        Ok((self.output_values(y)?, out_shape))
+        Ok((y, out_shape))
+    }
+
+    /// Predicts the first output for a Keras-layout batch of the first input, reading the
+    /// result back synchronously (native only; on wasm use [`Model::predict_async`]).
+    /// Returns the values and the output shape `[N, ...]`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn predict(&self, data: Vec<f32>, shape: &[usize]) -> Result<(Vec<f32>, Vec<usize>)> {
+        let (y, out_shape) = self.run_batch(data, shape)?;
+        let values = axes::to_keras_order(y)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        Ok((values, out_shape))
+    }
+
+    /// [`Model::predict`] with an asynchronous readback (what WebGPU on wasm requires).
+    pub async fn predict_async(
+        &self,
+        data: Vec<f32>,
+        shape: &[usize],
+    ) -> Result<(Vec<f32>, Vec<usize>)> {
+        let (y, out_shape) = self.run_batch(data, shape)?;
+        let values = axes::to_keras_order(y)
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Backend(format!("{e:?}")))?
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        Ok((values, out_shape))
     }
 
     /// Keras' `summary()` table.

@@ -119,11 +119,27 @@ fn read_keras3(root: &Group, source: &str) -> Result<WeightStore> {
     let layers = root
         .group("layers")
         .map_err(|e| h5err(source, "group 'layers'", e))?;
-    walk_keras3(&layers, "layers", source, &mut store)?;
+    walk_keras3(&layers, "layers", 0, source, &mut store)?;
     Ok(store)
 }
 
-fn walk_keras3(group: &Group, path: &str, source: &str, store: &mut WeightStore) -> Result<()> {
+/// Deepest nesting of models inside models that Glimpse follows (a corrupt file can link a
+/// group into itself).
+const MAX_DEPTH: usize = 32;
+
+fn walk_keras3(
+    group: &Group,
+    path: &str,
+    depth: usize,
+    source: &str,
+    store: &mut WeightStore,
+) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::weights_file(
+            source,
+            format!("groups nested deeper than {MAX_DEPTH} levels at '{path}' (a cycle?)"),
+        ));
+    }
     let children = group.groups().map_err(|e| h5err(source, path, e))?;
     for child in children {
         let cpath = format!("{path}/{child}");
@@ -148,7 +164,7 @@ fn walk_keras3(group: &Group, path: &str, source: &str, store: &mut WeightStore)
         // Nested models and layers that own sub-layers.
         for s in sub.iter().filter(|s| *s != "vars") {
             let sg = g.group(s).map_err(|e| h5err(source, &cpath, e))?;
-            walk_keras3(&sg, &format!("{cpath}/{s}"), source, store)?;
+            walk_keras3(&sg, &format!("{cpath}/{s}"), depth + 1, source, store)?;
         }
     }
     Ok(())

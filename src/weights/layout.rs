@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(s, vec![6, 1, 2, 2]);
         // burn out channel c*2+m = 2*2+1 = 5 (c=2, m=1), h=1, w=0
         let burn_at = 5 * 4 + 2;
-        let keras_at = ((2 + 0) * 3 + 2) * 2 + 1;
+        let keras_at = (2 * 3 + 2) * 2 + 1; // h=1, w=0, c=2, m=1
         assert_eq!(b[burn_at], k[keras_at]);
         assert_eq!(Layout::DepthwiseKernel.to_keras(&b, &[2, 2, 3, 2]), k);
     }

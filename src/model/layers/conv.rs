@@ -37,6 +37,9 @@ pub fn window(
     }
 }
 
+/// Spatial output size (height, width) and (before, after) paddings per axis.
+pub(crate) type Window2 = ((usize, usize), [(usize, usize); 2]);
+
 /// Spatial output shape and paddings for a 2-D window op.
 pub(crate) fn window2(
     ctx: &BuildCtx,
@@ -45,7 +48,7 @@ pub(crate) fn window2(
     strides: Pair,
     dilation: Pair,
     padding: Padding,
-) -> Result<((usize, usize), [(usize, usize); 2])> {
+) -> Result<Window2> {
     if kernel.0 == 0
         || kernel.1 == 0
         || strides.0 == 0
@@ -110,7 +113,7 @@ impl Conv {
 /// Builds `Conv2D`.
 pub fn build_conv(ctx: &BuildCtx, c: &Conv2DConfig) -> Result<Built> {
     let (h, w, cin) = image_input(ctx, c.data_format)?;
-    if c.groups == 0 || cin % c.groups != 0 || c.filters % c.groups != 0 {
+    if c.groups == 0 || !cin.is_multiple_of(c.groups) || !c.filters.is_multiple_of(c.groups) {
         return Err(ctx.unsupported(format!(
             "groups={} must divide the input channels ({cin}) and filters ({})",
             c.groups, c.filters

@@ -16,6 +16,8 @@ pub struct Merge {
     pub slots: Vec<Option<f64>>,
 }
 
+// Short-lived values of a fold; boxing the tensor would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Operand {
     T(Tensor<4>),
     S(f64),

@@ -1,0 +1,178 @@
+//! The `glimpse` command line, run as a user runs it.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn glimpse(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fx(p: &str) -> String {
+    fixtures().join(p).display().to_string()
+}
+
+#[test]
+fn summary_of_the_course_cnn_matches_keras_counts() {
+    let (ok, out, err) = glimpse(&["summary", &fx("keras3/cifar_cnn/model.json")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Total params: 1,250,858 (4.77 MB)"), "{out}");
+    assert!(out.contains("(None, 30, 30, 32)"), "{out}");
+    assert!(
+        out.contains("dense_1 (Dense)") || out.contains("(Dense)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn predict_every_format_agrees_with_keras_and_saves_output() {
+    let tmp = std::env::temp_dir().join(format!("glimpse-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (want, _) = npy(&fixtures().join("keras3/small_cnn/output.npy"));
+    let input = fx("keras3/small_cnn/input.npy");
+    let variants: Vec<Vec<String>> = vec![
+        vec![
+            fx("keras3/small_cnn/model.json"),
+            "--weights".into(),
+            fx("keras3/small_cnn/model.weights.h5"),
+        ],
+        vec![fx("keras3/small_cnn/model.keras")],
+        vec![fx("keras3/small_cnn/model.h5")],
+    ];
+    for (i, v) in variants.iter().enumerate() {
+        let out_path = tmp.join(format!("out{i}.npy"));
+        let mut args: Vec<&str> = vec!["predict"];
+        args.extend(v.iter().map(String::as_str));
+        args.extend([
+            "--json",
+            "--top",
+            "3",
+            "--save-output",
+            out_path.to_str().unwrap(),
+            &input,
+        ]);
+        let (ok, out, err) = glimpse(&args);
+        assert!(ok, "{v:?}: {err}");
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["top"].as_array().unwrap().len(), 3);
+        let (got, shape) = npy(&out_path);
+        assert_eq!(shape, vec![3, 7]);
+        assert!(max_rel_diff(&got, &want) <= 1e-4);
+        // Top-1 is Keras' argmax.
+        let best = (0..7).max_by(|&a, &b| want[a].total_cmp(&want[b])).unwrap();
+        assert_eq!(lines[0]["top"][0]["index"], best);
+    }
+}
+
+#[test]
+fn predict_images_with_labels() {
+    let tmp = std::env::temp_dir().join(format!("glimpse-img-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let png = tmp.join("photo.png");
+    image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 128])
+    })
+    .save(&png)
+    .unwrap();
+    let grey = tmp.join("grey.png");
+    image::GrayImage::from_fn(9, 9, |x, _| image::Luma([(x * 20) as u8]))
+        .save(&grey)
+        .unwrap();
+    let labels = tmp.join("labels.txt");
+    std::fs::write(&labels, "a\nb\nc\nd\ne\nf\ng\n").unwrap();
+    let (ok, out, err) = glimpse(&[
+        "predict",
+        &fx("keras3/small_cnn/model.keras"),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--top",
+        "2",
+        png.to_str().unwrap(),
+        grey.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("photo.png:") && out.contains("grey.png:"),
+        "{out}"
+    );
+    assert!(
+        out.lines().filter(|l| l.starts_with("  ")).count() == 4,
+        "{out}"
+    );
+
+    std::fs::write(&labels, "a\nb\n").unwrap();
+    let (ok, _, err) = glimpse(&[
+        "predict",
+        &fx("keras3/small_cnn/model.keras"),
+        "--labels",
+        labels.to_str().unwrap(),
+        png.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("2 labels for a model with 7 outputs"), "{err}");
+}
+
+#[test]
+fn bad_inputs_exit_non_zero_with_a_message() {
+    let tmp = std::env::temp_dir().join(format!("glimpse-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let junk = tmp.join("junk.jpg");
+    std::fs::write(&junk, b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "predict".into(),
+                fx("keras3/small_cnn/model.keras"),
+                junk.display().to_string(),
+            ],
+            "junk.jpg",
+        ),
+        (
+            vec![
+                "predict".into(),
+                fx("keras3/small_cnn/model.json"),
+                fx("keras3/small_cnn/input.npy"),
+            ],
+            "needs --weights",
+        ),
+        (
+            vec![
+                "predict".into(),
+                fx("keras3/small_cnn/model.keras"),
+                fx("keras3/convs/input.npy"),
+            ],
+            "shape mismatch",
+        ),
+        (
+            vec!["summary".into(), "/nonexistent/model.json".into()],
+            "/nonexistent/model.json",
+        ),
+        (
+            vec!["summary".into(), fx("keras3/small_cnn/input.npy")],
+            "not an HDF5 file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = glimpse(&a);
+        assert!(!ok, "{args:?} should fail");
+        assert!(
+            err.starts_with("error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
