@@ -20,6 +20,7 @@ pub mod image;
 pub mod io;
 pub mod keras;
 pub mod model;
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -19,6 +19,56 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model on an image folder (DIR/<class>/*.jpg|png) or the CIFAR-10 binary files.
+    Train {
+        /// Training images: DIR/<class>/<images>, or a folder with data_batch_1..5.bin.
+        #[arg(long)]
+        data: PathBuf,
+        /// Structure JSON of the model to train (default: the course's CIFAR-10 CNN).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Passes over the data.
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        /// Samples per step.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Validation images (DIR/<class>/<images>).
+        #[arg(long, conflicts_with = "validation_split")]
+        validation_data: Option<PathBuf>,
+        /// Fraction of the training data held out for validation.
+        #[arg(long)]
+        validation_split: Option<f64>,
+        /// Keep the data order (no reshuffling each epoch).
+        #[arg(long)]
+        no_shuffle: bool,
+        /// Seed for initialization, shuffling, splitting and dropout.
+        #[arg(long, default_value_t = 1337)]
+        seed: u64,
+        /// Optimizer: adam, sgd or rmsprop (default: the JSON's compile_config, else adam).
+        #[arg(long)]
+        optimizer: Option<String>,
+        /// Learning rate (default: the optimizer's Keras default).
+        #[arg(long)]
+        learning_rate: Option<f64>,
+        /// Output folder (created; must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Loss, accuracy, per-class accuracy and the confusion matrix on labelled images.
+    Evaluate {
+        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        model: PathBuf,
+        /// Weights for a structure JSON.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Images: DIR/<class>/<images> (classes in the model's output order, sorted by name).
+        #[arg(long)]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print Keras' summary table of a model.
     Summary {
         /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
@@ -102,6 +152,40 @@ struct Row {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Train {
+            data,
+            model,
+            epochs,
+            batch_size,
+            validation_data,
+            validation_split,
+            no_shuffle,
+            seed,
+            optimizer,
+            learning_rate,
+            out,
+        } => train::run(train::Args {
+            data,
+            model,
+            epochs,
+            batch_size,
+            validation_data,
+            validation_split,
+            shuffle: !no_shuffle,
+            seed,
+            optimizer,
+            learning_rate,
+            out,
+        }),
+        Command::Evaluate {
+            model,
+            weights,
+            data,
+            json,
+        } => {
+            let m = load(&model, weights.as_deref(), true)?;
+            train::evaluate(&m, &data, json)
+        }
         Command::Summary {
             model,
             weights,
@@ -117,6 +201,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 print!("{s}");
             }
+            Ok(())
         }
         Command::Predict {
             model,
@@ -219,10 +304,13 @@ fn run(cli: Cli) -> Result<()> {
                 let data: Vec<f32> = rows.iter().flat_map(|r| r.values.iter().copied()).collect();
                 std::fs::write(&out, write_npy(&shape, &data)).map_err(|e| Error::io(&out, e))?;
             }
+            Ok(())
         }
     }
-    Ok(())
 }
+
+#[path = "glimpse/train.rs"]
+mod train;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

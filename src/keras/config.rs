@@ -624,6 +624,15 @@ pub struct LayerScaleConfig {
     pub projection_dim: Option<usize>,
 }
 
+/// `Dropout`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+pub struct DropoutConfig {
+    /// Fraction of inputs dropped in training (0 for the layers that only act in training in
+    /// ways Glimpse does not train: SpatialDropout2D, GaussianNoise, GaussianDropout).
+    #[serde(default)]
+    pub rate: f64,
+}
+
 /// Layers without options Glimpse needs (Flatten, Dropout, merges...).
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct NoConfig {}
@@ -640,7 +649,7 @@ pub enum LayerConfig {
     Flatten,
     Reshape(ReshapeConfig),
     /// Dropout and the other layers that are the identity at inference.
-    Dropout,
+    Dropout(DropoutConfig),
     MaxPool2D(Pool2DConfig),
     AvgPool2D(Pool2DConfig),
     GlobalAvgPool2D(GlobalPoolConfig),
@@ -695,7 +704,10 @@ impl LayerConfig {
             "Dense" => Self::Dense(de(config)?),
             "Flatten" => Self::Flatten,
             "Reshape" => Self::Reshape(de(config)?),
-            "Dropout" | "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" => Self::Dropout,
+            "Dropout" => Self::Dropout(de(config)?),
+            "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" => {
+                Self::Dropout(DropoutConfig::default())
+            }
             "MaxPooling2D" | "MaxPool2D" => Self::MaxPool2D(de(config)?),
             "AveragePooling2D" | "AvgPool2D" => Self::AvgPool2D(de(config)?),
             "GlobalAveragePooling2D" | "GlobalAvgPool2D" => Self::GlobalAvgPool2D(de(config)?),

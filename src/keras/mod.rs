@@ -4,6 +4,7 @@
 //! Functional, nested models inlined) into a [`ModelSpec`]: a flat list of layers, each with its
 //! typed [`LayerConfig`] and the tensors it is called on.
 
+pub mod build;
 mod config;
 mod schema;
 

@@ -12,17 +12,16 @@ pub use summary::{Summary, SummaryRow};
 use crate::error::{Error, Result};
 use crate::keras::{self, ModelSpec};
 use crate::weights::{archive, hdf5, LoadReport, ShapeMismatch, WeightStore};
-use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::BTreeSet;
 
-/// The variables of every layer, flattened, in burn's layout (a burn [`Module`], so it can
-/// be trained and moved between devices).
-#[derive(Module, Debug)]
-pub struct Params {
-    /// Per layer of the spec, its variables in Keras' order.
-    pub layers: Vec<Vec<Param<Tensor<1>>>>,
-}
+/// The variables of every layer, flattened, in burn's layout: per layer of the spec, its
+/// variables in Keras' order.
+pub type Params = Vec<Vec<Tensor<1>>>;
+
+/// A moving-statistics update produced by a training forward pass:
+/// (layer index, variable index, new value).
+pub type StatUpdate = (usize, usize, Tensor<1>);
 
 /// A loaded model, ready to predict.
 #[derive(Debug)]
@@ -65,20 +64,17 @@ impl Model {
                 }
                 let (burn_values, _) = p.layout.to_burn(&values, &p.keras_shape);
                 let n = burn_values.len();
-                let t = Tensor::<1>::from_data(TensorData::new(burn_values, [n]), device);
-                let param = Param::from_tensor(t);
-                vars.push(if p.trainable {
-                    param
-                } else {
-                    param.set_require_grad(false)
-                });
+                vars.push(Tensor::<1>::from_data(
+                    TensorData::new(burn_values, [n]),
+                    device,
+                ));
             }
             layers.push(vars);
         }
         Ok(Model {
             spec,
             graph,
-            params: Params { layers },
+            params: layers,
             device: device.clone(),
         })
     }
@@ -160,6 +156,18 @@ impl Model {
 
     /// Runs the graph on internal-layout inputs; returns internal-layout outputs.
     pub fn forward(&self, inputs: Vec<Tensor<4>>, training: bool) -> Vec<Tensor<4>> {
+        self.forward_with(inputs, &self.params, training, &mut Vec::new())
+    }
+
+    /// Runs the graph with the given variable values. In training mode Dropout drops and
+    /// BatchNormalization uses batch statistics, pushing its moving-statistics updates.
+    pub fn forward_with(
+        &self,
+        inputs: Vec<Tensor<4>>,
+        params: &Params,
+        training: bool,
+        updates: &mut Vec<StatUpdate>,
+    ) -> Vec<Tensor<4>> {
         let g = &self.graph;
         let mut values: Vec<Option<Tensor<4>>> = vec![None; g.nodes.len()];
         let mut inputs = inputs.into_iter();
@@ -181,11 +189,18 @@ impl Model {
                     }
                 })
                 .collect();
-            let params: Vec<Tensor<1>> = self.params.layers[node.layer]
-                .iter()
-                .map(Param::val)
-                .collect();
-            values[id] = Some(node.op.forward(args, &params, training));
+            let p = &params[node.layer];
+            values[id] = Some(match &node.op {
+                layers::Op::BatchNorm(bn) if training => {
+                    let x = args.into_iter().next().expect("one input");
+                    let (y, mean, var) = bn.forward_train(x, p);
+                    let k = bn.moving_index();
+                    updates.push((node.layer, k, mean));
+                    updates.push((node.layer, k + 1, var));
+                    y
+                }
+                op => op.forward(args, p, training),
+            });
             for &j in &node.inputs {
                 if g.last_use[j] == id {
                     values[j] = None;
@@ -282,6 +297,26 @@ impl Model {
             .try_into_vec::<f32>()
             .map_err(|e| Error::Backend(format!("{e:?}")))?;
         Ok((values, out_shape))
+    }
+
+    /// Every variable's values in Keras' layout (per layer, per variable), read back
+    /// synchronously (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn keras_values(&self) -> Result<Vec<Vec<Vec<f32>>>> {
+        let mut out = Vec::with_capacity(self.params.len());
+        for (vals, specs) in self.params.iter().zip(&self.graph.params) {
+            let mut layer = Vec::with_capacity(vals.len());
+            for (v, p) in vals.iter().zip(specs) {
+                let data = v
+                    .clone()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| Error::Backend(format!("{e:?}")))?;
+                layer.push(p.layout.to_keras(&data, &p.keras_shape));
+            }
+            out.push(layer);
+        }
+        Ok(out)
     }
 
     /// Keras' `summary()` table.

@@ -10,6 +10,7 @@ pub mod archive;
 pub mod hdf5;
 pub mod layout;
 mod report;
+pub mod write;
 
 pub use report::{LoadReport, ShapeMismatch};
 

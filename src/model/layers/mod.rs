@@ -58,6 +58,8 @@ pub enum Op {
     /// A model input.
     Input,
     Identity,
+    /// Dropout with its rate (identity at inference).
+    Dropout(f64),
     Conv(conv::Conv),
     Separable(conv::Separable),
     Dense(dense::Dense),
@@ -161,7 +163,8 @@ pub fn build(ctx: &BuildCtx) -> Result<Built> {
         L::Dense(c) => dense::build(ctx, c),
         L::Flatten => shape::build_flatten(ctx),
         L::Reshape(c) => shape::build_reshape(ctx, c),
-        L::Dropout => same(Op::Identity),
+        L::Dropout(c) if c.rate > 0.0 && c.rate < 1.0 => same(Op::Dropout(c.rate)),
+        L::Dropout(_) => same(Op::Identity),
         L::MaxPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Max),
         L::AvgPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Avg),
         L::GlobalAvgPool2D(c) => pool::build_global(ctx, c, pool::PoolKind::Avg),
@@ -206,9 +209,21 @@ impl Op {
         params: &[Tensor<1>],
         training: bool,
     ) -> Tensor<4> {
-        let _ = training;
         match self {
             Op::Input | Op::Identity => inputs.swap_remove(0),
+            Op::Dropout(rate) => {
+                let x = inputs.swap_remove(0);
+                if training {
+                    let keep = Tensor::<4>::random(
+                        x.shape(),
+                        burn::tensor::Distribution::Bernoulli(1.0 - rate),
+                        &x.device(),
+                    );
+                    x * keep.div_scalar(1.0 - rate)
+                } else {
+                    x
+                }
+            }
             Op::Conv(c) => c.forward(inputs.swap_remove(0), params),
             Op::Separable(c) => c.forward(inputs.swap_remove(0), params),
             Op::Dense(d) => d.forward(inputs.swap_remove(0), params),

@@ -70,6 +70,45 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// Training: normalizes with the batch's statistics and returns the new moving mean and
+    /// variance (`moving * momentum + batch * (1 - momentum)`, biased variance, as Keras).
+    pub fn forward_train(
+        &self,
+        x: Tensor<4>,
+        params: &[Tensor<1>],
+    ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+        let (gamma, beta, moving_mean, moving_var) = self.parts(params);
+        let c = x.dims()[1];
+        let mean = x.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+        let centered = x - mean.clone();
+        let var = centered
+            .clone()
+            .square()
+            .mean_dim(0)
+            .mean_dim(2)
+            .mean_dim(3);
+        let mut y = centered * var.clone().add_scalar(self.epsilon).sqrt().recip();
+        if let Some(g) = gamma {
+            y = y * per_channel(g);
+        }
+        if let Some(b) = beta {
+            y = y + per_channel(b);
+        }
+        let m = self.momentum;
+        let batch_mean = mean.detach().reshape([c]).inner();
+        let batch_var = var.detach().reshape([c]).inner();
+        let new_mean = moving_mean.inner().mul_scalar(m) + batch_mean.mul_scalar(1.0 - m);
+        let new_var = moving_var.inner().mul_scalar(m) + batch_var.mul_scalar(1.0 - m);
+        (y, new_mean, new_var)
+    }
+
+    /// Index of the moving mean among the layer's variables (the variance follows it).
+    pub fn moving_index(&self) -> usize {
+        usize::from(self.scale) + usize::from(self.center)
+    }
+}
+
 /// Builds `BatchNormalization` (channel axis only).
 pub fn build_batch_norm(ctx: &BuildCtx, c: &BatchNormConfig) -> Result<Built> {
     let s = ctx.one_input()?;

@@ -1,0 +1,357 @@
+//! `glimpse train` and `glimpse evaluate`.
+
+use glimpse::keras::{self, build::course_cnn};
+use glimpse::train::{
+    self, block_on, data, init, Dataset, EpochLog, FitConfig, Loss, OptimizerConfig, Progress, Rng,
+};
+use glimpse::weights::write::keras3_weights;
+use glimpse::{default_device, Error, Model, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct Args {
+    pub data: PathBuf,
+    pub model: Option<PathBuf>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub validation_data: Option<PathBuf>,
+    pub validation_split: Option<f64>,
+    pub shuffle: bool,
+    pub seed: u64,
+    pub optimizer: Option<String>,
+    pub learning_rate: Option<f64>,
+    pub out: PathBuf,
+}
+
+/// A progress bar within the epoch (stderr) and one line per epoch (stdout).
+struct Console {
+    epochs: usize,
+    last: web_time::Instant,
+}
+
+impl Progress for Console {
+    fn batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, acc: f64) {
+        if self.last.elapsed().as_millis() < 200 && batch + 1 != batches {
+            return;
+        }
+        self.last = web_time::Instant::now();
+        let width = 30;
+        let filled = (batch + 1) * width / batches.max(1);
+        eprint!(
+            "\rEpoch {}/{} [{}{}] {}/{} loss: {loss:.4} accuracy: {acc:.4}   ",
+            epoch + 1,
+            self.epochs,
+            "=".repeat(filled),
+            ".".repeat(width - filled),
+            batch + 1,
+            batches
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    fn epoch(&mut self, e: &EpochLog) {
+        eprint!("\r{}\r", " ".repeat(100));
+        let mut line = format!(
+            "Epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}",
+            e.epoch, self.epochs, e.seconds, e.loss, e.accuracy
+        );
+        if let (Some(l), Some(a)) = (e.val_loss, e.val_accuracy) {
+            line.push_str(&format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}"));
+        }
+        println!("{line}");
+    }
+}
+
+fn loading(what: &'static str) -> impl Fn(usize, usize) + Sync {
+    move |done, total| {
+        eprint!("\rLoading {what}: {done}/{total} images");
+        if done == total {
+            eprintln!();
+        }
+    }
+}
+
+fn is_cifar_bin(dir: &Path) -> bool {
+    dir.join("data_batch_1.bin").is_file()
+}
+
+fn report_skipped(d: &Dataset) {
+    for (f, why) in &d.skipped {
+        eprintln!("warning: skipped {f}: {why}");
+    }
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    // Refuse a non-empty OUTDIR before any work.
+    if a.out.exists()
+        && std::fs::read_dir(&a.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::input(
+            a.out.display().to_string(),
+            "the output folder exists and is not empty",
+        ));
+    }
+    let device = default_device();
+    // The structure: the given JSON or the course CNN sized to the data.
+    let user_json = match &a.model {
+        Some(p) => Some(
+            String::from_utf8(std::fs::read(p).map_err(|e| Error::io(p, e))?)
+                .map_err(|_| Error::input(p.display().to_string(), "not UTF-8"))?,
+        ),
+        None => None,
+    };
+    let user_spec = user_json.as_deref().map(keras::parse_model).transpose()?;
+    let input_shape = match &user_spec {
+        Some(s) => Model::from_spec_with(s.clone(), &device, |_, _, p| Ok(vec![0.0; p.size()]))?
+            .input_shapes()[0]
+            .clone(),
+        None => vec![32, 32, 3],
+    };
+    let [h, w, 3] = input_shape[..] else {
+        return Err(Error::input(
+            "--model",
+            format!(
+                "training on images needs an input of (H, W, 3); the model takes {input_shape:?}"
+            ),
+        ));
+    };
+    // Data.
+    let (mut train_ds, mut val_ds) = if is_cifar_bin(&a.data) {
+        let (tr, te) = data::load_cifar_bin(&a.data)?;
+        (
+            tr,
+            if a.validation_split.is_none() {
+                Some(te)
+            } else {
+                None
+            },
+        )
+    } else {
+        (
+            data::load_folder(&a.data, (h, w), &loading("training data"))?,
+            None,
+        )
+    };
+    report_skipped(&train_ds);
+    train_ds.check_classes(&a.data.display().to_string())?;
+    if let Some(v) = &a.validation_data {
+        let vd = data::load_folder(v, (h, w), &loading("validation data"))?;
+        report_skipped(&vd);
+        if vd.classes != train_ds.classes {
+            return Err(Error::input(
+                v.display().to_string(),
+                format!(
+                    "classes {:?} differ from the training classes {:?}",
+                    vd.classes, train_ds.classes
+                ),
+            ));
+        }
+        val_ds = Some(vd);
+    }
+    if let Some(f) = a.validation_split {
+        let (t, v) = train_ds.split(f, a.seed)?;
+        train_ds = t;
+        val_ds = Some(v);
+    }
+    let classes = train_ds.classes.len();
+    let json = user_json.unwrap_or_else(|| course_cnn(&input_shape, classes));
+    let spec = keras::parse_model(&json)?;
+    let compile = spec.compile_config.clone();
+    let mut rng = Rng(a.seed);
+    let mut model = Model::from_spec_with(spec, &device, |_, _, p| {
+        Ok(init::keras_default(p, &mut rng))
+    })?;
+    train::check_outputs(&model, &train_ds)?;
+    // Compile settings: CLI, else the JSON's compile_config, else Adam + categorical CE.
+    let mut optimizer = compile
+        .as_ref()
+        .and_then(|c| c.get("optimizer"))
+        .and_then(OptimizerConfig::from_keras)
+        .unwrap_or_else(OptimizerConfig::adam);
+    if let Some(name) = &a.optimizer {
+        optimizer = OptimizerConfig::from_keras(&serde_json::json!(name)).ok_or_else(|| {
+            Error::input(
+                "--optimizer",
+                format!("unknown optimizer '{name}' (adam, sgd, rmsprop)"),
+            )
+        })?;
+    }
+    if let Some(lr) = a.learning_rate {
+        match &mut optimizer {
+            OptimizerConfig::Adam { learning_rate, .. }
+            | OptimizerConfig::Sgd { learning_rate, .. }
+            | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
+        }
+    }
+    let out_units = model.output_shapes()[0].iter().product::<usize>();
+    let loss = compile
+        .as_ref()
+        .and_then(|c| c.get("loss"))
+        .and_then(|l| l.as_str())
+        .and_then(Loss::from_name)
+        .map(|l| {
+            if l == Loss::SparseCategoricalCrossentropy {
+                Loss::CategoricalCrossentropy
+            } else {
+                l
+            }
+        })
+        .unwrap_or(if out_units == 1 {
+            Loss::BinaryCrossentropy
+        } else {
+            Loss::CategoricalCrossentropy
+        });
+    let cfg = FitConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        shuffle: a.shuffle,
+        seed: a.seed,
+        optimizer,
+        loss,
+    };
+    println!(
+        "Training on {} images ({} classes){}, {} epochs, batch {}, {:?}",
+        train_ds.len(),
+        classes,
+        val_ds
+            .as_ref()
+            .map(|v| format!(", validating on {}", v.len()))
+            .unwrap_or_default(),
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.optimizer
+    );
+    if !train_ds.skipped.is_empty() {
+        println!("Skipped {} unreadable image(s).", train_ds.skipped.len());
+    }
+    let mut console = Console {
+        epochs: cfg.epochs,
+        last: web_time::Instant::now(),
+    };
+    let history = block_on(train::fit(
+        &mut model,
+        &train_ds,
+        val_ds.as_ref(),
+        &cfg,
+        &mut console,
+    ))?;
+    // Everything goes to a sibling temporary folder first, then moves into place.
+    let parent = a
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let tmp = parent.join(format!(".glimpse-train-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let written = (|| -> Result<()> {
+        write_file(&tmp, "model_structure.json", json.as_bytes())?;
+        write_file(&tmp, "model_weights.weights.h5", &keras3_weights(&model)?)?;
+        write_file(
+            &tmp,
+            "labels.txt",
+            (train_ds.classes.join("\n") + "\n").as_bytes(),
+        )?;
+        write_file(
+            &tmp,
+            "history.json",
+            serde_json::to_string_pretty(&history)
+                .expect("serializable")
+                .as_bytes(),
+        )?;
+        write_file(&tmp, "history.png", &history.plot_png())?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if a.out.exists() {
+        std::fs::remove_dir(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    }
+    std::fs::rename(&tmp, &a.out).map_err(|e| Error::io(&a.out, e))?;
+    println!(
+        "Saved the model, weights, labels and history to {}",
+        a.out.display()
+    );
+    Ok(())
+}
+
+pub fn evaluate(model: &Model, dir: &Path, json: bool) -> Result<()> {
+    let shape = model.input_shapes()[0].clone();
+    let [h, w, 3] = shape[..] else {
+        return Err(Error::input(
+            "model",
+            format!("evaluating images needs an input of (H, W, 3); the model takes {shape:?}"),
+        ));
+    };
+    let ds = data::load_folder(dir, (h, w), &loading("images"))?;
+    report_skipped(&ds);
+    train::check_outputs(model, &ds)?;
+    let loss = match model
+        .spec
+        .compile_config
+        .as_ref()
+        .and_then(|c| c.get("loss"))
+        .and_then(|l| l.as_str())
+        .and_then(Loss::from_name)
+    {
+        Some(l) => l,
+        None if model.output_shapes()[0] == [1] => Loss::BinaryCrossentropy,
+        None => Loss::CategoricalCrossentropy,
+    };
+    let (l, acc, pred) = block_on(train::evaluate(model, &ds, loss, 64))?;
+    let k = ds.classes.len();
+    let mut confusion = vec![vec![0usize; k]; k];
+    for (&p, &t) in pred.iter().zip(&ds.labels) {
+        confusion[t as usize][(p as usize).min(k - 1)] += 1;
+    }
+    let per_class: Vec<f64> = (0..k)
+        .map(|i| confusion[i][i] as f64 / confusion[i].iter().sum::<usize>().max(1) as f64)
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"loss": l, "accuracy": acc, "classes": ds.classes, "per_class_accuracy": per_class,
+                "confusion_matrix": confusion, "images": ds.len(), "skipped": ds.skipped.len()})
+        );
+        return Ok(());
+    }
+    println!(
+        "{} images, {} classes{}",
+        ds.len(),
+        k,
+        if ds.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} skipped)", ds.skipped.len())
+        }
+    );
+    println!("loss: {l:.4}  accuracy: {acc:.4}");
+    let wname = ds.classes.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!("\nper-class accuracy:");
+    for (c, a) in ds.classes.iter().zip(&per_class) {
+        println!("  {c:<wname$}  {a:.4}");
+    }
+    println!("\nconfusion matrix (rows: true, columns: predicted):");
+    print!("  {:<wname$}", "");
+    for i in 0..k {
+        print!(" {i:>6}");
+    }
+    println!();
+    for (i, row) in confusion.iter().enumerate() {
+        print!("  {:<wname$}", ds.classes[i]);
+        for v in row {
+            print!(" {v:>6}");
+        }
+        println!(" ({i})");
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! Training data held compactly: images as u8 (scaled to 0..1 when batched) or float features,
+//! with class labels. Loaders for image folders and the CIFAR-10 binary files.
+
+use crate::error::{Error, Result};
+
+/// Sample values.
+#[derive(Debug, Clone)]
+pub enum Samples {
+    /// Pixels 0..255, batched as value / 255.
+    U8(Vec<u8>),
+    /// Values used as they are.
+    F32(Vec<f32>),
+}
+
+/// A labelled data set.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Keras shape of one sample (e.g. `[32, 32, 3]`).
+    pub sample_shape: Vec<usize>,
+    /// All samples, back to back.
+    pub samples: Samples,
+    /// Class index of each sample.
+    pub labels: Vec<u32>,
+    /// Class names, index order.
+    pub classes: Vec<String>,
+    /// Files that were skipped, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A small deterministic generator (splitmix64) for shuffling.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Shuffles in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Values per sample.
+    pub fn sample_len(&self) -> usize {
+        self.sample_shape.iter().product()
+    }
+
+    /// The samples at `idx` as float32 (Keras layout) and their labels.
+    pub fn batch(&self, idx: &[usize]) -> (Vec<f32>, Vec<u32>) {
+        let n = self.sample_len();
+        let mut x = Vec::with_capacity(idx.len() * n);
+        for &i in idx {
+            match &self.samples {
+                Samples::U8(v) => x.extend(v[i * n..(i + 1) * n].iter().map(|&b| b as f32 / 255.0)),
+                Samples::F32(v) => x.extend_from_slice(&v[i * n..(i + 1) * n]),
+            }
+        }
+        (x, idx.iter().map(|&i| self.labels[i]).collect())
+    }
+
+    /// The samples at `idx` as a new data set.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        let n = self.sample_len();
+        let samples = match &self.samples {
+            Samples::U8(v) => Samples::U8(
+                idx.iter()
+                    .flat_map(|&i| v[i * n..(i + 1) * n].iter().copied())
+                    .collect(),
+            ),
+            Samples::F32(v) => Samples::F32(
+                idx.iter()
+                    .flat_map(|&i| v[i * n..(i + 1) * n].iter().copied())
+                    .collect(),
+            ),
+        };
+        Dataset {
+            sample_shape: self.sample_shape.clone(),
+            samples,
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            classes: self.classes.clone(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Shuffles with `seed`, then keeps the last `fraction` for validation (as
+    /// `image_dataset_from_directory(validation_split=..., seed=...)` does).
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
+            return Err(Error::input(
+                "--validation-split",
+                format!("expected a fraction in (0, 1), found {fraction}"),
+            ));
+        }
+        let mut idx: Vec<usize> = (0..self.len()).collect();
+        Rng(seed).shuffle(&mut idx);
+        let n_val = ((self.len() as f64) * fraction).round() as usize;
+        if n_val == 0 || n_val == self.len() {
+            return Err(Error::input(
+                "--validation-split",
+                format!("{fraction} of {} samples leaves an empty side", self.len()),
+            ));
+        }
+        let (train, val) = idx.split_at(self.len() - n_val);
+        Ok((self.subset(train), self.subset(val)))
+    }
+
+    /// Checks there are at least two classes and every class has samples.
+    pub fn check_classes(&self, source: &str) -> Result<()> {
+        if self.classes.len() < 2 {
+            return Err(Error::input(
+                source,
+                format!(
+                    "found {} class(es); training needs at least two",
+                    self.classes.len()
+                ),
+            ));
+        }
+        let mut counts = vec![0usize; self.classes.len()];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        if let Some(i) = counts.iter().position(|&c| c == 0) {
+            return Err(Error::input(
+                source,
+                format!("class '{}' has no usable images", self.classes[i]),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::*;
+    use rayon::prelude::*;
+    use std::path::{Path, PathBuf};
+
+    fn is_image(p: &Path) -> bool {
+        matches!(
+            p.extension()
+                .and_then(|e| e.to_str())
+                .map(|e| e.to_ascii_lowercase())
+                .as_deref(),
+            Some("jpg" | "jpeg" | "png" | "bmp" | "gif")
+        )
+    }
+
+    /// The class folders of `dir` (sorted by name, as Keras does) and their image files.
+    pub fn list_folder(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut classes: Vec<(String, PathBuf)> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        classes.sort();
+        if classes.is_empty() {
+            return Err(Error::input(
+                dir.display().to_string(),
+                "no class folders: expected DIR/<class>/<image files>",
+            ));
+        }
+        let mut out = Vec::new();
+        for (name, path) in classes {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(Error::input(
+                    path.display().to_string(),
+                    format!("class folder '{name}' has no images (.jpg, .png)"),
+                ));
+            }
+            out.push((name, files));
+        }
+        Ok(out)
+    }
+
+    /// Loads `DIR/<class>/*.jpg|png`, each image resized to `size` (height, width) like
+    /// `load_img`. Images that do not decode are skipped and listed in `skipped`.
+    pub fn load_folder(
+        dir: &Path,
+        size: (usize, usize),
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Dataset> {
+        let listing = list_folder(dir)?;
+        let classes: Vec<String> = listing.iter().map(|(c, _)| c.clone()).collect();
+        let files: Vec<(u32, PathBuf)> = listing
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, (_, fs))| fs.into_iter().map(move |f| (i as u32, f)))
+            .collect();
+        let total = files.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let decoded: Vec<(u32, std::result::Result<Vec<u8>, String>, PathBuf)> = files
+            .into_par_iter()
+            .map(|(label, path)| {
+                let r = std::fs::read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        crate::image::decode(&b, &path.display().to_string())
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|img| {
+                        crate::image::resize_nearest(&img, size.1 as u32, size.0 as u32).into_raw()
+                    });
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if d.is_multiple_of(256) || d == total {
+                    progress(d, total);
+                }
+                (label, r, path)
+            })
+            .collect();
+        let mut data = Vec::with_capacity(total * size.0 * size.1 * 3);
+        let mut labels = Vec::with_capacity(total);
+        let mut skipped = Vec::new();
+        for (label, r, path) in decoded {
+            match r {
+                Ok(px) => {
+                    data.extend_from_slice(&px);
+                    labels.push(label);
+                }
+                Err(e) => skipped.push((path.display().to_string(), e)),
+            }
+        }
+        let ds = Dataset {
+            sample_shape: vec![size.0, size.1, 3],
+            samples: Samples::U8(data),
+            labels,
+            classes,
+            skipped,
+        };
+        if ds.is_empty() {
+            return Err(Error::input(
+                dir.display().to_string(),
+                "no image could be decoded",
+            ));
+        }
+        Ok(ds)
+    }
+
+    /// Loads the official CIFAR-10 binary files: `data_batch_1..5.bin` (train) and
+    /// `test_batch.bin` (test), plus `batches.meta.txt` for class names when present.
+    pub fn load_cifar_bin(dir: &Path) -> Result<(Dataset, Dataset)> {
+        let names: Vec<String> = std::fs::read_to_string(dir.join("batches.meta.txt"))
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_else(|_| {
+                [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ]
+                .map(String::from)
+                .to_vec()
+            });
+        let read = |files: &[String]| -> Result<Dataset> {
+            let mut data = Vec::new();
+            let mut labels = Vec::new();
+            for f in files {
+                let p = dir.join(f);
+                let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                if bytes.len() % 3073 != 0 {
+                    return Err(Error::input(
+                        p.display().to_string(),
+                        format!(
+                            "{} bytes is not a whole number of 3073-byte CIFAR records",
+                            bytes.len()
+                        ),
+                    ));
+                }
+                for rec in bytes.chunks_exact(3073) {
+                    if rec[0] as usize >= names.len() {
+                        return Err(Error::input(
+                            p.display().to_string(),
+                            format!("label {} out of range", rec[0]),
+                        ));
+                    }
+                    labels.push(rec[0] as u32);
+                    // planes R, G, B of 32x32 → HWC
+                    for i in 0..1024 {
+                        data.extend_from_slice(&[rec[1 + i], rec[1 + 1024 + i], rec[1 + 2048 + i]]);
+                    }
+                }
+            }
+            Ok(Dataset {
+                sample_shape: vec![32, 32, 3],
+                samples: Samples::U8(data),
+                labels,
+                classes: names.clone(),
+                skipped: vec![],
+            })
+        };
+        let train = read(
+            &(1..=5)
+                .map(|i| format!("data_batch_{i}.bin"))
+                .collect::<Vec<_>>(),
+        )?;
+        let test = read(&["test_batch.bin".to_string()])?;
+        Ok((train, test))
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{list_folder, load_cifar_bin, load_folder};

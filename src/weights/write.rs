@@ -1,0 +1,123 @@
+//! Writing a model's variables as a Keras 3 `.weights.h5` that `model.load_weights` reads:
+//! `layers/<snake_case class, uniquified in layer order>/vars/<i>` plus the `name` attributes.
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use hdf5_pure::{AttrValue, FileBuilder};
+use std::collections::HashMap;
+
+/// Keras' `to_snake_case` of a class name (`MaxPooling2D` → `max_pooling2d`).
+pub fn snake_case(class: &str) -> String {
+    let chars: Vec<char> = class
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    // (.)([A-Z][a-z]+) → \1_\2
+    let mut step1 = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0
+            && c.is_ascii_uppercase()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())
+        {
+            step1.push('_');
+        }
+        step1.push(c);
+    }
+    // ([a-z])([A-Z]) → \1_\2
+    let s: Vec<char> = step1.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in s.iter().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() && s[i - 1].is_ascii_lowercase() {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    out.to_lowercase()
+}
+
+/// Serializes `model`'s variables (values read back to Keras' layout) as `.weights.h5` bytes.
+///
+/// `values(layer, var)` must return the Keras-layout values of each variable.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn keras3_weights(model: &Model) -> Result<Vec<u8>> {
+    let values = model.keras_values()?;
+    keras3_weights_from(model, &values)
+}
+
+/// Serializes Keras-layout variable values (per layer, per variable) for `model`'s structure.
+pub fn keras3_weights_from(model: &Model, values: &[Vec<Vec<f32>>]) -> Result<Vec<u8>> {
+    let spec = &model.spec;
+    let sequential = spec.layers.iter().all(|l| l.calls.len() <= 1)
+        && model.graph.nodes.iter().all(|n| n.inputs.len() <= 1)
+        && spec.inputs.len() == 1
+        && !spec
+            .layers
+            .iter()
+            .any(|l| l.raw.is_null() && l.class_name != "InputLayer");
+    let mut fb = FileBuilder::new();
+    let mut layers = fb.create_group("layers");
+    let mut used: HashMap<String, usize> = HashMap::new();
+    for (li, l) in spec.layers.iter().enumerate() {
+        // A Sequential model's `layers` leaves out its InputLayer; a Functional one keeps it.
+        if sequential && l.class_name == "InputLayer" {
+            continue;
+        }
+        let base = snake_case(&l.class_name);
+        let n = used.entry(base.clone()).or_insert(0);
+        let key = if *n == 0 {
+            base.clone()
+        } else {
+            format!("{base}_{n}")
+        };
+        *n += 1;
+        let mut g = layers.create_group(&key);
+        let mut vars = g.create_group("vars");
+        vars.set_attr("name", AttrValue::String(l.name.clone()));
+        for (vi, (p, v)) in model.graph.params[li].iter().zip(&values[li]).enumerate() {
+            if v.len() != p.size() {
+                return Err(Error::Shape {
+                    context: format!("saving {}/{}", l.name, p.name),
+                    expected: format!("{} values", p.size()),
+                    found: v.len().to_string(),
+                });
+            }
+            let shape: Vec<u64> = p.keras_shape.iter().map(|&d| d as u64).collect();
+            if p.name == "count" {
+                vars.create_dataset(&vi.to_string())
+                    .with_i64_data(&[v[0] as i64])
+                    .with_shape(&shape);
+            } else {
+                vars.create_dataset(&vi.to_string())
+                    .with_f32_data(v)
+                    .with_shape(&shape);
+            }
+        }
+        g.add_group(vars.finish());
+        layers.add_group(g.finish());
+    }
+    fb.add_group(layers.finish());
+    let mut top = fb.create_group("vars");
+    top.set_attr("name", AttrValue::String(spec.name.clone()));
+    fb.add_group(top.finish());
+    fb.finish()
+        .map_err(|e| Error::weights_file("<new .weights.h5>", format!("writing: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_matches_keras() {
+        assert_eq!(snake_case("Conv2D"), "conv2d");
+        assert_eq!(snake_case("MaxPooling2D"), "max_pooling2d");
+        assert_eq!(snake_case("BatchNormalization"), "batch_normalization");
+        assert_eq!(snake_case("InputLayer"), "input_layer");
+        assert_eq!(
+            snake_case("GlobalAveragePooling2D"),
+            "global_average_pooling2d"
+        );
+        assert_eq!(snake_case("ReLU"), "re_lu");
+        assert_eq!(snake_case("DepthwiseConv2D"), "depthwise_conv2d");
+    }
+}

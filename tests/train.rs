@@ -1,0 +1,198 @@
+//! Training: Keras' optimizer steps reproduced, a small model learns, save → load round trips.
+
+mod common;
+
+use common::*;
+use glimpse::keras::{build, parse_model};
+use glimpse::train::{
+    self, block_on, init, Dataset, FitConfig, Loss, Optimizer, OptimizerConfig, Rng, Samples,
+    Silent,
+};
+use glimpse::weights::{hdf5, write::keras3_weights};
+use glimpse::{default_device, Model};
+
+fn step_fixture(name: &str) {
+    let dir = fixtures().join("train").join(name);
+    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    let before = std::fs::read(dir.join("before.weights.h5")).unwrap();
+    let after = hdf5::read_weights(
+        std::fs::read(dir.join("after.weights.h5")).unwrap(),
+        "after",
+    )
+    .unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let mut model =
+        Model::from_json_and_weights(&json, before, "before", &default_device()).unwrap();
+    let (x, _) = npy(&dir.join("x.npy"));
+    let (labels, _) = npy(&dir.join("labels.npy"));
+    let labels: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let cfg = OptimizerConfig::from_keras(&serde_json::json!({
+        "class_name": meta["optimizer"]["name"], "config": meta["optimizer"]
+    }))
+    .unwrap();
+    let shape: Vec<usize> = model.params.iter().map(Vec::len).collect();
+    let mut opt = Optimizer::new(cfg, &shape);
+    for step in 0..2 {
+        let (loss, _) = train::train_step(
+            &mut model,
+            &mut opt,
+            Loss::CategoricalCrossentropy,
+            x.clone(),
+            &labels,
+        )
+        .unwrap();
+        let l = loss.into_data().try_to_vec::<f32>().unwrap()[0];
+        let want = meta["losses"][step].as_f64().unwrap() as f32;
+        assert!(
+            (l - want).abs() < 1e-5,
+            "{name} step {step}: loss {l} vs Keras {want}"
+        );
+    }
+    let got = model.keras_values().unwrap();
+    for (li, layer) in model.spec.layers.iter().enumerate() {
+        let Some(want) = after.layers.get(&layer.name) else {
+            continue;
+        };
+        for (vi, w) in want.iter().enumerate() {
+            let d = got[li][vi]
+                .iter()
+                .zip(&w.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                d <= 1e-5,
+                "{name}: {}/{} differs from Keras by {d:e}",
+                layer.name,
+                model.graph.params[li][vi].name
+            );
+        }
+    }
+}
+
+#[test]
+fn adam_steps_match_keras() {
+    step_fixture("adam");
+}
+
+#[test]
+fn sgd_momentum_steps_match_keras() {
+    step_fixture("sgd");
+}
+
+#[test]
+fn rmsprop_steps_match_keras() {
+    step_fixture("rmsprop");
+}
+
+/// Two classes of 8x8 images: a bright top half or a bright bottom half, with noise.
+fn halves(n: usize, seed: u64) -> Dataset {
+    let mut rng = Rng(seed);
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..n {
+        let label = (i % 2) as u32;
+        for y in 0..8 {
+            for _x in 0..8 {
+                let bright = (y < 4) == (label == 0);
+                for _c in 0..3 {
+                    let noise = (rng.next_u64() % 60) as u8;
+                    data.push(if bright { 180 + noise } else { 20 + noise });
+                }
+            }
+        }
+        labels.push(label);
+    }
+    Dataset {
+        sample_shape: vec![8, 8, 3],
+        samples: Samples::U8(data),
+        labels,
+        classes: vec!["top".into(), "bottom".into()],
+        skipped: vec![],
+    }
+}
+
+fn small_net() -> String {
+    build::sequential(
+        "tiny",
+        vec![
+            build::input("in", &[8, 8, 3]),
+            build::conv2d("c", 4, 3, "same", "relu"),
+            build::max_pool("p", 2),
+            build::dropout("d", 0.2),
+            build::flatten("f"),
+            build::dense("out", 2, "softmax"),
+        ],
+    )
+}
+
+#[test]
+fn a_small_model_learns_and_round_trips_through_keras_files() {
+    let json = small_net();
+    let mut rng = Rng(5);
+    let mut model =
+        Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
+            Ok(init::keras_default(p, &mut rng))
+        })
+        .unwrap();
+    let train_ds = halves(96, 1);
+    let val = halves(32, 2);
+    let cfg = FitConfig {
+        epochs: 6,
+        batch_size: 16,
+        ..Default::default()
+    };
+    let h = block_on(train::fit(
+        &mut model,
+        &train_ds,
+        Some(&val),
+        &cfg,
+        &mut Silent,
+    ))
+    .unwrap();
+    assert_eq!(h.epochs.len(), 6);
+    let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
+    assert!(
+        last.loss < first.loss,
+        "loss should fall: {first:?} -> {last:?}"
+    );
+    assert!(
+        last.val_accuracy.unwrap() >= 0.9,
+        "validation accuracy {last:?}"
+    );
+    // The PNG plot decodes.
+    assert!(image::load_from_memory(&h.plot_png()).is_ok());
+
+    // Save as Keras files, load back, predict the same.
+    let weights = keras3_weights(&model).unwrap();
+    let loaded =
+        Model::from_json_and_weights(&json, weights, "saved.weights.h5", &default_device())
+            .unwrap();
+    let (x, _) = val.batch(&(0..8).collect::<Vec<_>>());
+    let a = model.predict(x.clone(), &[8, 8, 8, 3]).unwrap().0;
+    let b = loaded.predict(x, &[8, 8, 8, 3]).unwrap().0;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn labels_that_do_not_match_the_output_are_refused() {
+    let json = small_net().replace("\"units\":2", "\"units\":3");
+    let mut model =
+        Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
+            Ok(vec![0.0; p.size()])
+        })
+        .unwrap();
+    let err = block_on(train::fit(
+        &mut model,
+        &halves(8, 1),
+        None,
+        &FitConfig::default(),
+        &mut Silent,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 classes but the model outputs 3"),
+        "{err}"
+    );
+}
