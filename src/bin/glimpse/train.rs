@@ -140,6 +140,7 @@ pub fn run(a: Args) -> Result<()> {
         )
     };
     report_skipped(&train_ds);
+    let skipped = train_ds.skipped.len();
     train_ds.check_classes(&a.data.display().to_string())?;
     if let Some(v) = &a.validation_data {
         let vd = data::load_folder(v, (h, w), &loading("validation data"))?;
@@ -228,8 +229,8 @@ pub fn run(a: Args) -> Result<()> {
         cfg.batch_size,
         cfg.optimizer
     );
-    if !train_ds.skipped.is_empty() {
-        println!("Skipped {} unreadable image(s).", train_ds.skipped.len());
+    if skipped > 0 {
+        println!("Skipped {skipped} unreadable image(s).");
     }
     let mut console = Console {
         epochs: cfg.epochs,
