@@ -22,6 +22,7 @@ pub mod keras;
 pub mod model;
 pub mod train;
 pub mod weights;
+pub mod zoo;
 
 pub use error::{Error, Result};
 pub use model::{default_device, Model, Summary};

