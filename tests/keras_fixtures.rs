@@ -12,7 +12,7 @@ const TOL: f32 = 1e-4;
 
 fn load_variants(dir: &Path) -> Vec<(String, Model)> {
     let dev = default_device();
-    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    let json = read_text(dir, "model.json");
     let m = meta(dir);
     if m["weights"] == "formula" {
         let spec = parse_model(&json).unwrap();
@@ -88,8 +88,7 @@ fn keras2_fixtures_match_tf_keras() {
 fn check_summaries(flavor: &str) {
     for dir in fixture_dirs(flavor) {
         let want: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&read_text(&dir, "summary.json")).unwrap();
         let (_, model) = load_variants(&dir).into_iter().next().unwrap();
         let s = model.summary();
         let name = dir.display();
@@ -141,8 +140,7 @@ fn summaries_match_keras() {
 #[test]
 fn course_cnn_summary_prints_keras_table() {
     let dir = fixtures().join("keras3/cifar_cnn");
-    let want: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&read_text(&dir, "summary.json")).unwrap();
     let (_, model) = load_variants(&dir).into_iter().next().unwrap();
     let text = model.summary().to_string();
     assert!(text.contains("Total params: 1,250,858 (4.77 MB)"), "{text}");

@@ -19,10 +19,25 @@ pub fn fixture_dirs(flavor: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.join("model.json").exists())
+        .filter(|p| p.join("meta.json").exists())
         .collect();
     v.sort();
     v
+}
+
+/// Reads `name` from `dir`, or `name.gz` decompressed (large fixtures are stored gzipped).
+pub fn read_text(dir: &Path, name: &str) -> String {
+    use std::io::Read;
+    if let Ok(s) = std::fs::read_to_string(dir.join(name)) {
+        return s;
+    }
+    let gz = std::fs::read(dir.join(format!("{name}.gz")))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut s)
+        .unwrap();
+    s
 }
 
 pub fn npy(path: &Path) -> (Vec<f32>, Vec<usize>) {

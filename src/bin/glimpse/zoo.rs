@@ -146,36 +146,38 @@ pub fn open(dir: &Path) -> Result<Bundle> {
     Ok(Bundle { model, labels, pre })
 }
 
-/// Images under the arguments (files, or folders searched recursively), sorted.
+/// Images under the arguments: files as given, folders searched recursively (sorted).
 pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            while let Some(d) = stack.pop() {
-                for e in std::fs::read_dir(&d)
-                    .map_err(|e| Error::io(&d, e))?
-                    .filter_map(|e| e.ok())
-                {
-                    let path = e.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if matches!(
-                        path.extension()
-                            .and_then(|x| x.to_str())
-                            .map(|x| x.to_ascii_lowercase())
-                            .as_deref(),
-                        Some("jpg" | "jpeg" | "png")
-                    ) {
-                        out.push(path);
-                    }
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        let mut stack = vec![p.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)
+                .map_err(|e| Error::io(&d, e))?
+                .filter_map(|e| e.ok())
+            {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if matches!(
+                    path.extension()
+                        .and_then(|x| x.to_str())
+                        .map(|x| x.to_ascii_lowercase())
+                        .as_deref(),
+                    Some("jpg" | "jpeg" | "png")
+                ) {
+                    found.push(path);
                 }
             }
-        } else {
-            out.push(p.clone());
         }
+        found.sort();
+        out.extend(found);
     }
-    out.sort();
     Ok(out)
 }
 
