@@ -162,7 +162,7 @@ mod native {
                 .and_then(|e| e.to_str())
                 .map(|e| e.to_ascii_lowercase())
                 .as_deref(),
-            Some("jpg" | "jpeg" | "png" | "bmp" | "gif")
+            Some("jpg" | "jpeg" | "png")
         )
     }
 

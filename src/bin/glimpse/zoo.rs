@@ -181,13 +181,17 @@ pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Prepared network inputs for `files`, in batches of `batch`; calls `f` per batch.
+/// Prepared network inputs for `files`, in batches of `batch`; calls `f` per batch with the
+/// files that decoded. With `lenient`, images that do not decode are skipped with a warning
+/// (and listed in the returned vector); otherwise the first one is an error.
 fn for_batches(
     pre: &Preprocessing,
     files: &[PathBuf],
     batch: usize,
+    lenient: bool,
     mut f: impl FnMut(&[PathBuf], Vec<f32>) -> Result<()>,
-) -> Result<()> {
+) -> Result<Vec<PathBuf>> {
+    let mut skipped = Vec::new();
     use rayon::prelude::*;
     for chunk in files.chunks(batch) {
         let prepared: Vec<Result<Vec<f32>>> = chunk
@@ -199,12 +203,25 @@ fn for_batches(
             })
             .collect();
         let mut x = Vec::with_capacity(chunk.len() * pre.size * pre.size * 3);
-        for r in prepared {
-            x.extend(r?);
+        let mut ok = Vec::with_capacity(chunk.len());
+        for (r, p) in prepared.into_iter().zip(chunk) {
+            match r {
+                Ok(v) => {
+                    x.extend(v);
+                    ok.push(p.clone());
+                }
+                Err(e) if lenient => {
+                    eprintln!("warning: skipped {}: {e}", p.display());
+                    skipped.push(p.clone());
+                }
+                Err(e) => return Err(e),
+            }
         }
-        f(chunk, x)?;
+        if !ok.is_empty() {
+            f(&ok, x)?;
+        }
     }
-    Ok(())
+    Ok(skipped)
 }
 
 /// A model that stops at `layer` (same weights).
@@ -246,7 +263,7 @@ pub fn classify(
         ));
     }
     let shape = |n: usize| vec![n, b.pre.size, b.pre.size, 3];
-    for_batches(&b.pre, &files, 16, |chunk, x| {
+    for_batches(&b.pre, &files, 16, false, |chunk, x| {
         let (y, _) = b.model.predict(x, &shape(chunk.len()))?;
         for (i, p) in chunk.iter().enumerate() {
             let row = &y[i * n_out..(i + 1) * n_out];
@@ -273,6 +290,7 @@ pub fn classify(
         }
         Ok(())
     })
+    .map(|_| ())
 }
 
 pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
@@ -294,12 +312,14 @@ pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Pooled features of the files that decode, with their names (the others are skipped with a
+/// warning).
 fn extract(b: &Bundle, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
     let fx = truncated(&b.model, efficientnet::FEATURES_LAYER)?;
     let mut feats = Vec::with_capacity(files.len() * 1280);
     let mut names = Vec::new();
     let total = files.len();
-    for_batches(&b.pre, files, 16, |chunk, x| {
+    for_batches(&b.pre, files, 16, true, |chunk, x| {
         let (y, _) = fx.predict(x, &[chunk.len(), b.pre.size, b.pre.size, 3])?;
         feats.extend(y);
         names.extend(chunk.iter().map(|p| p.display().to_string()));
@@ -362,31 +382,51 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         .join("features")
         .join(format!("{key:016x}.npy"));
     let paths: Vec<PathBuf> = files.iter().map(|(_, f)| f.clone()).collect();
-    let feats = match std::fs::read(&cache)
+    let names_file = cache.with_extension("txt");
+    let cached = std::fs::read(&cache)
         .ok()
-        .and_then(|b| glimpse::io::read_npy(&b, "cache").ok())
-    {
-        Some(a) if a.shape == [files.len(), 1280] => {
-            eprintln!("features: {} images (cached)", files.len());
-            a.data
+        .and_then(|b| glimpse::io::read_npy(&b, "cache").ok());
+    let cached_names = std::fs::read_to_string(&names_file)
+        .ok()
+        .map(|t| t.lines().map(String::from).collect::<Vec<_>>());
+    let (feats, names) = match (cached, cached_names) {
+        (Some(a), Some(n)) if a.shape == [n.len(), 1280] => {
+            eprintln!("features: {} images (cached)", n.len());
+            (a.data, n)
         }
         _ => {
-            let (f, _) = extract(&b, &paths)?;
+            let (f, n) = extract(&b, &paths)?;
             if let Some(d) = cache.parent() {
                 let _ = std::fs::create_dir_all(d);
             }
-            let _ = std::fs::write(&cache, write_npy(&[files.len(), 1280], &f));
-            f
+            let _ = std::fs::write(&cache, write_npy(&[n.len(), 1280], &f));
+            let _ = std::fs::write(&names_file, n.join("\n"));
+            (f, n)
         }
     };
+    let label_of: std::collections::HashMap<String, u32> = files
+        .iter()
+        .map(|(l, f)| (f.display().to_string(), *l))
+        .collect();
+    let labels: Vec<u32> = names
+        .iter()
+        .map(|n| label_of.get(n).copied().unwrap_or(0))
+        .collect();
+    if names.len() < files.len() {
+        println!(
+            "Skipped {} image(s) that do not decode.",
+            files.len() - names.len()
+        );
+    }
     let feature_seconds = started.elapsed().as_secs_f64();
     let all = Dataset {
         sample_shape: vec![1280],
         samples: Samples::F32(feats),
-        labels: files.iter().map(|(l, _)| *l).collect(),
+        labels,
         classes: classes.clone(),
         skipped: vec![],
     };
+    all.check_classes(&a.data.display().to_string())?;
     let (train_ds, val_ds) = all.split(a.validation_split, a.seed)?;
     // The head: [Dense(hidden, relu)] + Dense(classes, softmax) on the 1280 pooled features.
     let mut head_layers = vec![keras::build::input("features", &[1280])];
