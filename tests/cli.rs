@@ -3,19 +3,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
-
-fn glimpse(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn fx(p: &str) -> String {
     fixtures().join(p).display().to_string()
@@ -29,7 +16,7 @@ fn summary_of_the_course_cnn_matches_keras_counts() {
         read_text(&fixtures().join("keras3/cifar_cnn"), "model.json"),
     )
     .unwrap();
-    let (ok, out, err) = glimpse(&["summary", tmp.to_str().unwrap()]);
+    let (ok, out, err) = glimpse_cli(&["summary", tmp.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.contains("Total params: 1,250,858 (4.77 MB)"), "{out}");
     assert!(out.contains("(None, 30, 30, 32)"), "{out}");
@@ -66,7 +53,7 @@ fn predict_every_format_agrees_with_keras_and_saves_output() {
             out_path.to_str().unwrap(),
             &input,
         ]);
-        let (ok, out, err) = glimpse(&args);
+        let (ok, out, err) = glimpse_cli(&args);
         assert!(ok, "{v:?}: {err}");
         let lines: Vec<serde_json::Value> = out
             .lines()
@@ -99,7 +86,7 @@ fn predict_images_with_labels() {
         .unwrap();
     let labels = tmp.join("labels.txt");
     std::fs::write(&labels, "a\nb\nc\nd\ne\nf\ng\n").unwrap();
-    let (ok, out, err) = glimpse(&[
+    let (ok, out, err) = glimpse_cli(&[
         "predict",
         &fx("keras3/small_cnn/model.keras"),
         "--labels",
@@ -120,7 +107,7 @@ fn predict_images_with_labels() {
     );
 
     std::fs::write(&labels, "a\nb\n").unwrap();
-    let (ok, _, err) = glimpse(&[
+    let (ok, _, err) = glimpse_cli(&[
         "predict",
         &fx("keras3/small_cnn/model.keras"),
         "--labels",
@@ -173,7 +160,7 @@ fn bad_inputs_exit_non_zero_with_a_message() {
     ];
     for (args, needle) in cases {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, _, err) = glimpse(&a);
+        let (ok, _, err) = glimpse_cli(&a);
         assert!(!ok, "{args:?} should fail");
         assert!(
             err.starts_with("error: ") && err.contains(needle),

