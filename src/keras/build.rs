@@ -192,3 +192,46 @@ pub fn global_avg_pool(name: &str) -> Value {
         json!({"name": name, "trainable": true, "data_format": "channels_last", "keepdims": false}),
     )
 }
+
+/// Fills the `shape` of every call argument of a Functional structure (Keras needs it to read
+/// the JSON back), from Glimpse's own shape inference.
+pub fn with_shapes(json: &str) -> crate::Result<String> {
+    let spec = crate::keras::parse_model(json)?;
+    let graph = crate::model::Graph::build(&spec)?;
+    let mut shapes = std::collections::HashMap::new();
+    for n in &graph.nodes {
+        shapes
+            .entry(spec.layers[n.layer].name.clone())
+            .or_insert_with(|| n.out_shape.clone());
+    }
+    let mut v: Value = serde_json::from_str(json).map_err(|e| crate::Error::Json {
+        context: "structure".into(),
+        message: e.to_string(),
+    })?;
+    fn fill(v: &mut Value, shapes: &std::collections::HashMap<String, Vec<usize>>) {
+        match v {
+            Value::Object(o) => {
+                if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") {
+                    if let Some(c) = o.get_mut("config").and_then(Value::as_object_mut) {
+                        let name = c
+                            .get("keras_history")
+                            .and_then(|h| h.get(0))
+                            .and_then(Value::as_str)
+                            .map(String::from);
+                        if let Some(s) = name.and_then(|n| shapes.get(&n)) {
+                            let mut dims = vec![Value::Null];
+                            dims.extend(s.iter().map(|&d| json!(d)));
+                            c.insert("shape".into(), Value::Array(dims));
+                        }
+                    }
+                    return;
+                }
+                o.values_mut().for_each(|x| fill(x, shapes));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| fill(x, shapes)),
+            _ => {}
+        }
+    }
+    fill(&mut v, &shapes);
+    Ok(serde_json::to_string(&v).expect("JSON values serialize"))
+}

@@ -11,7 +11,7 @@ use super::torch::TorchTensor;
 use crate::error::{Error, Result};
 use crate::keras::build::{
     activation, add, batch_norm, conv2d_nobias, dense, depthwise, dropout, functional,
-    global_avg_pool, input, node, rescaling,
+    global_avg_pool, input, node, rescaling, with_shapes,
 };
 use std::collections::HashMap;
 
@@ -140,7 +140,8 @@ pub fn structure(classes: usize) -> String {
     x = push(dropout("top_dropout", 0.2), &[&x]);
     x = push(dense(LOGITS_LAYER, classes, "linear"), &[&x]);
     let out = push(activation("predictions", "softmax"), &[&x]);
-    functional("efficientnet_lite0", layers, "image", &out)
+    let json = functional("efficientnet_lite0", layers, "image", &out);
+    with_shapes(&json).expect("the built-in architecture is consistent")
 }
 
 /// Converts one PyTorch tensor to the Keras layout of the variable it feeds.

