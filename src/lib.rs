@@ -21,6 +21,8 @@ pub mod io;
 pub mod keras;
 pub mod model;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 pub mod weights;
 pub mod zoo;
 
