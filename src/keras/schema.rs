@@ -434,21 +434,18 @@ fn parse_functional(config: &Value, flavor: KerasFlavor) -> Result<ModelSpec> {
         let class = raw.get("class_name").and_then(Value::as_str).unwrap_or("");
         let calls = parse_calls(raw, &lname)?;
         if is_model_class(class) {
-            let inner_cfg = parse_any(raw, flavor)?;
-            for (k, call) in calls.iter().enumerate() {
-                let mut inner = inner_cfg.clone();
-                if k > 0 {
-                    // A nested model called twice shares weights but needs distinct nodes: not
-                    // supported.
-                    return Err(Error::UnsupportedConfig {
-                        layer: lname.clone(),
-                        class_name: class.into(),
-                        message: "a nested model called more than once".into(),
-                    });
-                }
-                inner.layers.retain(|_| true);
+            let inner = parse_any(raw, flavor)?;
+            if calls.len() > 1 {
+                // Each call would need its own copy of the nodes, sharing weights.
+                return Err(Error::UnsupportedConfig {
+                    layer: lname.clone(),
+                    class_name: class.into(),
+                    message: "a nested model called more than once".into(),
+                });
+            }
+            if let Some(call) = calls.first() {
                 let outs = inline(&mut out, inner, call, &lname)?;
-                alias.insert((lname.clone(), k), outs);
+                alias.insert((lname.clone(), 0), outs);
             }
             continue;
         }

@@ -66,12 +66,8 @@ pub trait Progress {
 pub struct Silent;
 impl Progress for Silent {}
 
-fn target_tensor(
-    loss: Loss,
-    labels: &[u32],
-    classes: usize,
-    device: &burn::tensor::Device,
-) -> Tensor<2> {
+/// One-hot targets `[N, classes]` (or 0/1 in one column for a single sigmoid output).
+fn target_tensor(labels: &[u32], classes: usize, device: &burn::tensor::Device) -> Tensor<2> {
     let n = labels.len();
     let mut t = vec![0f32; n * classes];
     for (i, &l) in labels.iter().enumerate() {
@@ -81,7 +77,6 @@ fn target_tensor(
             t[i * classes + l as usize] = 1.0;
         }
     }
-    let _ = loss;
     Tensor::<2>::from_data(TensorData::new(t, [n, classes]), device)
 }
 
@@ -188,7 +183,7 @@ pub fn train_step(
         .forward_with(vec![xin], &leaves, true, &mut updates)
         .swap_remove(0)
         .reshape([n, classes]);
-    let target = target_tensor(loss, labels, classes, &device).autodiff();
+    let target = target_tensor(labels, classes, &device).autodiff();
     let l = loss.compute(y.clone(), target);
     let correct = loss::correct(y.detach().inner(), label_tensor(labels, &device));
     let grads = l.backward();
@@ -228,7 +223,7 @@ pub async fn evaluate(
         shape.extend(&data.sample_shape);
         let (y, _) = model.run_batch(x, &shape)?;
         let y = y.reshape([chunk.len(), classes]);
-        let target = target_tensor(loss, &labels, classes, &model.device);
+        let target = target_tensor(&labels, classes, &model.device);
         total_loss += read_scalar(loss.compute(y.clone(), target)).await? * chunk.len() as f64;
         let guess = if classes == 1 {
             y.clone().greater_elem(0.5).int().reshape([chunk.len()])
