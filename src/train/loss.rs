@@ -63,13 +63,17 @@ impl Loss {
     }
 }
 
-/// Number of correct predictions in the batch: argmax for several classes, p > 0.5 for one.
-pub fn correct(pred: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
+/// The predicted class of each row: argmax for several classes, p > 0.5 for one output.
+pub fn predicted_class(pred: Tensor<2>) -> Tensor<1, Int> {
     let [n, c] = pred.dims();
-    let guess = if c == 1 {
+    if c == 1 {
         pred.greater_elem(0.5).int().reshape([n])
     } else {
         pred.argmax(1).reshape([n])
-    };
-    guess.equal(labels).int().sum()
+    }
+}
+
+/// Number of correct predictions in the batch.
+pub fn correct(pred: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
+    predicted_class(pred).equal(labels).int().sum()
 }

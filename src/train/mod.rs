@@ -96,16 +96,18 @@ async fn read_scalar(t: Tensor<1>) -> Result<f64> {
     Ok(v.first().copied().unwrap_or(f32::NAN) as f64)
 }
 
-async fn read_count(t: Tensor<1, Int>) -> Result<usize> {
+async fn read_ints(t: Tensor<1, Int>) -> Result<Vec<i64>> {
     let d = t
         .into_data_async()
         .await
         .map_err(|e| Error::Backend(format!("{e:?}")))?;
-    let v: Vec<i64> = d
-        .convert::<i64>()
+    d.convert::<i64>()
         .try_into_vec::<i64>()
-        .map_err(|e| Error::Backend(format!("{e:?}")))?;
-    Ok(v.first().copied().unwrap_or(0) as usize)
+        .map_err(|e| Error::Backend(format!("{e:?}")))
+}
+
+async fn read_count(t: Tensor<1, Int>) -> Result<usize> {
+    Ok(read_ints(t).await?.first().copied().unwrap_or(0) as usize)
 }
 
 /// The model's output width (classes), checked against the data's classes.
@@ -225,19 +227,7 @@ pub async fn evaluate(
         let y = y.reshape([chunk.len(), classes]);
         let target = target_tensor(&labels, classes, &model.device);
         total_loss += read_scalar(loss.compute(y.clone(), target)).await? * chunk.len() as f64;
-        let guess = if classes == 1 {
-            y.clone().greater_elem(0.5).int().reshape([chunk.len()])
-        } else {
-            y.clone().argmax(1).reshape([chunk.len()])
-        };
-        let d = guess
-            .into_data_async()
-            .await
-            .map_err(|e| Error::Backend(format!("{e:?}")))?;
-        let g: Vec<i64> = d
-            .convert::<i64>()
-            .try_into_vec::<i64>()
-            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        let g = read_ints(loss::predicted_class(y)).await?;
         for (p, l) in g.iter().zip(&labels) {
             correct += usize::from(*p as u32 == *l);
             predictions.push(*p as u32);

@@ -116,22 +116,8 @@ pub fn read_state_dict(bytes: &[u8], source: &str) -> Result<Vec<(String, TorchT
             continue; // num_batches_tracked and other integer buffers
         }
         let offset = args.get(1).and_then(Value::as_int).unwrap_or(0) as usize;
-        let shape: Vec<usize> = args
-            .get(2)
-            .and_then(Value::items)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_int)
-            .map(|x| x as usize)
-            .collect();
-        let stride: Vec<usize> = args
-            .get(3)
-            .and_then(Value::items)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_int)
-            .map(|x| x as usize)
-            .collect();
+        let shape = usizes(args.get(2));
+        let stride = usizes(args.get(3));
         let &(start, count) = storages.get(&st.key).ok_or_else(|| {
             err(
                 source,
@@ -165,6 +151,16 @@ pub fn read_state_dict(bytes: &[u8], source: &str) -> Result<Vec<(String, TorchT
         return Err(err(source, "no float tensors in the state dict"));
     }
     Ok(out)
+}
+
+/// A tuple of integers (a size or a stride) as `usize`s.
+fn usizes(v: Option<&Value>) -> Vec<usize> {
+    v.and_then(Value::items)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_int)
+        .map(|x| x as usize)
+        .collect()
 }
 
 fn collect_storage_types(v: &Value, sizes: &mut HashMap<String, usize>) {
