@@ -169,3 +169,80 @@ mod tests {
         assert!(decode(b"definitely not an image", "x").is_err());
     }
 }
+
+/// An RGB image from the RGBA bytes a browser canvas gives (`ImageData.data`); alpha is
+/// dropped, as PIL's `convert("RGB")` does.
+pub fn from_rgba(rgba: &[u8], width: u32, height: u32, source: &str) -> Result<image::RgbImage> {
+    let expected = width as usize * height as usize * 4;
+    if width == 0 || height == 0 || rgba.len() != expected {
+        return Err(Error::Shape {
+            context: format!("image pixels of {source}"),
+            expected: format!("{width} x {height} x 4 RGBA bytes ({expected}), at least 1 x 1"),
+            found: format!("{} bytes", rgba.len()),
+        });
+    }
+    if width.max(height) > MAX_SIDE {
+        return Err(Error::input(
+            source,
+            format!("{width} x {height} pixels exceeds the limit of {MAX_SIDE} a side"),
+        ));
+    }
+    let rgb = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Ok(image::RgbImage::from_raw(width, height, rgb).expect("size checked"))
+}
+
+/// How an image becomes a network input.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prepare {
+    /// Input height and width.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+    /// Central square crop of this fraction of the shorter side first (1: no crop).
+    pub crop_fraction: f64,
+    /// `"bicubic"` (PIL's rule, antialiased) or `"nearest"` (Keras' `load_img` default).
+    pub resize: String,
+    /// Multiplies every 0..255 value (e.g. 1/255 for models trained on 0..1 inputs).
+    pub scale: f32,
+}
+
+impl Prepare {
+    /// The network input (HWC floats) for `img`.
+    pub fn apply(&self, img: &image::RgbImage) -> Result<Vec<f32>> {
+        if !(self.crop_fraction > 0.0 && self.crop_fraction <= 1.0) {
+            return Err(Error::input(
+                "preprocessing",
+                format!("crop fraction must be in (0, 1], found {}", self.crop_fraction),
+            ));
+        }
+        if self.height == 0 || self.width == 0 {
+            return Err(Error::input("preprocessing", "input size must be at least 1 x 1"));
+        }
+        let cropped;
+        let src = if self.crop_fraction < 1.0 {
+            cropped = center_crop(img, self.crop_fraction);
+            &cropped
+        } else {
+            img
+        };
+        let (w, h) = (self.width as u32, self.height as u32);
+        let resized = match self.resize.as_str() {
+            "bicubic" => resize_bicubic(src, w, h),
+            "nearest" => resize_nearest(src, w, h),
+            other => {
+                return Err(Error::input(
+                    "preprocessing",
+                    format!("unknown resize filter '{other}'; expected 'bicubic' or 'nearest'"),
+                ))
+            }
+        };
+        Ok(resized
+            .as_raw()
+            .iter()
+            .map(|&b| b as f32 * self.scale)
+            .collect())
+    }
+}

@@ -23,8 +23,8 @@ pub type Params = Vec<Vec<Tensor<1>>>;
 /// (layer index, variable index, new value).
 pub type StatUpdate = (usize, usize, Tensor<1>);
 
-/// A loaded model, ready to predict.
-#[derive(Debug)]
+/// A loaded model, ready to predict. Cloning shares the variables' tensors (cheap).
+#[derive(Debug, Clone)]
 pub struct Model {
     /// The parsed structure.
     pub spec: ModelSpec,
@@ -300,16 +300,17 @@ impl Model {
     }
 
     /// Every variable's values in Keras' layout (per layer, per variable), read back
-    /// synchronously (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn keras_values(&self) -> Result<Vec<Vec<Vec<f32>>>> {
+    /// asynchronously (what WebGPU on wasm requires).
+    pub async fn keras_values_async(&self) -> Result<Vec<Vec<Vec<f32>>>> {
         let mut out = Vec::with_capacity(self.params.len());
         for (vals, specs) in self.params.iter().zip(&self.graph.params) {
             let mut layer = Vec::with_capacity(vals.len());
             for (v, p) in vals.iter().zip(specs) {
                 let data = v
                     .clone()
-                    .into_data()
+                    .into_data_async()
+                    .await
+                    .map_err(|e| Error::Backend(format!("{e:?}")))?
                     .try_into_vec::<f32>()
                     .map_err(|e| Error::Backend(format!("{e:?}")))?;
                 layer.push(p.layout.to_keras(&data, &p.keras_shape));
@@ -317,6 +318,33 @@ impl Model {
             out.push(layer);
         }
         Ok(out)
+    }
+
+    /// [`Model::keras_values_async`] driven to completion here (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn keras_values(&self) -> Result<Vec<Vec<Vec<f32>>>> {
+        crate::train::block_on(self.keras_values_async())
+    }
+
+    /// The same model (sharing its variables) with `layer`'s output as its only output: a
+    /// feature extractor.
+    pub fn truncated(&self, layer: &str) -> Result<Model> {
+        let mut spec = self.spec.clone();
+        if !spec.layers.iter().any(|l| l.name == layer) {
+            return Err(Error::Graph(format!("the model has no layer '{layer}'")));
+        }
+        spec.outputs = vec![keras::TensorRef {
+            layer: layer.into(),
+            node: 0,
+            index: 0,
+        }];
+        let graph = Graph::build(&spec)?;
+        Ok(Model {
+            spec,
+            graph,
+            params: self.params.clone(),
+            device: self.device.clone(),
+        })
     }
 
     /// Keras' `summary()` table.

@@ -285,6 +285,7 @@ pub async fn fit(
                 loss_sum / seen as f64,
                 correct as f64 / seen as f64,
             );
+            yield_now().await;
             if progress.cancelled() {
                 stopped = true;
                 break;
@@ -312,6 +313,28 @@ pub async fn fit(
     }
     Ok(history)
 }
+
+/// Lets the host's event loop run (in a browser: rendering, input, an abort) between training
+/// steps, whose reads on the CPU backend otherwise complete without ever yielding.
+#[cfg(target_arch = "wasm32")]
+pub async fn yield_now() {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        let timer = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let scheduled = timer.is_some_and(|f| f.call2(&global, &resolve, &0.into()).is_ok());
+        if !scheduled {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Natively there is no event loop to serve: a no-op.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn yield_now() {}
 
 /// Drives a future whose reads complete immediately (the native CPU backend).
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,45 +1,247 @@
-//! The WebAssembly API (wasm-bindgen): load a Keras model from its structure JSON and weights
-//! (or a `.keras` / full-model `.h5` file), inspect it, and predict. Every failure is a real JS
-//! `Error` carrying Glimpse's message; results are read back asynchronously only.
+//! The WebAssembly API (wasm-bindgen), the low-level half of the npm package: `pkg/index.js`
+//! wraps it in the documented JS API (`ready`, `loadModel`, `loadPretrained`, `Model`).
 //!
-//! This is the engine's first browser surface, on the CPU (flex) backend; the WebGPU backend,
-//! image inputs, training and the npm package build on it.
+//! - The backend is chosen once by [`init_backend`]: WebGPU (burn's wgpu backend, when the
+//!   crate is built with the `webgpu` feature and the browser offers an adapter) or the CPU
+//!   (burn's flex backend). Models load on that backend.
+//! - Every failure is a real JS `Error` carrying Glimpse's message; results are read back
+//!   asynchronously only.
+//! - Training works on a copy of the model's variables (tensor handles, not data) and stores the
+//!   result when it ends, so a `predict` during `fit` sees the previous weights instead of
+//!   failing, and a stopped `fit` keeps what it learned.
 
-use crate::model::{default_device, Model};
-use js_sys::{Array, Float32Array, Object, Reflect};
+use crate::model::Model;
+use crate::train::{self, Dataset, EpochLog, FitConfig, Loss, OptimizerConfig, Samples};
+use crate::weights::archive;
+use burn::tensor::Device;
+use js_sys::{Array, Float32Array, Function, Object, Reflect};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 fn js_err(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
 }
 
+fn js_value(e: crate::Error) -> JsValue {
+    JsValue::from(js_err(e))
+}
+
+/// The chosen backend: its name (`"webgpu"` / `"cpu"`), the adapter's description, the device.
+struct Backend {
+    name: &'static str,
+    adapter: String,
+    device: Device,
+}
+
+thread_local! {
+    static BACKEND: RefCell<Option<Rc<Backend>>> = const { RefCell::new(None) };
+}
+
+fn backend() -> Rc<Backend> {
+    BACKEND.with(|b| {
+        b.borrow_mut()
+            .get_or_insert_with(|| Rc::new(cpu_backend()))
+            .clone()
+    })
+}
+
+fn cpu_backend() -> Backend {
+    Backend {
+        name: "cpu",
+        adapter: "burn flex (wasm)".into(),
+        device: Device::flex(),
+    }
+}
+
+fn info_object(b: &Backend) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    Reflect::set(&o, &"backend".into(), &b.name.into())?;
+    Reflect::set(&o, &"adapter".into(), &b.adapter.as_str().into())?;
+    Ok(o.into())
+}
+
+#[cfg(feature = "webgpu")]
+async fn webgpu_backend() -> Result<Backend, String> {
+    let gpu = Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"gpu".into()))
+        .unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+    }
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|e| format!("no WebGPU adapter: {e}"))?;
+    let info = setup.adapter.get_info();
+    let adapter = if info.name.is_empty() {
+        format!("{} ({:?})", info.driver, info.backend)
+    } else {
+        format!("{} ({:?})", info.name, info.backend)
+    };
+    Ok(Backend {
+        name: "webgpu",
+        adapter,
+        device,
+    })
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu_backend() -> Result<Backend, String> {
+    Err("this build of Glimpse has no WebGPU backend (built without the `webgpu` feature)".into())
+}
+
+/// Chooses the backend: `"webgpu"`, `"cpu"` or `"auto"` (WebGPU when an adapter is available,
+/// else the CPU). Resolves to `{ backend, adapter }`. Once chosen, the backend stays: a second
+/// call with another choice rejects.
+#[wasm_bindgen(js_name = initBackend)]
+pub async fn init_backend(kind: String) -> Result<JsValue, JsValue> {
+    if let Some(b) = BACKEND.with(|b| b.borrow().clone()) {
+        if kind == "auto" || kind == b.name {
+            return info_object(&b);
+        }
+        return Err(JsError::new(&format!(
+            "the backend is already '{}'; it cannot change to '{kind}' in this page (reload, or use a new worker)",
+            b.name
+        ))
+        .into());
+    }
+    let chosen = match kind.as_str() {
+        "cpu" => cpu_backend(),
+        "webgpu" => webgpu_backend()
+            .await
+            .map_err(|e| JsValue::from(JsError::new(&e)))?,
+        "auto" => match webgpu_backend().await {
+            Ok(b) => b,
+            Err(_) => cpu_backend(),
+        },
+        other => {
+            return Err(JsError::new(&format!(
+                "unknown backend '{other}': expected 'auto', 'webgpu' or 'cpu'"
+            ))
+            .into())
+        }
+    };
+    let chosen = Rc::new(chosen);
+    BACKEND.with(|b| *b.borrow_mut() = Some(chosen.clone()));
+    info_object(&chosen)
+}
+
+/// The backend in use (`{ backend, adapter }`; the CPU when none was chosen yet).
+#[wasm_bindgen(js_name = backendInfo)]
+pub fn backend_info() -> Result<JsValue, JsValue> {
+    info_object(&backend())
+}
+
 /// A loaded Keras model.
 #[wasm_bindgen(js_name = Model)]
 pub struct WasmModel {
-    model: Rc<Model>,
+    model: Rc<RefCell<Model>>,
+    structure: Rc<String>,
+    training: Rc<Cell<bool>>,
+    archive_labels: Option<Vec<String>>,
+}
+
+impl WasmModel {
+    fn new(model: Model, structure: String) -> WasmModel {
+        WasmModel {
+            model: Rc::new(RefCell::new(model)),
+            structure: Rc::new(structure),
+            training: Rc::new(Cell::new(false)),
+            archive_labels: None,
+        }
+    }
+
+    /// A snapshot of the model (shares tensors; cheap).
+    fn snapshot(&self) -> Model {
+        self.model.borrow().clone()
+    }
 }
 
 /// Loads a model from its structure JSON text and the bytes of a `.weights.h5` (Keras 3) or
-/// `save_weights` `.h5` (Keras 2) file.
+/// `save_weights` `.h5` (Keras 2) file, on the chosen backend.
 #[wasm_bindgen(js_name = loadModel)]
-pub fn load_model(structure: &str, weights: &[u8]) -> Result<WasmModel, JsError> {
-    let model =
-        Model::from_json_and_weights(structure, weights.to_vec(), "weights", &default_device())
-            .map_err(js_err)?;
-    Ok(WasmModel {
-        model: Rc::new(model),
-    })
+pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsError> {
+    let model = Model::from_json_and_weights(&structure, weights, "weights", &backend().device)
+        .map_err(js_err)?;
+    Ok(WasmModel::new(model, structure))
 }
 
 /// Loads a `.keras` zip or a full-model `.h5` (structure and weights in one file).
 #[wasm_bindgen(js_name = loadModelFile)]
-pub fn load_model_file(bytes: &[u8]) -> Result<WasmModel, JsError> {
+pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
+    let name = "model file";
+    let zipped = archive::is_zip(&bytes);
+    let bytes_for_labels = if zipped { bytes.clone() } else { Vec::new() };
+    let arch = if zipped {
+        archive::read_keras_zip(&bytes, name)
+    } else {
+        archive::read_full_h5(bytes, name)
+    }
+    .map_err(js_err)?;
+    let spec =
+        crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
+            .map_err(js_err)?;
     let model =
-        Model::from_archive(bytes.to_vec(), "model file", &default_device()).map_err(js_err)?;
-    Ok(WasmModel {
-        model: Rc::new(model),
-    })
+        Model::from_spec_and_weights(spec, &arch.weights, &backend().device).map_err(js_err)?;
+    let mut m = WasmModel::new(model, arch.structure);
+    m.archive_labels = archive::zip_entry(&bytes_for_labels, "labels.txt")
+        .map(|t| crate::zoo::labels(&String::from_utf8_lossy(&t)));
+    Ok(m)
+}
+
+/// A new classifier head for transfer learning: `[Dense(hidden, relu)] + Dense(classes,
+/// softmax)` on `features`-wide inputs, Keras-initialised from `seed`.
+#[wasm_bindgen(js_name = createHead)]
+pub fn create_head(
+    features: u32,
+    classes: u32,
+    hidden: Option<u32>,
+    seed: f64,
+) -> Result<WasmModel, JsError> {
+    let head = crate::zoo::transfer::new_head(
+        features as usize,
+        classes as usize,
+        hidden.map(|h| h as usize),
+        seed as u64,
+        &backend().device,
+    )
+    .map_err(js_err)?;
+    let structure = crate::keras::build::with_shapes(&crate::zoo::transfer::head_structure(
+        features as usize,
+        classes as usize,
+        hidden.map(|h| h as usize),
+    ))
+    .map_err(js_err)?;
+    Ok(WasmModel::new(head, structure))
+}
+
+/// Prepares RGBA pixels (`ImageData.data`, `width` x `height`) as one network input: optional
+/// central crop (`cropFraction` < 1), resize (`"bicubic"` or `"nearest"`) to `outHeight` x
+/// `outWidth`, values 0..255 times `scale`, HWC order.
+#[wasm_bindgen(js_name = prepareImage)]
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_image(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    out_height: u32,
+    out_width: u32,
+    crop_fraction: f64,
+    resize: String,
+    scale: f32,
+) -> Result<Vec<f32>, JsError> {
+    let img = crate::image::from_rgba(rgba, width, height, "image").map_err(js_err)?;
+    crate::image::Prepare {
+        height: out_height as usize,
+        width: out_width as usize,
+        crop_fraction,
+        resize,
+        scale,
+    }
+    .apply(&img)
+    .map_err(js_err)
 }
 
 fn shape_array(dims: &[usize]) -> Array {
@@ -51,41 +253,251 @@ fn shape_array(dims: &[usize]) -> Array {
     a
 }
 
+fn get(o: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(o, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn get_f64(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    match get(o, key) {
+        None => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+            JsError::new(&format!("fit option '{key}': expected a number, found {v:?}")).into()
+        }),
+    }
+}
+
+/// `fit`'s progress, forwarded to the JS callbacks; polls the `AbortSignal`.
+struct JsProgress {
+    on_batch: Option<Function>,
+    on_epoch: Option<Function>,
+    signal: Option<JsValue>,
+    error: Option<JsValue>,
+}
+
+impl JsProgress {
+    fn call(&mut self, f: Option<&Function>, index: usize, logs: &Object) {
+        if let Some(f) = f {
+            if let Err(e) = f.call2(&JsValue::NULL, &JsValue::from(index as u32), logs) {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+fn epoch_logs(log: &EpochLog) -> Object {
+    let o = Object::new();
+    let set = |k: &str, v: f64| {
+        let _ = Reflect::set(&o, &k.into(), &v.into());
+    };
+    set("loss", log.loss);
+    set("accuracy", log.accuracy);
+    if let Some(v) = log.val_loss {
+        set("val_loss", v);
+    }
+    if let Some(v) = log.val_accuracy {
+        set("val_accuracy", v);
+    }
+    set("seconds", log.seconds);
+    o
+}
+
+impl train::Progress for JsProgress {
+    fn batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
+        let o = Object::new();
+        for (k, v) in [
+            ("loss", loss),
+            ("accuracy", accuracy),
+            ("epoch", epoch as f64),
+            ("batches", batches as f64),
+        ] {
+            let _ = Reflect::set(&o, &k.into(), &v.into());
+        }
+        let f = self.on_batch.clone();
+        self.call(f.as_ref(), batch, &o);
+    }
+
+    fn epoch(&mut self, log: &EpochLog) {
+        let f = self.on_epoch.clone();
+        self.call(f.as_ref(), log.epoch - 1, &epoch_logs(log));
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.error.is_some()
+            || self
+                .signal
+                .as_ref()
+                .and_then(|s| get(s, "aborted"))
+                .is_some_and(|a| a.is_truthy())
+    }
+}
+
+fn fit_config(model: &Model, options: &JsValue) -> Result<FitConfig, JsValue> {
+    let mut cfg = FitConfig::default();
+    let whole = |k: &str, v: f64| -> Result<usize, JsValue> {
+        if v.fract() != 0.0 || v < 1.0 {
+            return Err(JsError::new(&format!(
+                "fit option '{k}': expected a whole number >= 1, found {v}"
+            ))
+            .into());
+        }
+        Ok(v as usize)
+    };
+    if let Some(v) = get_f64(options, "epochs")? {
+        cfg.epochs = whole("epochs", v)?;
+    }
+    if let Some(v) = get_f64(options, "batchSize")? {
+        cfg.batch_size = whole("batchSize", v)?;
+    }
+    if let Some(v) = get(options, "shuffle") {
+        cfg.shuffle = v.is_truthy();
+    }
+    if let Some(v) = get_f64(options, "seed")? {
+        cfg.seed = v as u64;
+    }
+    let out: usize = model.output_shapes()[0].iter().product();
+    cfg.loss = if out == 1 {
+        Loss::BinaryCrossentropy
+    } else {
+        Loss::CategoricalCrossentropy
+    };
+    if let Some(compile) = &model.spec.compile_config {
+        if let Some(o) = compile.get("optimizer").and_then(OptimizerConfig::from_keras) {
+            cfg.optimizer = o;
+        }
+    }
+    if let Some(name) = get(options, "optimizer") {
+        let name = name.as_string().unwrap_or_default();
+        cfg.optimizer = OptimizerConfig::from_keras(&serde_json::Value::String(name.clone()))
+            .ok_or_else(|| {
+                JsValue::from(JsError::new(&format!(
+                    "fit option 'optimizer': expected 'adam', 'sgd' or 'rmsprop', found '{name}'"
+                )))
+            })?;
+    }
+    if let Some(lr) = get_f64(options, "learningRate")? {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(JsError::new(&format!(
+                "fit option 'learningRate': expected a positive number, found {lr}"
+            ))
+            .into());
+        }
+        match &mut cfg.optimizer {
+            OptimizerConfig::Adam { learning_rate, .. }
+            | OptimizerConfig::Sgd { learning_rate, .. }
+            | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
+        }
+    }
+    Ok(cfg)
+}
+
+fn history_object(h: &train::History, stopped: bool) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    let epochs = Array::new();
+    let keys = ["loss", "accuracy", "val_loss", "val_accuracy"];
+    let series: Vec<Array> = keys.iter().map(|_| Array::new()).collect();
+    for e in &h.epochs {
+        epochs.push(&JsValue::from((e.epoch - 1) as u32));
+        let vals = [Some(e.loss), Some(e.accuracy), e.val_loss, e.val_accuracy];
+        for (s, v) in series.iter().zip(vals) {
+            if let Some(v) = v {
+                s.push(&v.into());
+            }
+        }
+    }
+    let hist = Object::new();
+    for (k, s) in keys.iter().zip(series) {
+        if s.length() > 0 {
+            Reflect::set(&hist, &(*k).into(), &s)?;
+        }
+    }
+    Reflect::set(&o, &"epoch".into(), &epochs)?;
+    Reflect::set(&o, &"history".into(), &hist)?;
+    Reflect::set(&o, &"stopped".into(), &stopped.into())?;
+    Ok(o.into())
+}
+
+fn dataset(model: &Model, x: Vec<f32>, labels: Vec<u32>, what: &str) -> Result<Dataset, JsValue> {
+    let sample_shape = model.input_shapes()[0].clone();
+    let per: usize = sample_shape.iter().product();
+    let out: usize = model.output_shapes()[0].iter().product();
+    let classes = out.max(2);
+    if labels.is_empty() || x.len() != labels.len() * per {
+        return Err(JsError::new(&format!(
+            "{what}: {} labels need {} input values ({} per sample of shape {sample_shape:?}), found {}",
+            labels.len(),
+            labels.len() * per,
+            per,
+            x.len()
+        ))
+        .into());
+    }
+    if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes) {
+        return Err(JsError::new(&format!(
+            "{what}: label {bad} is out of range for a model with {classes} classes"
+        ))
+        .into());
+    }
+    Ok(Dataset {
+        sample_shape,
+        samples: Samples::F32(x),
+        labels,
+        classes: (0..classes).map(|c| c.to_string()).collect(),
+        skipped: Vec::new(),
+    })
+}
+
 #[wasm_bindgen(js_class = Model)]
 impl WasmModel {
     /// Keras' summary table.
     pub fn summary(&self) -> String {
-        self.model.summary().to_string()
+        self.model.borrow().summary().to_string()
     }
 
     /// The input shape, batch first (`null`), as Keras writes it.
     #[wasm_bindgen(getter, js_name = inputShape)]
     pub fn input_shape(&self) -> Array {
-        shape_array(&self.model.input_shapes()[0])
+        shape_array(&self.model.borrow().input_shapes()[0])
     }
 
     /// The output shape, batch first (`null`).
     #[wasm_bindgen(getter, js_name = outputShape)]
     pub fn output_shape(&self) -> Array {
-        shape_array(&self.model.output_shapes()[0])
+        shape_array(&self.model.borrow().output_shapes()[0])
+    }
+
+    /// Names of the model's layers, in order.
+    #[wasm_bindgen(getter, js_name = layerNames)]
+    pub fn layer_names(&self) -> Vec<String> {
+        self.model
+            .borrow()
+            .spec
+            .layers
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
     }
 
     /// Number of parameters (Keras' `count_params()`).
     #[wasm_bindgen(js_name = countParams)]
     pub fn count_params(&self) -> f64 {
-        self.model.count_params() as f64
+        self.model.borrow().count_params() as f64
+    }
+
+    /// Whether a `fit` is running.
+    #[wasm_bindgen(getter)]
+    pub fn training(&self) -> bool {
+        self.training.get()
     }
 
     /// Predicts a batch: `data` in Keras' layout (channels last), `shape` batch first. Resolves
     /// to `{ data: Float32Array, shape: number[] }`.
     pub fn predict(&self, data: Vec<f32>, shape: Vec<u32>) -> js_sys::Promise {
-        let model = self.model.clone();
+        let model = self.snapshot();
         wasm_bindgen_futures::future_to_promise(async move {
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            let (values, out_shape) = model
-                .predict_async(data, &shape)
-                .await
-                .map_err(|e| JsValue::from(js_err(e)))?;
+            let (values, out_shape) = model.predict_async(data, &shape).await.map_err(js_value)?;
             let result = Object::new();
             Reflect::set(
                 &result,
@@ -99,6 +511,153 @@ impl WasmModel {
             Reflect::set(&result, &"shape".into(), &s)?;
             Ok(result.into())
         })
+    }
+
+    /// Trains like Keras' `model.fit` on `x` (samples in Keras' layout, back to back) with
+    /// class-index `labels`. `options`: `epochs`, `batchSize`, `shuffle`, `seed`, `optimizer`
+    /// (`'adam'`, `'sgd'`, `'rmsprop'`), `learningRate`, `validationSplit` (the last fraction
+    /// of the samples, as Keras takes it), `validationX` + `validationLabels`, `onBatchEnd`,
+    /// `onEpochEnd`, `signal` (an `AbortSignal`). Resolves to
+    /// `{ epoch, history: { loss, accuracy, val_loss?, val_accuracy? }, stopped }`.
+    pub fn fit(&self, x: Vec<f32>, labels: Vec<u32>, options: JsValue) -> js_sys::Promise {
+        let cell = self.model.clone();
+        let training = self.training.clone();
+        let mut model = self.snapshot();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if training.get() {
+                return Err(JsError::new(
+                    "this model is already training; wait for the running fit() to end",
+                )
+                .into());
+            }
+            let cfg = fit_config(&model, &options)?;
+            let all = dataset(&model, x, labels, "fit")?;
+            let (train_ds, val_ds) = match get_f64(&options, "validationSplit")? {
+                Some(f) if f != 0.0 => {
+                    if !(0.0..1.0).contains(&f) {
+                        return Err(JsError::new(&format!(
+                            "fit option 'validationSplit': expected a fraction in [0, 1), found {f}"
+                        ))
+                        .into());
+                    }
+                    let at = ((all.len() as f64) * (1.0 - f)).floor() as usize;
+                    if at == 0 || at == all.len() {
+                        return Err(JsError::new(&format!(
+                            "fit option 'validationSplit': {f} of {} samples leaves an empty side",
+                            all.len()
+                        ))
+                        .into());
+                    }
+                    let idx: Vec<usize> = (0..all.len()).collect();
+                    (all.subset(&idx[..at]), Some(all.subset(&idx[at..])))
+                }
+                _ => match (get(&options, "validationX"), get(&options, "validationLabels")) {
+                    (Some(vx), Some(vl)) => {
+                        let vx = Float32Array::from(vx).to_vec();
+                        let vl = js_sys::Uint32Array::from(vl).to_vec();
+                        let v = dataset(&model, vx, vl, "validation data")?;
+                        (all, Some(v))
+                    }
+                    _ => (all, None),
+                },
+            };
+            let mut progress = JsProgress {
+                on_batch: get(&options, "onBatchEnd").and_then(|f| f.dyn_into().ok()),
+                on_epoch: get(&options, "onEpochEnd").and_then(|f| f.dyn_into().ok()),
+                signal: get(&options, "signal"),
+                error: None,
+            };
+            training.set(true);
+            let result = train::fit(
+                &mut model,
+                &train_ds,
+                val_ds.as_ref(),
+                &cfg,
+                &mut progress,
+            )
+            .await;
+            training.set(false);
+            let history = result.map_err(js_value)?;
+            // Keep what was learned, also when stopped.
+            *cell.borrow_mut() = model;
+            if let Some(e) = progress.error {
+                return Err(e);
+            }
+            let stopped = history.epochs.len() < cfg.epochs
+                || progress
+                    .signal
+                    .as_ref()
+                    .and_then(|s| get(s, "aborted"))
+                    .is_some_and(|a| a.is_truthy());
+            history_object(&history, stopped)
+        })
+    }
+
+    /// The model in Keras' formats: resolves to `{ structure: string, weights: Uint8Array }`
+    /// (the structure JSON and a Keras 3 `.weights.h5`).
+    pub fn save(&self) -> js_sys::Promise {
+        let model = self.snapshot();
+        let structure = self.structure.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let values = model.keras_values_async().await.map_err(js_value)?;
+            let h5 = crate::weights::write::keras3_weights_from(&model, &values)
+                .map_err(js_value)?;
+            let o = Object::new();
+            Reflect::set(&o, &"structure".into(), &structure.as_str().into())?;
+            Reflect::set(
+                &o,
+                &"weights".into(),
+                &js_sys::Uint8Array::from(h5.as_slice()),
+            )?;
+            Ok(o.into())
+        })
+    }
+
+    /// Class names stored in a `.keras` file's `labels.txt` (Glimpse's exports), if any.
+    #[wasm_bindgen(getter, js_name = archiveLabels)]
+    pub fn archive_labels(&self) -> Option<Vec<String>> {
+        self.archive_labels.clone()
+    }
+
+    /// The model as one `.keras` file (what `keras.saving.load_model` reads), with `labels`
+    /// stored beside it as `labels.txt` when given. Resolves to a `Uint8Array`.
+    #[wasm_bindgen(js_name = saveKeras)]
+    pub fn save_keras(&self, labels: Option<Vec<String>>) -> js_sys::Promise {
+        let model = self.snapshot();
+        let structure = self.structure.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let values = model.keras_values_async().await.map_err(js_value)?;
+            let h5 = crate::weights::write::keras3_weights_from(&model, &values)
+                .map_err(js_value)?;
+            let labels_text = labels.map(|l| l.join("\n") + "\n");
+            let extra: Vec<(&str, &[u8])> = labels_text
+                .as_ref()
+                .map(|t| vec![("labels.txt", t.as_bytes())])
+                .unwrap_or_default();
+            let zip = archive::write_keras_zip(&structure, &h5, &extra).map_err(js_value)?;
+            Ok(js_sys::Uint8Array::from(zip.as_slice()).into())
+        })
+    }
+
+    /// The same model (sharing its variables) with layer `layer`'s output as its output: a
+    /// feature extractor.
+    pub fn truncated(&self, layer: &str) -> Result<WasmModel, JsError> {
+        let model = self.model.borrow().truncated(layer).map_err(js_err)?;
+        let structure =
+            crate::zoo::transfer::truncated_structure(&self.structure, layer).map_err(js_err)?;
+        Ok(WasmModel::new(model, structure))
+    }
+
+    /// This model up to layer `cut`, followed by `head`'s layers: the end-to-end model of
+    /// transfer learning, named `name`. Shares both models' variables.
+    #[wasm_bindgen(js_name = withHead)]
+    pub fn with_head(&self, cut: &str, head: &WasmModel, name: &str) -> Result<WasmModel, JsError> {
+        let base = self.model.borrow();
+        let head = head.model.borrow();
+        let joined = crate::zoo::transfer::join(&base, cut, &head, name).map_err(js_err)?;
+        let structure =
+            crate::zoo::transfer::joined_structure(&base, cut, &head, name).map_err(js_err)?;
+        Ok(WasmModel::new(joined, structure))
     }
 
     /// Frees the model's memory now (JS objects otherwise wait for the garbage collector).

@@ -64,3 +64,35 @@ pub fn read_full_h5(bytes: Vec<u8>, source: &str) -> Result<ModelArchive> {
 pub fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
 }
+
+/// Writes a `.keras` zip as Keras 3 saves one (`config.json`, `metadata.json`,
+/// `model.weights.h5`), plus `extra` entries (such as `labels.txt`, which Keras ignores).
+pub fn write_keras_zip(structure: &str, weights_h5: &[u8], extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let err = |e: &dyn std::fmt::Display| Error::weights_file(".keras", format!("cannot write: {e}"));
+    let metadata = serde_json::json!({"keras_version": "3.15.1", "date_saved": "", "saved_by": "glimpse"});
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let metadata = metadata.to_string();
+    let mut entries: Vec<(&str, &[u8])> = vec![
+        ("metadata.json", metadata.as_bytes()),
+        ("config.json", structure.as_bytes()),
+        ("model.weights.h5", weights_h5),
+    ];
+    entries.extend_from_slice(extra);
+    for (name, bytes) in entries {
+        zip.start_file(name, options).map_err(|e| err(&e))?;
+        zip.write_all(bytes).map_err(|e| err(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| err(&e))?.into_inner())
+}
+
+/// The bytes of entry `name` of a zip, when it has one.
+pub fn zip_entry(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let mut f = zip.by_name(name).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    Some(buf)
+}

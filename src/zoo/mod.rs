@@ -6,6 +6,7 @@
 pub mod efficientnet;
 pub mod pickle;
 pub mod torch;
+pub mod transfer;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

@@ -1,12 +1,12 @@
 //! `glimpse zoo fetch`, `classify`, `features` and `fine-tune`.
 
 use glimpse::io::{check_empty_outdir, write_npy, write_outdir};
-use glimpse::keras::{self, TensorRef};
-use glimpse::train::{
-    self, block_on, data, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples,
-};
-use glimpse::zoo::{self, efficientnet, Preprocessing};
+use glimpse::train::{self, block_on, data, Dataset, FitConfig, Loss, OptimizerConfig, Samples};
+use glimpse::zoo::{self, efficientnet, transfer, Preprocessing};
 use glimpse::{default_device, Error, Model, Result};
+
+/// Name of the end-to-end model `fine-tune` writes.
+const FINE_TUNED: &str = "efficientnet_lite0_fine_tuned";
 use std::path::{Path, PathBuf};
 
 pub const NAME: &str = "efficientnet-lite0";
@@ -231,26 +231,6 @@ fn for_batches(
     Ok(skipped)
 }
 
-/// A model that stops at `layer` (same weights).
-pub fn truncated(model: &Model, layer: &str) -> Result<Model> {
-    let mut spec = model.spec.clone();
-    if !spec.layers.iter().any(|l| l.name == layer) {
-        return Err(Error::Graph(format!("the model has no layer '{layer}'")));
-    }
-    spec.outputs = vec![TensorRef {
-        layer: layer.into(),
-        node: 0,
-        index: 0,
-    }];
-    let graph = glimpse::model::Graph::build(&spec)?;
-    Ok(Model {
-        spec,
-        graph,
-        params: model.params.clone(),
-        device: model.device.clone(),
-    })
-}
-
 pub fn classify(
     model_dir: Option<&Path>,
     inputs: &[PathBuf],
@@ -322,7 +302,7 @@ pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
 /// Pooled features of the files that decode, with their names (the others are skipped with a
 /// warning).
 fn extract(b: &Bundle, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
-    let fx = truncated(&b.model, efficientnet::FEATURES_LAYER)?;
+    let fx = b.model.truncated(efficientnet::FEATURES_LAYER)?;
     let mut feats = Vec::with_capacity(files.len() * 1280);
     let mut names = Vec::new();
     let total = files.len();
@@ -427,21 +407,12 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     all.check_classes(&a.data.display().to_string())?;
     let (train_ds, val_ds) = all.split(a.validation_split, a.seed)?;
     // The head: [Dense(hidden, relu)] + Dense(classes, softmax) on the 1280 pooled features.
-    let mut head_layers = vec![keras::build::input("features", &[1280])];
-    if let Some(h) = a.hidden_units {
-        head_layers.push(keras::build::dense("head_hidden", h, "relu"));
-    }
-    head_layers.push(keras::build::dense(
-        "head_predictions",
+    let mut head = transfer::new_head(
+        1280,
         classes.len(),
-        "softmax",
-    ));
-    let head_json = keras::build::sequential("head", head_layers);
-    let mut rng = Rng(a.seed);
-    let mut head = Model::from_spec_with(
-        keras::parse_model(&head_json)?,
+        a.hidden_units,
+        a.seed,
         &default_device(),
-        |_, _, p| Ok(init::keras_default(p, &mut rng)),
     )?;
     let cfg = FitConfig {
         epochs: a.epochs,
@@ -472,23 +443,8 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         &mut Lines,
     ))?;
     // The end-to-end model: the backbone up to the pooled features, then the new head.
-    let json = with_new_head(&b.model, &head)?;
-    let spec = keras::parse_model(&json)?;
-    let backbone = b.model.keras_values()?;
-    let head_values = head.keras_values()?;
-    let mut values_by_name = std::collections::HashMap::new();
-    for (l, v) in b.model.spec.layers.iter().zip(backbone) {
-        values_by_name.insert(l.name.clone(), v);
-    }
-    for (l, v) in head.spec.layers.iter().zip(head_values) {
-        values_by_name.insert(l.name.clone(), v);
-    }
-    let full = Model::from_spec_with(spec, &default_device(), |layer, i, _| {
-        values_by_name
-            .get(layer)
-            .and_then(|v| v.get(i).cloned())
-            .ok_or_else(|| Error::Graph(format!("no values for {layer}/{i}")))
-    })?;
+    let full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
+    let json = transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
     write_outdir(
         &a.out,
         &[
@@ -519,37 +475,4 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         a.out.display()
     );
     Ok(())
-}
-
-/// The backbone's structure with its classifier replaced by the head's Dense layers.
-fn with_new_head(backbone: &Model, head: &Model) -> Result<String> {
-    let mut layers: Vec<serde_json::Value> = Vec::new();
-    for l in &backbone.spec.layers {
-        layers.push(l.raw.clone());
-        if l.name == efficientnet::FEATURES_LAYER {
-            break;
-        }
-    }
-    let mut prev = efficientnet::FEATURES_LAYER.to_string();
-    for l in head
-        .spec
-        .layers
-        .iter()
-        .filter(|l| l.class_name != "InputLayer")
-    {
-        let mut raw = l.raw.clone();
-        raw.as_object_mut().map(|o| {
-            o.remove("inbound_nodes");
-            o.remove("name")
-        });
-        layers.push(keras::build::node(raw, &[&prev]));
-        prev = l.name.clone();
-    }
-    let input = &backbone.spec.inputs[0].layer;
-    keras::build::with_shapes(&keras::build::functional(
-        "efficientnet_lite0_fine_tuned",
-        layers,
-        input,
-        &prev,
-    ))
 }

@@ -1,0 +1,50 @@
+// Type declarations for glimpse-ml/client: the engine in a Web Worker.
+import type {
+  BackendInfo, ReadyOptions, ModelSource, LoadOptions, ImageInput, TensorData, Prediction,
+  FitOptions, History, SavedModel, TransferOptions, Preprocessing, EpochLogs,
+} from './index.js';
+
+export class GlimpseWorker {
+  constructor(url?: string | URL);
+  ready(options?: Omit<ReadyOptions, never>): Promise<BackendInfo>;
+  memoryBytes(): Promise<number>;
+  loadModel(source: ModelSource, options?: LoadOptions): Promise<RemoteModel>;
+  loadPretrained(
+    name?: 'efficientnet-lite0',
+    options?: { baseUrl?: string; onProgress?: (p: { loaded: number; total: number }) => void; warmUp?: boolean },
+  ): Promise<RemoteModel>;
+  createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<RemoteModel>;
+  terminate(): void;
+}
+
+/** A model living in the worker: Model's methods, all asynchronous. */
+export class RemoteModel {
+  readonly handle: number;
+  readonly inputShape: (number | null)[];
+  readonly outputShape: (number | null)[];
+  readonly layerNames: string[];
+  readonly labels: string[] | null;
+  readonly preprocessing: Preprocessing | null;
+  readonly featuresLayer: string | null;
+  summary(): string;
+  countParams(): number;
+  predict(data: Float32Array, shape: number[]): Promise<TensorData>;
+  classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
+  classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
+  features(
+    images: ImageInput | ImageInput[],
+    options?: { batchSize?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
+  ): Promise<TensorData>;
+  fit(x: Float32Array, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
+  save(): Promise<SavedModel>;
+  setLabels(labels: string[]): Promise<void>;
+  featureExtractor(layer?: string): Promise<RemoteModel>;
+  withHead(head: RemoteModel, options?: { labels?: string[] | null; cut?: string; name?: string }): Promise<RemoteModel>;
+  transfer(
+    examples: { label: string; images: ImageInput[] }[],
+    options?: TransferOptions & { onEpochEnd?: (epoch: number, logs: EpochLogs) => void },
+  ): Promise<{ model: RemoteModel; head: RemoteModel; history: History; validation: { labels: number[]; predictions: number[] } | null }>;
+  dispose(): Promise<void>;
+}
+
+export function createWorker(url?: string | URL): GlimpseWorker;

@@ -1,0 +1,194 @@
+// Type declarations for glimpse-ml (the main entry, index.js).
+
+/** Which engine computes: WebGPU (burn's wgpu backend) or the CPU (WebAssembly). */
+export type Backend = 'webgpu' | 'cpu';
+
+/** The backend that ready() chose and the adapter behind it. */
+export interface BackendInfo {
+  backend: Backend;
+  /** Adapter description, e.g. "SwiftShader Device (Subzero) (BrowserWebGpu)". */
+  adapter: string;
+}
+
+export interface ReadyOptions {
+  /** 'auto' (default) takes WebGPU when the browser has an adapter, else the CPU. */
+  backend?: 'auto' | Backend;
+  /** Where glimpse_bg.wasm is served, if not beside index.js. */
+  wasmUrl?: string | URL;
+}
+
+/** Bytes of a file. */
+export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response;
+
+/** How images become network inputs (classify, features, transfer). */
+export interface Preprocessing {
+  /** Central square crop of this fraction of the shorter side first (1: none). */
+  crop_fraction?: number;
+  /** Resampling filter: 'bicubic' (PIL's, antialiased) or 'nearest' (Keras' load_img). */
+  resize?: 'bicubic' | 'nearest';
+  /** Multiplies the 0..255 pixel values (generic models default to 1/255). */
+  scale?: number;
+  /** Side of the square input (informational; the model's input shape rules). */
+  size?: number;
+}
+
+export type ModelSource =
+  | {
+      /** model.to_json() text, or the parsed object. */
+      structure: string | object;
+      /** A .weights.h5 (Keras 3) or save_weights .h5 (Keras 2). */
+      weights: Bytes;
+      labels?: string[] | null;
+      preprocessing?: Preprocessing | null;
+      featuresLayer?: string | null;
+    }
+  | {
+      /** A .keras file or a full-model .h5. */
+      keras: Bytes;
+      labels?: string[] | null;
+      preprocessing?: Preprocessing | null;
+      featuresLayer?: string | null;
+    };
+
+export interface LoadOptions {
+  /** On WebGPU, run one prediction on zeros at load so the first real call is fast (default true). */
+  warmUp?: boolean;
+}
+
+/** What an image can be. */
+export type ImageInput =
+  | ImageBitmap
+  | ImageData
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | HTMLVideoElement
+  | Blob;
+
+/** A tensor: values in Keras' layout (channels last) and the shape, batch first. */
+export interface TensorData {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  score: number;
+}
+
+export interface BatchLogs {
+  loss: number;
+  accuracy: number;
+  epoch: number;
+  batches: number;
+}
+
+export interface EpochLogs {
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  seconds: number;
+}
+
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  seed?: number;
+  optimizer?: 'adam' | 'sgd' | 'rmsprop';
+  learningRate?: number;
+  /** The last fraction of the samples is held out, as Keras' fit does. */
+  validationSplit?: number;
+  validationData?: [Float32Array | TensorData, ArrayLike<number>];
+  onBatchEnd?: (batch: number, logs: BatchLogs) => void;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
+  /** Aborting keeps the weights learned so far and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface History {
+  epoch: number[];
+  history: { loss: number[]; accuracy: number[]; val_loss?: number[]; val_accuracy?: number[] };
+  stopped: boolean;
+}
+
+/** A model in Keras' formats. */
+export interface SavedModel {
+  /** Structure JSON (model.to_json()). */
+  structure: string;
+  /** Keras 3 .weights.h5 bytes. */
+  weights: Uint8Array;
+  labels: string[] | null;
+}
+
+export interface TransferOptions {
+  epochs?: number;
+  batchSize?: number;
+  hidden?: number;
+  learningRate?: number;
+  validationSplit?: number;
+  seed?: number;
+  onProgress?: (p: {
+    phase: 'features' | 'train';
+    done?: number;
+    total?: number;
+    epoch?: number;
+    batch?: number;
+    batches?: number;
+    epochs?: number;
+    loss?: number;
+    accuracy?: number;
+  }) => void;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
+  onBatchEnd?: (batch: number, logs: BatchLogs) => void;
+  signal?: AbortSignal;
+}
+
+export interface TransferResult {
+  /** The network up to its features, then the new head: classify() with the new labels. */
+  model: Model;
+  head: Model;
+  history: History;
+  /** Held-out class indices and the head's predictions for them (null without a split). */
+  validation: { labels: number[]; predictions: number[] } | null;
+}
+
+/** A Keras model on the chosen backend. */
+export class Model {
+  labels: string[] | null;
+  preprocessing: Preprocessing | null;
+  featuresLayer: string | null;
+  readonly inputShape: (number | null)[];
+  readonly outputShape: (number | null)[];
+  readonly layerNames: string[];
+  summary(): string;
+  countParams(): number;
+  predict(data: Float32Array | number[], shape: number[]): Promise<TensorData>;
+  warmUp(): Promise<void>;
+  prepareImages(images: ImageInput | ImageInput[]): Promise<TensorData>;
+  classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
+  classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
+  featureExtractor(layer?: string): Model;
+  features(
+    images: ImageInput | ImageInput[],
+    options?: { batchSize?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
+  ): Promise<TensorData>;
+  fit(x: Float32Array | TensorData, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
+  save(): Promise<SavedModel>;
+  withHead(head: Model, options?: { labels?: string[] | null; cut?: string; name?: string }): Model;
+  transfer(examples: { label: string; images: ImageInput[] }[], options?: TransferOptions): Promise<TransferResult>;
+  dispose(): void;
+}
+
+export function ready(options?: ReadyOptions): Promise<BackendInfo>;
+export function backendInfo(): BackendInfo | null;
+export function memoryBytes(): number;
+export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
+export function loadPretrained(
+  name?: 'efficientnet-lite0',
+  options?: { baseUrl?: string | URL; onProgress?: (p: { loaded: number; total: number }) => void; warmUp?: boolean },
+): Promise<Model>;
+export function createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<Model>;
+export function imagePixels(image: ImageInput): Promise<ImageData>;

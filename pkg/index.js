@@ -1,0 +1,591 @@
+// Glimpse: Keras models in the browser, on WebGPU or the CPU (WebAssembly).
+// This module is the package's main entry; `glimpse-ml/worker` runs the same API in a Web
+// Worker (see client.js). Every failure is a real `Error` with Glimpse's message.
+
+import init, * as wasm from './wasm/glimpse.js';
+
+let loading = null;
+let exportsOfWasm = null;
+let readyInfo = null;
+
+/** Default ImageNet-style preprocessing for models without their own: resize to the input. */
+const GENERIC_PREPROCESSING = { crop_fraction: 1, resize: 'nearest', scale: 1 / 255 };
+
+function error(message, cause) {
+  const e = new Error(message);
+  if (cause !== undefined) e.cause = cause;
+  return e;
+}
+
+// wasm-bindgen raises JsError values (real Errors); keep them, wrap anything else.
+function asError(e) {
+  return e instanceof Error ? e : error(String(e));
+}
+
+async function loadWasm(wasmUrl) {
+  if (!loading) {
+    const source = wasmUrl ?? new URL('./wasm/glimpse_bg.wasm', import.meta.url);
+    loading = init({ module_or_path: source }).then((exports) => {
+      exportsOfWasm = exports;
+    });
+    loading.catch(() => {
+      loading = null;
+    });
+  }
+  return loading;
+}
+
+/**
+ * Loads the engine and chooses the backend: 'auto' (WebGPU when the browser has an adapter,
+ * else the CPU), 'webgpu' or 'cpu'. Resolves to { backend, adapter }.
+ */
+export async function ready({ backend = 'auto', wasmUrl } = {}) {
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+    throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
+  }
+  await loadWasm(wasmUrl);
+  let info;
+  try {
+    info = await wasm.initBackend(backend);
+  } catch (e) {
+    throw asError(e);
+  }
+  if (info.backend === 'webgpu') info = { ...info, adapter: await describeAdapter(info.adapter) };
+  readyInfo = info;
+  return { ...readyInfo };
+}
+
+// The browser's own description of its WebGPU adapter (wgpu's is often empty on the web).
+async function describeAdapter(fallback) {
+  try {
+    const a = await navigator.gpu.requestAdapter();
+    const i = a?.info;
+    const text = [i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' ');
+    return text ? `${text} (WebGPU)` : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+async function ensureReady() {
+  if (!readyInfo) await ready();
+  return readyInfo;
+}
+
+/** The backend in use, or null before ready(). */
+export function backendInfo() {
+  return readyInfo ? { ...readyInfo } : null;
+}
+
+/** Bytes of the engine's WebAssembly memory (grows, never shrinks; for leak checks). */
+export function memoryBytes() {
+  return exportsOfWasm ? exportsOfWasm.memory.buffer.byteLength : 0;
+}
+
+async function toBytes(value, what) {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (typeof Blob !== 'undefined' && value instanceof Blob) {
+    return new Uint8Array(await value.arrayBuffer());
+  }
+  if (typeof Response !== 'undefined' && value instanceof Response) {
+    return new Uint8Array(await value.arrayBuffer());
+  }
+  throw error(
+    `${what}: expected the file's bytes (Uint8Array, ArrayBuffer or Blob), found ${describe(value)}`,
+  );
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
+  return typeof value;
+}
+
+async function fetchOk(url, what) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw error(`cannot download ${what} from ${url}: ${e.message ?? e}`, e);
+  }
+  if (!response.ok) {
+    throw error(`cannot download ${what} from ${url}: HTTP ${response.status}`);
+  }
+  return response;
+}
+
+/**
+ * Loads a Keras model: { structure, weights } (structure JSON text or object from
+ * model.to_json(); weights: bytes of a .weights.h5 or Keras 2 .h5) or { keras } (bytes of a
+ * .keras file or a full-model .h5). Optional: labels (class names), preprocessing.
+ */
+export async function loadModel(source, options = {}) {
+  if (!source || typeof source !== 'object') {
+    throw error('loadModel(): expected { structure, weights } or { keras }');
+  }
+  const info = await ensureReady();
+  let raw;
+  try {
+    if (source.keras !== undefined) {
+      raw = wasm.loadModelFile(await toBytes(source.keras, 'loadModel({ keras })'));
+    } else {
+      if (source.structure === undefined || source.weights === undefined) {
+        throw error('loadModel(): expected { structure, weights } or { keras }');
+      }
+      const structure =
+        typeof source.structure === 'string' ? source.structure : JSON.stringify(source.structure);
+      raw = wasm.loadModel(structure, await toBytes(source.weights, 'loadModel({ weights })'));
+    }
+  } catch (e) {
+    throw asError(e);
+  }
+  const model = new Model(raw, {
+    labels: source.labels ?? null,
+    preprocessing: source.preprocessing ?? null,
+    featuresLayer: source.featuresLayer ?? null,
+  });
+  if (info.backend === 'webgpu' && options.warmUp !== false) await model.warmUp();
+  return model;
+}
+
+const PRETRAINED = {
+  'efficientnet-lite0': { featuresLayer: 'avg_pool' },
+};
+
+/**
+ * Loads a pretrained network converted by `glimpse zoo fetch` from `baseUrl` (a folder with
+ * model.json, model.weights.h5, labels.txt, preprocessing.json). onProgress({ loaded, total })
+ * reports the weights download.
+ */
+export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onProgress, warmUp } = {}) {
+  const known = PRETRAINED[name];
+  if (!known) {
+    throw error(`loadPretrained(): unknown network '${name}'; available: ${Object.keys(PRETRAINED).join(', ')}`);
+  }
+  const base = new URL(
+    baseUrl ?? `models/${name}/`,
+    typeof location !== 'undefined' ? location.href : import.meta.url,
+  );
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  const [structure, labels, pre] = await Promise.all([
+    fetchOk(new URL('model.json', base), 'the model structure').then((r) => r.text()),
+    fetchOk(new URL('labels.txt', base), 'the labels').then((r) => r.text()),
+    fetchOk(new URL('preprocessing.json', base), 'the preprocessing').then((r) => r.json()),
+  ]);
+  const response = await fetchOk(new URL('model.weights.h5', base), 'the weights');
+  const weights = await readWithProgress(response, onProgress);
+  return loadModel(
+    {
+      structure,
+      weights,
+      labels: labels.split('\n').map((l) => l.trim()).filter(Boolean),
+      preprocessing: { ...pre, scale: 1 },
+      featuresLayer: known.featuresLayer,
+    },
+    { warmUp },
+  );
+}
+
+async function readWithProgress(response, onProgress) {
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    onProgress({ loaded, total });
+  }
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** A new classifier head for transfer learning: [Dense(hidden, relu)] + Dense(classes, softmax). */
+export async function createHead({ features, classes, hidden, seed = 1337 } = {}) {
+  await ensureReady();
+  if (!Number.isInteger(features) || !Number.isInteger(classes)) {
+    throw error('createHead(): features and classes must be whole numbers');
+  }
+  try {
+    return new Model(wasm.createHead(features, classes, hidden ?? undefined, seed), {});
+  } catch (e) {
+    throw asError(e);
+  }
+}
+
+/** RGBA pixels of an image: ImageData, ImageBitmap, HTMLImageElement, canvases or a Blob. */
+export async function imagePixels(image) {
+  if (typeof ImageData !== 'undefined' && image instanceof ImageData) return image;
+  if (image && typeof image === 'object' && image.data instanceof Uint8ClampedArray &&
+      Number.isInteger(image.width) && Number.isInteger(image.height)) {
+    return image;
+  }
+  let bitmap;
+  const options = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
+  try {
+    if (typeof Blob !== 'undefined' && image instanceof Blob) {
+      bitmap = await createImageBitmap(image, options);
+    } else if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
+      bitmap = image;
+    } else if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) {
+      if (!image.complete || image.naturalWidth === 0) await image.decode();
+      bitmap = await createImageBitmap(image, options);
+    } else if (
+      (typeof HTMLCanvasElement !== 'undefined' && image instanceof HTMLCanvasElement) ||
+      (typeof OffscreenCanvas !== 'undefined' && image instanceof OffscreenCanvas) ||
+      (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement)
+    ) {
+      bitmap = await createImageBitmap(image, options);
+    } else {
+      throw error(
+        `expected an image (ImageBitmap, ImageData, HTMLImageElement, HTMLCanvasElement or Blob), found ${describe(image)}`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('expected an image')) throw e;
+    const name = image && image.name ? `'${image.name}'` : 'the image';
+    throw error(`cannot decode ${name}: not an image the browser can read (${e.message ?? e})`, e);
+  }
+  if (!bitmap.width || !bitmap.height) throw error('the image is empty (0 pixels)');
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+}
+
+function seededShuffle(n, seed) {
+  const order = Array.from({ length: n }, (_, i) => i);
+  let s = seed >>> 0 || 1;
+  for (let i = n - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+function labelIndices(y, n, classes) {
+  if (y instanceof Float32Array || y instanceof Float64Array) {
+    if (y.length === n * classes && classes > 1) {
+      const out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (y[i * classes + c] > y[i * classes + best]) best = c;
+        out[i] = best;
+      }
+      return out;
+    }
+    if (y.length === n) return Uint32Array.from(y, (v) => Math.round(v));
+    throw error(`fit(): y has ${y.length} values; expected ${n} class indices or ${n} x ${classes} one-hot rows`);
+  }
+  const arr = Array.from(y ?? []);
+  if (arr.length !== n) throw error(`fit(): y has ${arr.length} labels for ${n} samples`);
+  for (const v of arr) {
+    if (!Number.isInteger(v) || v < 0) throw error(`fit(): labels must be class indices (whole numbers >= 0), found ${v}`);
+  }
+  return Uint32Array.from(arr);
+}
+
+function asFloat32(x, what) {
+  if (x instanceof Float32Array) return x;
+  if (x && x.data instanceof Float32Array) return x.data;
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return Float32Array.from(x);
+  throw error(`${what}: expected a Float32Array, found ${describe(x)}`);
+}
+
+function topK(row, labels, k) {
+  const idx = Array.from(row.keys()).sort((a, b) => row[b] - row[a]).slice(0, Math.max(1, k));
+  return idx.map((index) => ({ index, label: labels?.[index] ?? String(index), score: row[index] }));
+}
+
+/** A Keras model on the chosen backend. */
+export class Model {
+  #raw;
+  constructor(raw, { labels = null, preprocessing = null, featuresLayer = null } = {}) {
+    this.#raw = raw;
+    /** Class names for classify(), or null (indices are used). */
+    this.labels = labels;
+    /** How classify() prepares images: { size | height,width, crop_fraction, resize, scale }. */
+    this.preprocessing = preprocessing;
+    /** The layer whose output features() returns (the pooled features of a pretrained net). */
+    this.featuresLayer = featuresLayer;
+  }
+
+  #live() {
+    if (!this.#raw) throw error('this model was disposed');
+    return this.#raw;
+  }
+
+  /** Keras' summary table. */
+  summary() {
+    return this.#live().summary();
+  }
+  /** Input shape, batch first (null). */
+  get inputShape() {
+    return this.#live().inputShape;
+  }
+  /** Output shape, batch first (null). */
+  get outputShape() {
+    return this.#live().outputShape;
+  }
+  /** Layer names in order. */
+  get layerNames() {
+    return this.#live().layerNames;
+  }
+  /** Keras' count_params(). */
+  countParams() {
+    return this.#live().countParams();
+  }
+
+  /** Predicts a batch: data in Keras' layout (channels last), shape batch first. */
+  async predict(data, shape) {
+    const raw = this.#live();
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw error(`predict(): shape must be an array of whole numbers, found ${JSON.stringify(shape)}`);
+    }
+    try {
+      return await raw.predict(asFloat32(data, 'predict()'), Uint32Array.from(shape));
+    } catch (e) {
+      throw asError(e);
+    }
+  }
+
+  /** One prediction on zeros: compiles the backend's kernels before the first real call. */
+  async warmUp() {
+    const shape = [1, ...this.inputShape.slice(1)];
+    await this.predict(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  #prep() {
+    const [, h, w, c] = this.inputShape;
+    if (this.inputShape.length !== 4 || c !== 3) {
+      throw error(`images need a model with an input of shape (None, height, width, 3); this one takes ${JSON.stringify(this.inputShape)}`);
+    }
+    const p = { ...GENERIC_PREPROCESSING, ...(this.preprocessing ?? {}) };
+    return { h, w, crop: p.crop_fraction ?? 1, resize: p.resize ?? 'nearest', scale: p.scale ?? 1 };
+  }
+
+  /** Network inputs for images (after this model's preprocessing): { data, shape }. */
+  async prepareImages(images) {
+    const list = Array.isArray(images) ? images : [images];
+    if (list.length === 0) throw error('no images given');
+    const p = this.#prep();
+    const per = p.h * p.w * 3;
+    const data = new Float32Array(list.length * per);
+    for (let i = 0; i < list.length; i++) {
+      const px = await imagePixels(list[i]);
+      let x;
+      try {
+        x = wasm.prepareImage(
+          new Uint8Array(px.data.buffer, px.data.byteOffset, px.data.byteLength),
+          px.width, px.height, p.h, p.w, p.crop, p.resize, p.scale,
+        );
+      } catch (e) {
+        throw asError(e);
+      }
+      data.set(x, i * per);
+    }
+    return { data, shape: [list.length, p.h, p.w, 3] };
+  }
+
+  /**
+   * Classifies one image (→ [{ index, label, score }], best first) or an array of images
+   * (→ one such list per image).
+   */
+  async classify(image, { topK: k = 5, batchSize = 8 } = {}) {
+    const list = Array.isArray(image) ? image : [image];
+    const out = [];
+    for (let i = 0; i < list.length; i += batchSize) {
+      const x = await this.prepareImages(list.slice(i, i + batchSize));
+      const y = await this.predict(x.data, x.shape);
+      const per = y.data.length / x.shape[0];
+      for (let j = 0; j < x.shape[0]; j++) {
+        out.push(topK(y.data.subarray(j * per, (j + 1) * per), this.labels, k));
+      }
+    }
+    return Array.isArray(image) ? out : out[0];
+  }
+
+  /** A model that outputs layer `layer` (default: featuresLayer), sharing the weights. */
+  featureExtractor(layer = this.featuresLayer) {
+    if (!layer) throw error('featureExtractor(): name the layer whose output to use');
+    try {
+      return new Model(this.#live().truncated(layer), { preprocessing: this.preprocessing });
+    } catch (e) {
+      throw asError(e);
+    }
+  }
+
+  /** Features of images at featuresLayer: { data, shape: [n, width] }. onProgress({ done, total }). */
+  async features(images, { batchSize = 8, onProgress, signal } = {}) {
+    const fx = this.featureExtractor();
+    try {
+      const list = Array.isArray(images) ? images : [images];
+      let data = null;
+      let width = 0;
+      for (let i = 0; i < list.length; i += batchSize) {
+        if (signal?.aborted) throw signal.reason ?? error('aborted');
+        const x = await this.prepareImages(list.slice(i, i + batchSize));
+        const y = await fx.predict(x.data, x.shape);
+        width = y.data.length / x.shape[0];
+        data ??= new Float32Array(list.length * width);
+        data.set(y.data, i * width);
+        onProgress?.({ done: Math.min(i + batchSize, list.length), total: list.length });
+      }
+      return { data, shape: [list.length, width] };
+    } finally {
+      fx.dispose();
+    }
+  }
+
+  /**
+   * Trains like Keras' model.fit. x: Float32Array of samples (Keras layout) or { data, shape };
+   * y: class indices or one-hot rows. Options: epochs, batchSize, shuffle, seed, optimizer,
+   * learningRate, validationSplit, validationData [x, y], onBatchEnd(batch, logs),
+   * onEpochEnd(epoch, logs), signal. Resolves to { epoch, history, stopped }. An abort keeps
+   * the weights learned so far and rejects with the signal's reason (history attached).
+   */
+  async fit(x, y, options = {}) {
+    const raw = this.#live();
+    const data = asFloat32(x, 'fit() x');
+    const per = this.inputShape.slice(1).reduce((a, b) => a * b, 1);
+    if (data.length % per !== 0 || data.length === 0) {
+      throw error(`fit(): x has ${data.length} values, not a whole number of samples of ${per} values (input shape ${JSON.stringify(this.inputShape)})`);
+    }
+    const n = data.length / per;
+    const classes = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
+    const labels = labelIndices(y, n, classes);
+    const { signal, validationData, ...rest } = options;
+    if (signal?.aborted) throw signal.reason ?? error('aborted');
+    const opts = { ...rest, signal };
+    if (validationData) {
+      const [vx, vy] = validationData;
+      const vdata = asFloat32(vx, 'fit() validationData x');
+      opts.validationX = vdata;
+      opts.validationLabels = labelIndices(vy, vdata.length / per, classes);
+    }
+    let result;
+    try {
+      result = await raw.fit(data, labels, opts);
+    } catch (e) {
+      throw asError(e);
+    }
+    if (signal?.aborted) {
+      const reason = signal.reason ?? error('training was aborted');
+      try {
+        reason.history = result;
+      } catch {
+        // a frozen reason: the history stays on the model's side only
+      }
+      throw reason;
+    }
+    return result;
+  }
+
+  /** The model in Keras' formats: { structure (JSON text), weights (.weights.h5 bytes), labels }. */
+  async save() {
+    let out;
+    try {
+      out = await this.#live().save();
+    } catch (e) {
+      throw asError(e);
+    }
+    return { ...out, labels: this.labels ? [...this.labels] : null };
+  }
+
+  /**
+   * The end-to-end model of transfer learning: this model up to `cut` (default featuresLayer),
+   * then `head`. Takes this model's preprocessing; `labels` name the head's classes.
+   */
+  withHead(head, { labels = null, cut = this.featuresLayer, name = 'glimpse_transfer' } = {}) {
+    if (!(head instanceof Model)) throw error('withHead(): expected a Model made by createHead()');
+    try {
+      const raw = this.#live().withHead(cut, head.#live(), name);
+      return new Model(raw, { labels, preprocessing: this.preprocessing, featuresLayer: cut });
+    } catch (e) {
+      throw asError(e);
+    }
+  }
+
+  /**
+   * Transfer learning in one call: `examples` = [{ label, images: [...] }, ...]. Extracts
+   * features once, trains a new head and returns { model (end to end), head, history,
+   * validation: { labels, predictions } }. Options: epochs (20), batchSize (16), hidden,
+   * learningRate, validationSplit (0.2 when there are enough images), seed, onProgress({ phase,
+   * done, total }), onEpochEnd, onBatchEnd, signal.
+   */
+  async transfer(examples, options = {}) {
+    if (!Array.isArray(examples) || examples.length < 2) {
+      throw error('transfer(): give at least two classes: [{ label, images }, ...]');
+    }
+    for (const ex of examples) {
+      if (!ex || !Array.isArray(ex.images) || ex.images.length === 0) {
+        throw error(`transfer(): class '${ex?.label ?? '?'}' has no images`);
+      }
+    }
+    const { epochs = 20, batchSize = 16, hidden, learningRate, seed = 1337, onProgress,
+      onEpochEnd, onBatchEnd, signal } = options;
+    const images = examples.flatMap((ex) => ex.images);
+    const ys = examples.flatMap((ex, c) => ex.images.map(() => c));
+    const feats = await this.features(images, {
+      signal,
+      onProgress: (p) => onProgress?.({ phase: 'features', ...p }),
+    });
+    const width = feats.shape[1];
+    const n = ys.length;
+    const order = seededShuffle(n, seed);
+    const split = options.validationSplit ?? (n >= 10 ? 0.2 : 0);
+    const nVal = Math.floor(n * split);
+    const x = new Float32Array(n * width);
+    const y = new Uint32Array(n);
+    order.forEach((src, dst) => {
+      x.set(feats.data.subarray(src * width, (src + 1) * width), dst * width);
+      y[dst] = ys[src];
+    });
+    const head = await createHead({ features: width, classes: examples.length, hidden, seed });
+    const fitOptions = {
+      epochs, batchSize, seed, learningRate, signal, onEpochEnd,
+      onBatchEnd: (b, logs) => {
+        onProgress?.({ phase: 'train', epoch: logs.epoch, batch: b, batches: logs.batches, epochs, ...logs });
+        onBatchEnd?.(b, logs);
+      },
+    };
+    if (nVal > 0) {
+      fitOptions.validationData = [x.subarray((n - nVal) * width), y.subarray(n - nVal)];
+    }
+    const history = await head.fit(x.subarray(0, (n - nVal) * width), y.subarray(0, n - nVal), fitOptions);
+    let validation = null;
+    if (nVal > 0) {
+      const p = await head.predict(x.slice((n - nVal) * width), [nVal, width]);
+      const predictions = [];
+      for (let i = 0; i < nVal; i++) {
+        const row = p.data.subarray(i * examples.length, (i + 1) * examples.length);
+        predictions.push(row.indexOf(Math.max(...row)));
+      }
+      validation = { labels: Array.from(y.subarray(n - nVal)), predictions };
+    }
+    const model = this.withHead(head, { labels: examples.map((e) => String(e.label)) });
+    return { model, head, history, validation };
+  }
+
+  /** Frees the model's memory now. */
+  dispose() {
+    if (this.#raw) {
+      this.#raw.free();
+      this.#raw = null;
+    }
+  }
+}

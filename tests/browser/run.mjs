@@ -1,0 +1,106 @@
+// Runs Glimpse's browser tests (suite.js) in headless Chromium, once per backend, and checks
+// that a model saved in the browser loads natively (`glimpse predict`) with the same outputs.
+//   node tests/browser/run.mjs [--backends cpu,webgpu] [--only NAME] [--out DIR]
+// Needs: pkg/wasm (scripts/build-pkg), /usr/bin/chromium, playwright-core, the converted
+// EfficientNet-Lite0 in $GLIMPSE_ZOO_DIR (default /var/tmp/glimpse-zoo), the glimpse CLI in
+// $GLIMPSE_BIN.
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const backends = opt('--backends', 'cpu,webgpu').split(',');
+const only = opt('--only', '');
+const outDir = opt('--out', join(tmpdir(), 'glimpse-browser'));
+mkdirSync(outDir, { recursive: true });
+
+const server = await serve({ port: 0 });
+const origin = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
+});
+
+let failed = 0;
+const report = {};
+for (const backend of backends) {
+  const page = await browser.newPage();
+  const foreign = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
+  });
+  page.on('pageerror', (e) => console.log(`[${backend}] page error: ${e}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') console.log(`[${backend}] console ${m.type()}: ${m.text().slice(0, 400)}`);
+  });
+  const t0 = Date.now();
+  await page.goto(`${origin}/tests/browser/index.html?backend=${backend}${only ? `&only=${encodeURIComponent(only)}` : ''}`);
+  const res = await page.evaluate(() => window.glimpseDone);
+  report[backend] = res;
+  console.log(`\n== ${backend} (${((Date.now() - t0) / 1000).toFixed(1)} s) ==`);
+  for (const r of res.results) {
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms} ms)${r.detail ? ' ' + JSON.stringify(r.detail) : ''}`);
+    if (!r.ok) {
+      console.log('     ' + r.error.split('\n').join('\n     '));
+      failed++;
+    }
+  }
+  if (res.results.length === 0) {
+    console.log('FAIL no test ran');
+    failed++;
+  }
+  console.log('timings:', JSON.stringify(res.timings));
+  if (foreign.length) {
+    console.log(`FAIL requests left the origin: ${foreign.join(', ')}`);
+    failed++;
+  }
+  // The model saved in the browser, checked natively.
+  const saved = await page.evaluate(() => window.glimpseSaved ?? null);
+  if (saved && process.env.GLIMPSE_BIN) {
+    const dir = mkdtempSync(join(tmpdir(), 'glimpse-saved-'));
+    writeFileSync(join(dir, 'model.json'), saved.structure);
+    writeFileSync(join(dir, 'model.weights.h5'), Uint8Array.from(saved.weights));
+    writeFileSync(join(dir, 'x.npy'), npy(Float32Array.from(saved.x), saved.shape));
+    execFileSync(process.env.GLIMPSE_BIN, ['predict', join(dir, 'model.json'), '--weights', join(dir, 'model.weights.h5'),
+      '--save-output', join(dir, 'y.npy'), join(dir, 'x.npy')], { stdio: 'pipe' });
+    const y = readNpy(readFileSync(join(dir, 'y.npy')));
+    let worst = 0;
+    saved.y.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - y[i]))));
+    const ok = worst <= 1e-5 && y.length === saved.y.length;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} saved in the browser, predicted natively: max diff ${worst}`);
+    if (!ok) failed++;
+  }
+  await page.screenshot({ path: join(outDir, `browser-tests-${backend}.png`) });
+  await page.close();
+}
+writeFileSync(join(outDir, 'browser-tests.json'), JSON.stringify(report, null, 2));
+await browser.close();
+server.close();
+console.log(failed ? `\n${failed} browser check(s) FAILED` : '\nall browser checks passed');
+process.exit(failed ? 1 : 0);
+
+function npy(data, shape) {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((header.length + 10) % 64)) + '\n';
+  const buf = Buffer.alloc(10 + header.length + data.byteLength);
+  buf.write('\x93NUMPY', 0, 'latin1');
+  buf[6] = 1;
+  buf[7] = 0;
+  buf.writeUInt16LE(header.length, 8);
+  buf.write(header, 10, 'latin1');
+  Buffer.from(data.buffer).copy(buf, 10 + header.length);
+  return buf;
+}
+
+function readNpy(buf) {
+  const len = buf.readUInt16LE(8);
+  const body = buf.subarray(10 + len);
+  return new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+}

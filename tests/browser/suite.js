@@ -1,0 +1,311 @@
+// Glimpse's in-browser tests, one backend per page (?backend=cpu|webgpu). run.mjs opens the
+// page in headless Chromium and reads window.glimpseResults when window.glimpseDone resolves.
+import * as g from '/pkg/index.js';
+import { createWorker } from '/pkg/client.js';
+
+const params = new URLSearchParams(location.search);
+const backend = params.get('backend') ?? 'cpu';
+const only = params.get('only');
+const results = [];
+const log = (s) => {
+  document.getElementById('log').textContent += s + '\n';
+};
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function test(name, fn) {
+  if (only && !name.includes(only)) return;
+  const t0 = performance.now();
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true, ms: Math.round(performance.now() - t0), detail: detail ?? null });
+    log(`ok   ${name}`);
+  } catch (e) {
+    results.push({ name, ok: false, ms: Math.round(performance.now() - t0), error: String(e?.stack ?? e) });
+    log(`FAIL ${name}: ${e}`);
+  }
+}
+
+async function bytes(url) {
+  const r = await fetch(url);
+  assert(r.ok, `${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function npy(url) {
+  const buf = await bytes(url);
+  const view = new DataView(buf.buffer);
+  const headerLen = view.getUint16(8, true);
+  const header = new TextDecoder().decode(buf.subarray(10, 10 + headerLen));
+  assert(header.includes("'descr': '<f4'"), `${url}: not float32`);
+  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const body = buf.slice(10 + headerLen);
+  return { data: new Float32Array(body.buffer), shape };
+}
+
+function maxDiff(a, b) {
+  assert(a.length === b.length, `lengths differ: ${a.length} vs ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  return worst;
+}
+
+async function expectError(fn, needle) {
+  let caught;
+  try {
+    await fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert(caught instanceof Error, `expected an Error mentioning "${needle}", got ${caught}`);
+  assert(caught.message.includes(needle), `"${caught.message}" should mention "${needle}"`);
+  return caught.message;
+}
+
+const FIX = '/tests/fixtures';
+const SMALL = ['small_cnn', 'convs', 'dense_acts'];
+const PHOTOS = ['chelsea', 'astronaut', 'coffee', 'china', 'flower', 'motorcycle', 'rocket'];
+const timings = {};
+
+async function run() {
+  const t0 = performance.now();
+  let info;
+  await test(`ready({ backend: '${backend}' })`, async () => {
+    info = await g.ready({ backend });
+    assert(info.backend === backend, `asked for ${backend}, got ${info.backend}`);
+    assert(typeof info.adapter === 'string' && info.adapter.length > 0, 'adapter is reported');
+    timings.readyMs = Math.round(performance.now() - t0);
+    return info;
+  });
+  if (!info) return;
+
+  await test('first prediction from a cold page (small_cnn)', async () => {
+    const dir = `${FIX}/keras3/small_cnn`;
+    const m = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+    const x = await npy(`${dir}/input.npy`);
+    await m.predict(x.data, x.shape);
+    timings.firstPredictionMs = Math.round(performance.now() - t0);
+    m.dispose();
+    return { ms: timings.firstPredictionMs };
+  });
+
+  for (const name of SMALL) {
+    await test(`Keras fixture ${name} within 1e-4 (weights.h5, .keras, .h5)`, async () => {
+      const dir = `${FIX}/keras3/${name}`;
+      const x = await npy(`${dir}/input.npy`);
+      const y = await npy(`${dir}/output.npy`);
+      const structure = JSON.parse(await (await fetch(`${dir}/model.json`)).text());
+      const models = [
+        await g.loadModel({ structure, weights: await bytes(`${dir}/model.weights.h5`) }),
+        await g.loadModel({ keras: await bytes(`${dir}/model.keras`) }),
+        await g.loadModel({ keras: new Blob([await bytes(`${dir}/model.h5`)]) }),
+      ];
+      const diffs = [];
+      for (const m of models) {
+        const out = await m.predict(x.data, x.shape);
+        assert(JSON.stringify(out.shape) === JSON.stringify(y.shape), `shape ${out.shape} vs ${y.shape}`);
+        diffs.push(maxDiff(out.data, y.data));
+        m.dispose();
+      }
+      assert(Math.max(...diffs) <= 1e-4, `max diff ${Math.max(...diffs)}`);
+      return { maxDiff: Math.max(...diffs) };
+    });
+  }
+
+  await test('bad inputs reject with Errors', async () => {
+    const dir = `${FIX}/keras3/small_cnn`;
+    const json = await (await fetch(`${dir}/model.json`)).text();
+    const weights = await bytes(`${dir}/model.weights.h5`);
+    const messages = [];
+    messages.push(await expectError(() => g.loadModel({ structure: '{"class_name": "Sequential"', weights }), 'model JSON'));
+    messages.push(await expectError(() => g.loadModel({ structure: json.replace('"Flatten"', '"LSTM"'), weights }), "class 'LSTM'"));
+    messages.push(await expectError(() => g.loadModel({ structure: json, weights: weights.subarray(0, 200) }), 'weights file'));
+    messages.push(await expectError(() => g.loadModel({ keras: new Uint8Array([1, 2, 3]) }), 'not an HDF5 file'));
+    messages.push(await expectError(() => g.loadModel({ structure: json, weights: 'nope' }), 'expected the file'));
+    const m = await g.loadModel({ structure: json, weights });
+    messages.push(await expectError(() => m.predict(new Float32Array(10), [1, 10]), 'shape mismatch'));
+    messages.push(await expectError(() => m.predict(new Float32Array(10), 'x'), 'shape must be'));
+    messages.push(await expectError(() => m.classify(new Blob(['not an image'], { type: 'image/png' })), 'cannot decode'));
+    messages.push(await expectError(() => m.classify(42), 'expected an image'));
+    messages.push(await expectError(() => m.fit(new Float32Array(7), [0]), 'not a whole number of samples'));
+    messages.push(await expectError(() => g.ready({ backend: 'tpu' }), "unknown backend 'tpu'"));
+    m.dispose();
+    messages.push(await expectError(() => m.predict(new Float32Array(1), [1]), 'disposed'));
+    return { checked: messages.length };
+  });
+
+  await test('200 predictions in a row do not grow memory', async () => {
+    const dir = `${FIX}/keras3/small_cnn`;
+    const m = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+    const x = await npy(`${dir}/input.npy`);
+    for (let i = 0; i < 20; i++) await m.predict(x.data, x.shape);
+    const before = g.memoryBytes();
+    for (let i = 0; i < 200; i++) await m.predict(x.data, x.shape);
+    const after = g.memoryBytes();
+    m.dispose();
+    assert(after <= before, `wasm memory grew from ${before} to ${after} bytes`);
+    return { before, after };
+  });
+
+  await test('fit lowers the loss; save() loads back and predicts the same', async () => {
+    // Two separable blobs in 8 dimensions.
+    const n = 64, d = 8;
+    const x = new Float32Array(n * d), y = new Uint32Array(n);
+    let s = 7;
+    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 2;
+      for (let j = 0; j < d; j++) x[i * d + j] = rnd() + (y[i] ? 0.8 : -0.8) * (j < 3 ? 1 : 0);
+    }
+    const head = await g.createHead({ features: d, classes: 2, hidden: 16, seed: 3 });
+    const epochs = [];
+    let batches = 0;
+    const h = await head.fit(x, y, {
+      epochs: 8, batchSize: 16, learningRate: 0.01,
+      onEpochEnd: (e, logs) => epochs.push(logs.loss),
+      onBatchEnd: () => batches++,
+    });
+    assert(h.history.loss.length === 8 && epochs.length === 8, 'one log per epoch');
+    assert(batches === 8 * 4, `batches ${batches}`);
+    assert(h.history.loss[7] < h.history.loss[0] * 0.5, `loss ${h.history.loss[0]} -> ${h.history.loss[7]}`);
+    assert(h.history.accuracy[7] >= 0.9, `accuracy ${h.history.accuracy[7]}`);
+    const saved = await head.save();
+    const back = await g.loadModel({ structure: saved.structure, weights: saved.weights });
+    const a = await head.predict(x, [n, d]);
+    const b = await back.predict(x, [n, d]);
+    assert(maxDiff(a.data, b.data) <= 1e-6, `reloaded model differs by ${maxDiff(a.data, b.data)}`);
+    window.glimpseSaved = { structure: saved.structure, weights: Array.from(saved.weights), x: Array.from(x), y: Array.from(a.data), shape: [n, d] };
+    head.dispose();
+    back.dispose();
+    return { loss: [h.history.loss[0], h.history.loss[7]], accuracy: h.history.accuracy[7] };
+  });
+
+  await test('fit stops on AbortSignal and keeps what it learned', async () => {
+    const n = 32, d = 4;
+    const x = new Float32Array(n * d).map((_, i) => (i % 7) / 7);
+    const y = Array.from({ length: n }, (_, i) => i % 2);
+    const head = await g.createHead({ features: d, classes: 2, seed: 5 });
+    const before = (await head.predict(x, [n, d])).data;
+    const ctrl = new AbortController();
+    let err;
+    try {
+      await head.fit(x, y, { epochs: 50, batchSize: 8, signal: ctrl.signal, onBatchEnd: (b, logs) => { if (logs.epoch === 1 && b === 1) ctrl.abort(); } });
+    } catch (e) {
+      err = e;
+    }
+    assert(err && err.name === 'AbortError', `expected an AbortError, got ${err}`);
+    assert(err.history && err.history.epoch.length === 2 && err.history.stopped, `history ${JSON.stringify(err.history)}`);
+    const after = (await head.predict(x, [n, d])).data;
+    assert(maxDiff(after, before) > 1e-4, 'weights changed');
+    head.dispose();
+    return { epochsRun: err.history.epoch.length };
+  });
+
+  let net;
+  await test('pretrained EfficientNet-Lite0 loads', async () => {
+    const t = performance.now();
+    net = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
+    timings.loadPretrainedMs = Math.round(performance.now() - t);
+    assert(net.labels.length === 1000 && net.countParams() > 4e6, 'labels and parameters');
+    return { ms: timings.loadPretrainedMs, params: net.countParams() };
+  });
+  if (!net) return;
+
+  await test('pretrained: same top-5 as the PyTorch reference on the 224 px golden inputs', async () => {
+    const golden = await (await fetch(`${FIX}/efficientnet/golden.json`)).json();
+    const worst = [];
+    const photos = backend === 'webgpu' ? PHOTOS.slice(0, 3) : PHOTOS;
+    for (const name of photos) {
+      const px = await g.imagePixels(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
+      assert(px.width === 224 && px.height === 224, '224 px');
+      const x = new Float32Array(224 * 224 * 3);
+      for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) x[i * 3 + c] = px.data[i * 4 + c];
+      const t = performance.now();
+      const y = (await net.predict(x, [1, 224, 224, 3])).data;
+      if (name === photos[1]) timings.perImageMs = Math.round(performance.now() - t);
+      const top = Array.from(y.keys()).sort((a, b) => y[b] - y[a]).slice(0, 5);
+      const ref = golden.images[name].top5;
+      assert(JSON.stringify(top) === JSON.stringify(ref.map((r) => r.index)), `${name}: top-5 ${top} vs ${ref.map((r) => r.index)}`);
+      worst.push(Math.max(...ref.map((r) => Math.abs(y[r.index] - r.prob))));
+    }
+    assert(Math.max(...worst) <= 1e-4, `probabilities differ by ${Math.max(...worst)}`);
+    return { photos: photos.length, maxProbDiff: Math.max(...worst) };
+  });
+
+  await test('classify(photo) gives the reference top-1 (crop + bicubic in the engine)', async () => {
+    const golden = await (await fetch(`${FIX}/efficientnet/golden.json`)).json();
+    const photos = backend === 'webgpu' ? PHOTOS.slice(0, 2) : PHOTOS;
+    const blobs = await Promise.all(photos.map(async (n) => new Blob([await bytes(`${FIX}/efficientnet/${n}_orig.jpg`)], { type: 'image/jpeg' })));
+    const t = performance.now();
+    const got = await net.classify(blobs, { topK: 5 });
+    const perImage = (performance.now() - t) / photos.length;
+    got.forEach((top, i) => {
+      const ref = golden.images[photos[i]].top5[0];
+      assert(top[0].index === ref.index && top[0].label === ref.label, `${photos[i]}: ${top[0].label} vs ${ref.label}`);
+    });
+    return { top1: got.map((t) => t[0].label), perImageMs: Math.round(perImage) };
+  });
+
+  await test('transfer learning: features once, new head, classify with new labels, save', async () => {
+    // Two "objects": photos of the cat and of the rocket, with flips and crops as variety.
+    const make = async (name) => {
+      const bmp = await createImageBitmap(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
+      const out = [];
+      for (let k = 0; k < 5; k++) {
+        const c = new OffscreenCanvas(160, 160);
+        const ctx = c.getContext('2d');
+        if (k % 2) { ctx.translate(160, 0); ctx.scale(-1, 1); }
+        ctx.drawImage(bmp, k * 8, k * 6, 200 - k * 10, 200 - k * 10, 0, 0, 160, 160);
+        out.push(await c.convertToBlob());
+      }
+      return out;
+    };
+    const examples = [{ label: 'cat', images: await make('chelsea') }, { label: 'rocket', images: await make('rocket') }];
+    const phases = new Set();
+    const r = await net.transfer(examples, { epochs: 10, batchSize: 4, validationSplit: 0.2, onProgress: (p) => phases.add(p.phase) });
+    assert(phases.has('features') && phases.has('train'), `progress phases ${[...phases]}`);
+    assert(r.model.labels.join() === 'cat,rocket', 'labels');
+    const top = await r.model.classify(examples[1].images[0], { topK: 2 });
+    assert(top[0].label === 'rocket', `classified as ${top[0].label}`);
+    const saved = await r.model.save();
+    assert(saved.structure.includes('head_predictions') && saved.weights.length > 1e6, 'end-to-end save');
+    return { history: r.history.history.loss.length, top: top[0] };
+  });
+
+  if (backend === 'cpu') {
+    await test('Web Worker: ready, load, predict, fit with abort', async () => {
+      const w = createWorker('/pkg/worker.js');
+      const info = await w.ready({ backend: 'cpu' });
+      const dir = `${FIX}/keras3/dense_acts`;
+      const m = await w.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+      const x = await npy(`${dir}/input.npy`);
+      const y = await npy(`${dir}/output.npy`);
+      const out = await m.predict(x.data, x.shape);
+      assert(maxDiff(out.data, y.data) <= 1e-4, 'worker prediction');
+      assert(m.summary().includes('Total params'), 'summary');
+      const head = await w.createHead({ features: 4, classes: 2 });
+      const ctrl = new AbortController();
+      let err;
+      let epochs = 0;
+      try {
+        await head.fit(new Float32Array(64).map((_, i) => i % 5), Array.from({ length: 16 }, (_, i) => i % 2), {
+          epochs: 1000, batchSize: 4, signal: ctrl.signal, onEpochEnd: () => { if (++epochs === 2) ctrl.abort(); },
+        });
+      } catch (e) {
+        err = e;
+      }
+      assert(err?.name === 'AbortError', `worker fit abort: ${err}`);
+      await expectError(() => w.loadModel({ structure: '{', weights: new Uint8Array(1) }), 'model JSON');
+      w.terminate();
+      return { backend: info.backend, epochsBeforeAbort: epochs };
+    });
+  }
+  net.dispose();
+}
+
+window.glimpseDone = run().then(() => {
+  window.glimpseResults = { backend, results, timings, memoryBytes: g.memoryBytes() };
+  return window.glimpseResults;
+});
