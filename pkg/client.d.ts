@@ -1,7 +1,7 @@
 // Type declarations for glimpse-ml/client: the engine in a Web Worker.
 import type {
   BackendInfo, ReadyOptions, ModelSource, LoadOptions, ImageInput, TensorData, Prediction,
-  FitOptions, History, SavedModel, TransferOptions, Preprocessing, EpochLogs,
+  FitOptions, History, SavedModel, Occlusion, TransferOptions, Preprocessing, EpochLogs,
 } from './index.js';
 
 export class GlimpseWorker {
@@ -37,6 +37,8 @@ export class RemoteModel {
   ): Promise<TensorData>;
   fit(x: Float32Array, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
   save(): Promise<SavedModel>;
+  saveKeras(): Promise<Uint8Array>;
+  occlusion(image: ImageInput, options?: { index?: number; grid?: number; batchSize?: number }): Promise<Occlusion>;
   setLabels(labels: string[]): Promise<void>;
   featureExtractor(layer?: string): Promise<RemoteModel>;
   withHead(head: RemoteModel, options?: { labels?: string[] | null; cut?: string; name?: string }): Promise<RemoteModel>;

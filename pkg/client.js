@@ -149,6 +149,12 @@ export class RemoteModel {
   save() {
     return this.#w.call('save', [this.handle]);
   }
+  saveKeras() {
+    return this.#w.call('saveKeras', [this.handle]);
+  }
+  async occlusion(image, options) {
+    return this.#w.call('occlusion', [this.handle, await transferable(image), options]);
+  }
   async setLabels(labels) {
     await this.#w.call('setLabels', [this.handle, labels]);
     this.labels = labels;

@@ -155,6 +155,14 @@ export interface TransferResult {
   validation: { labels: number[]; predictions: number[] } | null;
 }
 
+export interface Occlusion {
+  index: number;
+  score: number;
+  grid: number;
+  /** Score drop per cell, row-major, grid * grid values. */
+  values: Float32Array;
+}
+
 /** A Keras model on the chosen backend. */
 export class Model {
   labels: string[] | null;
@@ -177,6 +185,10 @@ export class Model {
   ): Promise<TensorData>;
   fit(x: Float32Array | TensorData, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
   save(): Promise<SavedModel>;
+  /** One .keras file (structure, weights and labels.txt). */
+  saveKeras(): Promise<Uint8Array>;
+  /** Occlusion sensitivity: how much class `index`'s score drops when each grid cell is hidden. */
+  occlusion(image: ImageInput, options?: { index?: number; grid?: number; batchSize?: number }): Promise<Occlusion>;
   withHead(head: Model, options?: { labels?: string[] | null; cut?: string; name?: string }): Model;
   transfer(examples: { label: string; images: ImageInput[] }[], options?: TransferOptions): Promise<TransferResult>;
   dispose(): void;

@@ -145,7 +145,7 @@ export async function loadModel(source, options = {}) {
     throw asError(e);
   }
   const model = new Model(raw, {
-    labels: source.labels ?? null,
+    labels: source.labels ?? raw.archiveLabels ?? null,
     preprocessing: source.preprocessing ?? null,
     featuresLayer: source.featuresLayer ?? null,
   });
@@ -504,6 +504,49 @@ export class Model {
       throw asError(e);
     }
     return { ...out, labels: this.labels ? [...this.labels] : null };
+  }
+
+  /** The model as one .keras file (Keras loads it; Glimpse also keeps the labels inside). */
+  async saveKeras() {
+    try {
+      return await this.#live().saveKeras(this.labels ?? undefined);
+    } catch (e) {
+      throw asError(e);
+    }
+  }
+
+  /**
+   * Where the network looks: occlusion sensitivity. A grey square slides over a `grid` x `grid`
+   * lattice of the (preprocessed) image; each cell's value is how much the score of class
+   * `index` (default: the top class) drops when that cell is hidden. Resolves to
+   * { index, score, grid, values: Float32Array (row-major, grid * grid) }.
+   */
+  async occlusion(image, { index, grid = 7, batchSize = 7 } = {}) {
+    const x = await this.prepareImages([image]);
+    const [, h, w, c] = x.shape;
+    const base = await this.predict(x.data, x.shape);
+    const k = index ?? base.data.indexOf(Math.max(...base.data));
+    const score = base.data[k];
+    const grey = 127.5 * ((this.preprocessing?.scale ?? GENERIC_PREPROCESSING.scale));
+    const values = new Float32Array(grid * grid);
+    const cellH = Math.ceil(h / grid), cellW = Math.ceil(w / grid);
+    for (let start = 0; start < grid * grid; start += batchSize) {
+      const cells = Math.min(batchSize, grid * grid - start);
+      const batch = new Float32Array(cells * h * w * c);
+      for (let b = 0; b < cells; b++) {
+        const cell = start + b;
+        const y0 = Math.floor(cell / grid) * cellH, x0 = (cell % grid) * cellW;
+        const off = b * h * w * c;
+        batch.set(x.data, off);
+        for (let yy = y0; yy < Math.min(h, y0 + cellH); yy++) {
+          batch.fill(grey, off + (yy * w + x0) * c, off + (yy * w + Math.min(w, x0 + cellW)) * c);
+        }
+      }
+      const y = await this.predict(batch, [cells, h, w, c]);
+      const per = y.data.length / cells;
+      for (let b = 0; b < cells; b++) values[start + b] = score - y.data[b * per + k];
+    }
+    return { index: k, score, grid, values };
   }
 
   /**

@@ -63,6 +63,8 @@ const ops = {
       onEpochEnd: (epoch, logs) => postMessage({ id, event: 'epoch', payload: { epoch, logs } }),
     }),
   save: (id, h) => model(h).save(),
+  saveKeras: (id, h) => model(h).saveKeras(),
+  occlusion: (id, h, image, options) => model(h).occlusion(image, options),
   withHead: (id, h, head, options) => describe(model(h).withHead(model(head), options)),
   featureExtractor: (id, h, layer) => describe(model(h).featureExtractor(layer)),
   setLabels: (id, h, labels) => {
@@ -106,6 +108,8 @@ self.onmessage = async (event) => {
     const transfer = [];
     if (result?.data instanceof Float32Array) transfer.push(result.data.buffer);
     if (result?.weights instanceof Uint8Array) transfer.push(result.weights.buffer);
+    if (result instanceof Uint8Array) transfer.push(result.buffer);
+    if (result?.values instanceof Float32Array) transfer.push(result.values.buffer);
     postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
     postMessage({ id, ok: false, error: plainError(e) });

@@ -13,7 +13,7 @@ const TYPES = {
   '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
   '.webmanifest': 'application/manifest+json', '.ico': 'image/x-icon',
 };
-const PUBLIC = ['/index.html', '/www/', '/pkg/', '/tests/', '/bench/', '/node_modules/'];
+const PUBLIC = ['/index.html', '/sw.js', '/www/', '/pkg/', '/tests/', '/bench/', '/node_modules/'];
 
 /** Maps a URL path to a file, or null. */
 export function resolvePath(path, zooDir) {

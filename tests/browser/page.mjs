@@ -1,0 +1,220 @@
+// End-to-end tests of the web page (index.html), acting as a person in headless Chromium:
+// classify the golden cat photo, teach two classes, reload and find the taught model, export,
+// delete, import and get the same predictions, survive a broken file; no request may leave the
+// page's origin. Screenshots of each state go to --out.
+//   node tests/browser/page.mjs [--out DIR]
+// Photos for teaching: ../shared/data/hymenoptera (ants, bees) when present, else variations
+// (crops, flips) of two golden photos made in the browser.
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+import { readFileSync, readdirSync, existsSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = process.argv.slice(2);
+const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(tmpdir(), 'glimpse-page');
+mkdirSync(outDir, { recursive: true });
+const fixtures = join(repo, 'tests', 'fixtures', 'efficientnet');
+
+const server = await serve({ port: 0 });
+const origin = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--enable-unsafe-webgpu'],
+});
+const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
+const page = await context.newPage();
+const foreign = [];
+context.on('request', (r) => {
+  const u = r.url();
+  if (!u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u);
+});
+page.on('pageerror', (e) => console.log(`page error: ${e}`));
+
+let failed = 0;
+let shot = 0;
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.stack ?? e}`);
+  }
+  await page.screenshot({ path: join(outDir, `${String(++shot).padStart(2, '0')}-${name.replace(/\W+/g, '-').slice(0, 50)}.png`), fullPage: true });
+}
+const file = (path, mimeType = 'image/jpeg') => ({ name: path.split('/').pop(), mimeType, buffer: readFileSync(path) });
+const expect = (cond, msg) => {
+  if (!cond) throw new Error(msg);
+};
+
+// Backend: the CPU (?backend=cpu), so the run is the same with or without a GPU; the engine
+// tests cover WebGPU.
+
+await step('page loads and names its backend', async () => {
+  await page.goto(`${origin}/?backend=cpu`);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+  const status = await page.textContent('#status');
+  expect(/CPU \(WebAssembly\)/.test(status), `status: ${status}`);
+});
+
+await step('classify the golden cat photo: tiger cat on top', async () => {
+  await page.setInputFiles('#classify-files', [file(join(fixtures, 'chelsea_orig.jpg'))]);
+  await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
+  const top = await page.getAttribute('.card', 'data-top');
+  expect(top === 'tiger cat', `top label ${top}`);
+  const bars = await page.locator('.card .bars li').count();
+  expect(bars === 5, `${bars} bars`);
+});
+
+await step('several photos give a grid', async () => {
+  await page.setInputFiles('#classify-files', ['coffee', 'rocket'].map((n) => file(join(fixtures, `${n}_orig.jpg`))));
+  await page.waitForFunction(() => document.querySelectorAll('.card[data-top]').length === 3, null, { timeout: 60_000 });
+  const tops = await page.$$eval('.card[data-top]', (cs) => cs.map((c) => c.dataset.top));
+  expect(tops.includes('espresso') && tops.includes('missile'), `tops ${tops}`);
+});
+
+await step('a broken file shows an error and the page keeps working', async () => {
+  await page.setInputFiles('#classify-files', [{ name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a jpeg') }]);
+  await page.waitForSelector('.card.failed', { timeout: 30_000 });
+  const err = await page.textContent('#errors');
+  expect(/broken\.jpg/.test(err), `error box: ${err}`);
+  await page.setInputFiles('#classify-files', [file(join(fixtures, 'flower_orig.jpg'))]);
+  await page.waitForFunction(() => document.querySelectorAll('.card[data-top]').length === 4, null, { timeout: 60_000 });
+});
+
+await step('where did it look: a heat map over the photo', async () => {
+  await page.click('.card[data-top="daisy"] button');
+  await page.waitForSelector('.card[data-top="daisy"] canvas.heat', { timeout: 120_000 });
+});
+
+// Photos for teaching.
+const hymenoptera = join(repo, '..', 'shared', 'data', 'hymenoptera', 'train');
+let classes;
+if (existsSync(join(hymenoptera, 'ants'))) {
+  const pick = (c) => readdirSync(join(hymenoptera, c)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, 24).map((f) => file(join(hymenoptera, c, f)));
+  classes = { ants: pick('ants'), bees: pick('bees') };
+} else {
+  const make = (name) => page.evaluate(async (url) => {
+    const bmp = await createImageBitmap(await (await fetch(url)).blob());
+    const out = [];
+    for (let k = 0; k < 24; k++) {
+      const c = new OffscreenCanvas(180, 180);
+      const ctx = c.getContext('2d');
+      if (k % 2) { ctx.translate(180, 0); ctx.scale(-1, 1); }
+      const s = 150 + (k % 6) * 12;
+      ctx.drawImage(bmp, (k * 7) % 60, (k * 5) % 50, s, s, 0, 0, 180, 180);
+      const b = await c.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+      out.push(Array.from(new Uint8Array(await b.arrayBuffer())));
+    }
+    return out;
+  }, `/tests/fixtures/efficientnet/${name}_224.png`);
+  const files = async (name) => (await make(name)).map((b, i) => ({ name: `${name}${i}.jpg`, mimeType: 'image/jpeg', buffer: Buffer.from(b) }));
+  classes = { cat: await files('chelsea'), motorcycle: await files('motorcycle') };
+}
+const names = Object.keys(classes);
+const train = Object.fromEntries(names.map((n) => [n, classes[n].slice(0, 18)]));
+const heldOut = names.flatMap((n) => classes[n].slice(18).map((f) => ({ f, label: n })));
+
+await step(`teach two classes (${names.join(', ')}) and train`, async () => {
+  await page.click('#tab-teach');
+  const cards = page.locator('.class');
+  for (let i = 0; i < 2; i++) {
+    await cards.nth(i).locator('.class-name').fill(names[i]);
+    await cards.nth(i).locator('input[type=file]').setInputFiles(train[names[i]]);
+  }
+  await page.click('.settings summary');
+  await page.fill('#epochs', '15');
+  await page.click('#train');
+  await page.waitForSelector('#taught:not([hidden])', { timeout: 300_000 });
+  const text = await page.textContent('#heldout');
+  const acc = Number(text.match(/(\d+) %/)?.[1]);
+  expect(acc >= 75, `held-out accuracy text: ${text}`);
+  expect(await page.locator('#confusion td').count() === 4, 'a 2 x 2 confusion matrix');
+});
+
+async function classifyHeldOut() {
+  await page.click('#tab-classify');
+  await page.evaluate(() => (document.getElementById('results').innerHTML = ''));
+  await page.setInputFiles('#classify-files', heldOut.map((h) => h.f));
+  await page.waitForFunction((n) => document.querySelectorAll('.card[data-top]').length === n, heldOut.length, { timeout: 120_000 });
+  // Cards are prepended: reverse to input order.
+  const tops = (await page.$$eval('.card[data-top]', (cs) => cs.map((c) => c.dataset.top))).reverse();
+  const scores = (await page.$$eval('.card .bars li:first-child .pct', (s) => s.map((x) => x.textContent))).reverse();
+  return { tops, scores, correct: tops.filter((t, i) => t === heldOut[i].label).length };
+}
+
+let before;
+await step('classify held-out photos with the taught model: well above chance', async () => {
+  before = await classifyHeldOut();
+  expect(before.correct / heldOut.length >= 0.75, `${before.correct} of ${heldOut.length} correct: ${before.tops}`);
+});
+
+await step('reload: the taught model is still there', async () => {
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+  const options = await page.$$eval('#model-select option', (os) => os.map((o) => o.textContent));
+  expect(options.some((o) => o.includes(names[0]) && o.includes(names[1])), `options ${options}`);
+  const value = await page.$eval('#model-select option:nth-child(2)', (o) => o.value);
+  await page.selectOption('#model-select', value);
+  await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'ready');
+  const again = await classifyHeldOut();
+  expect(JSON.stringify(again.tops) === JSON.stringify(before.tops), `after reload ${again.tops} vs ${before.tops}`);
+});
+
+let exported;
+await step('export, delete, import: same predictions', async () => {
+  await page.click('#tab-keep');
+  await page.waitForSelector('#saved li[data-id]');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#saved li[data-id] >> text=Export')]);
+  exported = join(outDir, download.suggestedFilename());
+  await download.saveAs(exported);
+  expect(exported.endsWith('.keras'), `exported ${exported}`);
+  await page.click('#saved li[data-id] >> text=Delete');
+  await page.waitForFunction(() => !document.querySelector('#saved li[data-id]'));
+  await page.setInputFiles('#import-files', [exported]);
+  await page.waitForSelector('#saved li[data-id]', { timeout: 120_000 });
+  const after = await classifyHeldOut();
+  expect(JSON.stringify(after.tops) === JSON.stringify(before.tops), `after import ${after.tops} vs ${before.tops}`);
+  expect(JSON.stringify(after.scores) === JSON.stringify(before.scores), `scores ${after.scores} vs ${before.scores}`);
+});
+
+await step('a model that does not load shows an error', async () => {
+  await page.click('#tab-keep');
+  await page.setInputFiles('#import-files', [{ name: 'bad.keras', mimeType: 'application/octet-stream', buffer: Buffer.from('PK\x03\x04 nope') }]);
+  await page.waitForFunction(() => /Import failed/.test(document.getElementById('errors').textContent), null, { timeout: 30_000 });
+});
+
+await step('look inside: the summary table', async () => {
+  await page.click('#tab-inside');
+  const text = await page.textContent('#summary');
+  expect(/Total params/.test(text) && /head_predictions/.test(text), 'summary of the taught model');
+});
+
+await step('phone width: no horizontal scrolling', async () => {
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.click('#tab-classify');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(wide <= 375, `page is ${wide} px wide`);
+});
+
+await step('keyboard: arrow keys move between tabs', async () => {
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await page.focus('#tab-classify');
+  await page.keyboard.press('ArrowRight');
+  expect(await page.getAttribute('#tab-teach', 'aria-selected') === 'true', 'Teach selected');
+});
+
+await browser.close();
+server.close();
+if (foreign.length) {
+  failed++;
+  console.log(`FAIL requests left the page's origin: ${foreign.join(', ')}`);
+} else {
+  console.log('ok   no request left the page\'s origin');
+}
+console.log(failed ? `${failed} page check(s) FAILED (screenshots in ${outDir})` : `all page checks passed (screenshots in ${outDir})`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,643 @@
+// The Glimpse page: classify photos with EfficientNet-Lite0, teach new classes (a new head
+// trained in a Web Worker), keep taught models in IndexedDB, export and import them, look
+// inside. All the engine's work runs in the worker; this thread only draws.
+
+import { createWorker } from '../pkg/client.js';
+import * as store from './store.js';
+
+const $ = (id) => document.getElementById(id);
+const glimpse = createWorker(new URL('../pkg/worker.js', import.meta.url));
+const MODEL_URL = new URL('../models/efficientnet-lite0/', import.meta.url).href;
+
+const state = {
+  info: null,
+  pretrained: null, // RemoteModel
+  current: null, // { id, name, model: RemoteModel }
+  loaded: new Map(), // saved id -> RemoteModel
+  classes: [], // { id, name, files: File[] }
+  training: null, // AbortController
+};
+
+// ---------- errors and status ----------
+
+function showError(message) {
+  const box = $('errors');
+  const item = document.createElement('p');
+  item.textContent = message;
+  const close = document.createElement('button');
+  close.className = 'link';
+  close.textContent = 'Dismiss';
+  close.addEventListener('click', () => item.remove());
+  item.append(' ', close);
+  box.append(item);
+  while (box.children.length > 4) box.firstChild.remove();
+}
+
+function setStatus(text, kind = '') {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.kind = kind;
+}
+
+function backendText(info) {
+  if (info.backend === 'webgpu') return `WebGPU — ${info.adapter}`;
+  return info.requested === 'cpu'
+    ? 'CPU (WebAssembly), as asked by ?backend=cpu'
+    : 'CPU (WebAssembly) — this browser has no WebGPU adapter, so Glimpse computes on the CPU';
+}
+
+// ---------- tabs (arrow keys move between them) ----------
+
+const tabs = [...document.querySelectorAll('[role=tab]')];
+function selectTab(tab) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  if (tab.id === 'tab-inside') showSummary();
+  if (tab.id === 'tab-keep') renderSaved();
+}
+tabs.forEach((t, i) => {
+  t.addEventListener('click', () => selectTab(t));
+  t.addEventListener('keydown', (e) => {
+    const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (!d) return;
+    const next = tabs[(i + d + tabs.length) % tabs.length];
+    next.focus();
+    selectTab(next);
+  });
+});
+
+// ---------- start-up ----------
+
+async function start() {
+  try {
+    // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
+    const wanted = new URLSearchParams(location.search).get('backend');
+    const requested = ['cpu', 'webgpu'].includes(wanted) ? wanted : 'auto';
+    state.info = { ...(await glimpse.ready({ backend: requested })), requested };
+  } catch (e) {
+    setStatus(`The engine did not start: ${e.message}`, 'error');
+    return;
+  }
+  setStatus(`${backendText(state.info)} · loading EfficientNet-Lite0…`, 'busy');
+  try {
+    state.pretrained = await glimpse.loadPretrained('efficientnet-lite0', {
+      baseUrl: MODEL_URL,
+      onProgress: ({ loaded, total }) => {
+        if (total) setStatus(`${backendText(state.info)} · loading EfficientNet-Lite0 ${Math.round((100 * loaded) / total)} %`, 'busy');
+      },
+    });
+  } catch (e) {
+    setStatus(`${backendText(state.info)} · the pretrained model did not load: ${e.message}`, 'error');
+    return;
+  }
+  state.current = { id: 'pretrained', name: 'EfficientNet-Lite0', model: state.pretrained };
+  setStatus(backendText(state.info), 'ready');
+  document.body.dataset.ready = 'true';
+  await refreshModelSelect();
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: '../' }).catch(() => {});
+}
+
+// ---------- classify ----------
+
+async function ensureReady() {
+  if (!state.current) throw new Error('the engine is still loading; try again in a moment');
+}
+
+function card(file) {
+  const el = document.createElement('article');
+  el.className = 'card';
+  const figure = document.createElement('div');
+  figure.className = 'figure';
+  const img = document.createElement('img');
+  img.alt = file.name || 'photo';
+  img.src = URL.createObjectURL(file);
+  figure.append(img);
+  const body = document.createElement('div');
+  body.className = 'card-body';
+  body.innerHTML = '<p class="hint">Looking…</p>';
+  el.append(figure, body);
+  $('results').prepend(el);
+  return { el, figure, img, body };
+}
+
+function bars(top) {
+  const list = document.createElement('ol');
+  list.className = 'bars';
+  for (const p of top) {
+    const li = document.createElement('li');
+    const pct = Math.max(0, Math.min(100, p.score * 100));
+    li.innerHTML = '<span class="label"></span><span class="pct"></span><span class="bar"><span></span></span>';
+    li.querySelector('.label').textContent = p.label;
+    li.querySelector('.pct').textContent = `${pct.toFixed(1)} %`;
+    li.querySelector('.bar > span').style.width = `${pct}%`;
+    list.append(li);
+  }
+  return list;
+}
+
+async function classifyFiles(files) {
+  try {
+    await ensureReady();
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  const images = [...files];
+  if (images.length === 0) return;
+  const { model, name } = state.current;
+  for (const file of images) {
+    const c = card(file);
+    const t0 = performance.now();
+    try {
+      const top = await model.classify(file, { topK: Math.min(5, model.labels?.length ?? 5) });
+      const ms = performance.now() - t0;
+      c.body.replaceChildren(bars(top));
+      const meta = document.createElement('p');
+      meta.className = 'hint';
+      meta.textContent = `${name} · ${state.info.backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${Math.round(ms)} ms`;
+      const look = document.createElement('button');
+      look.className = 'button small';
+      look.textContent = 'Where did it look?';
+      look.addEventListener('click', () => heatmap(model, file, c, top[0], look));
+      c.body.append(meta, look);
+      c.el.dataset.top = top[0].label;
+    } catch (e) {
+      c.el.classList.add('failed');
+      c.img.remove();
+      const msg = document.createElement('p');
+      msg.className = 'error-text';
+      msg.textContent = `${file.name || 'This file'}: ${e.message}`;
+      c.body.replaceChildren(msg);
+      showError(`${file.name || 'A file'} could not be classified: ${e.message}`);
+    }
+  }
+}
+
+async function heatmap(model, file, c, top, button) {
+  button.disabled = true;
+  button.textContent = 'Looking closer…';
+  try {
+    const occ = await model.occlusion(file, { index: top.index, grid: 7 });
+    const canvas = document.createElement('canvas');
+    canvas.className = 'heat';
+    canvas.width = occ.grid;
+    canvas.height = occ.grid;
+    const ctx = canvas.getContext('2d');
+    const max = Math.max(1e-6, ...occ.values);
+    const img = ctx.createImageData(occ.grid, occ.grid);
+    occ.values.forEach((v, i) => {
+      const t = Math.max(0, v) / max;
+      img.data.set([255, Math.round(200 * (1 - t)), 0, Math.round(200 * t)], i * 4);
+    });
+    ctx.putImageData(img, 0, 0);
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `Regions that matter most for "${top.label}"`);
+    c.figure.classList.add('cropped');
+    c.figure.append(canvas);
+    button.textContent = `Red: where "${top.label}" depends on the photo`;
+  } catch (e) {
+    showError(`Heat map failed: ${e.message}`);
+    button.disabled = false;
+    button.textContent = 'Where did it look?';
+  }
+}
+
+$('classify-files').addEventListener('change', (e) => {
+  classifyFiles([...e.target.files]);
+  e.target.value = '';
+});
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  classifyFiles([...e.dataTransfer.files]);
+});
+drop.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' || e.key === ' ') {
+    e.preventDefault();
+    $('classify-files').click();
+  }
+});
+document.addEventListener('paste', (e) => {
+  const files = [...(e.clipboardData?.files ?? [])].filter((f) => f.type.startsWith('image/'));
+  if (files.length && !$('panel-classify').hidden) classifyFiles(files);
+});
+
+// ---------- camera ----------
+
+let stream = null;
+let snapTarget = null; // null: classify; else a class to add the photo to
+async function openCamera(target = null) {
+  snapTarget = target;
+  try {
+    stream ??= await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+  } catch (e) {
+    showError(`No camera: ${e.message}`);
+    return;
+  }
+  const cam = $('camera');
+  $('camera-video').srcObject = stream;
+  cam.hidden = false;
+  (target ? $(`class-${target.id}`) : $('panel-classify')).append(cam);
+  $('camera-snap').focus();
+}
+function closeCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  $('camera').hidden = true;
+}
+$('classify-camera').addEventListener('click', () => openCamera(null));
+$('camera-close').addEventListener('click', closeCamera);
+$('camera-snap').addEventListener('click', async () => {
+  const v = $('camera-video');
+  const c = new OffscreenCanvas(v.videoWidth || 640, v.videoHeight || 480);
+  c.getContext('2d').drawImage(v, 0, 0, c.width, c.height);
+  const blob = await c.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+  const file = new File([blob], `camera-${Date.now()}.jpg`, { type: 'image/jpeg' });
+  if (snapTarget) addPhotos(snapTarget, [file]);
+  else classifyFiles([file]);
+});
+
+// ---------- teach ----------
+
+let nextClass = 1;
+function addClass(name) {
+  const cls = { id: nextClass++, name: name ?? `Class ${nextClass - 1}`, files: [] };
+  state.classes.push(cls);
+  const el = document.createElement('div');
+  el.className = 'class';
+  el.id = `class-${cls.id}`;
+  el.innerHTML = `
+    <div class="row">
+      <label class="sr-only" for="class-name-${cls.id}">Class name</label>
+      <input id="class-name-${cls.id}" class="class-name" type="text" maxlength="60">
+      <label class="button small">Add photos<input type="file" accept="image/*" multiple hidden></label>
+      <button class="button small snap">Camera</button>
+      <button class="button small remove" aria-label="Remove this class">Remove</button>
+    </div>
+    <p class="count hint">No photos yet</p>
+    <div class="thumbs"></div>`;
+  const input = el.querySelector('.class-name');
+  input.value = cls.name;
+  input.addEventListener('input', () => (cls.name = input.value.trim()));
+  el.querySelector('input[type=file]').addEventListener('change', (e) => {
+    addPhotos(cls, e.target.files);
+    e.target.value = '';
+  });
+  el.querySelector('.snap').addEventListener('click', () => openCamera(cls));
+  el.querySelector('.remove').addEventListener('click', () => {
+    state.classes = state.classes.filter((c) => c !== cls);
+    el.remove();
+  });
+  el.addEventListener('dragover', (e) => e.preventDefault());
+  el.addEventListener('drop', (e) => {
+    e.preventDefault();
+    addPhotos(cls, e.dataTransfer.files);
+  });
+  $('classes').append(el);
+  return cls;
+}
+
+function addPhotos(cls, files) {
+  const el = $(`class-${cls.id}`);
+  for (const f of files) {
+    if (!f.type.startsWith('image/')) {
+      showError(`${f.name} is not an image; it was not added to ${cls.name}`);
+      continue;
+    }
+    cls.files.push(f);
+    if (cls.files.length <= 24) {
+      const t = document.createElement('img');
+      t.src = URL.createObjectURL(f);
+      t.alt = '';
+      el.querySelector('.thumbs').append(t);
+    }
+  }
+  el.querySelector('.count').textContent = `${cls.files.length} photo${cls.files.length === 1 ? '' : 's'}`;
+}
+
+$('add-class').addEventListener('click', () => {
+  const c = addClass();
+  $(`class-name-${c.id}`).focus();
+});
+addClass('Class 1');
+addClass('Class 2');
+
+const chart = { points: [] };
+function drawChart() {
+  const cv = $('chart');
+  const ctx = cv.getContext('2d');
+  const { width: w, height: h } = cv;
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = '#d0d4dc';
+  ctx.lineWidth = 1;
+  for (let i = 0; i <= 4; i++) {
+    ctx.beginPath();
+    ctx.moveTo(40, 10 + (i * (h - 40)) / 4);
+    ctx.lineTo(w - 10, 10 + (i * (h - 40)) / 4);
+    ctx.stroke();
+  }
+  ctx.fillStyle = '#555';
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.fillText('loss', 44, h - 8);
+  ctx.fillStyle = '#0b7a45';
+  ctx.fillText('accuracy', 90, h - 8);
+  const pts = chart.points;
+  if (pts.length < 2) return;
+  const maxLoss = Math.max(...pts.map((p) => p.loss), 1e-6);
+  const x = (i) => 40 + (i * (w - 50)) / (pts.length - 1);
+  const y = (v) => 10 + (1 - v) * (h - 40);
+  const line = (key, scale, color) => {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    pts.forEach((p, i) => (i ? ctx.lineTo(x(i), y(p[key] / scale)) : ctx.moveTo(x(i), y(p[key] / scale))));
+    ctx.stroke();
+  };
+  line('loss', maxLoss, '#2b59c3');
+  line('accuracy', 1, '#0b7a45');
+}
+
+async function train() {
+  try {
+    await ensureReady();
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  const classes = state.classes.filter((c) => c.files.length > 0);
+  const names = classes.map((c) => c.name.trim());
+  if (classes.length < 2) return showError('Add photos to at least two classes first.');
+  if (names.some((n) => !n)) return showError('Every class needs a name.');
+  if (new Set(names).size !== names.length) return showError('Two classes have the same name; rename one.');
+  const epochs = Math.max(1, Math.min(500, Number($('epochs').value) || 20));
+  const learningRate = Number($('learning-rate').value) || 0.001;
+  const holdout = Math.max(0, Math.min(0.5, Number($('holdout').value) || 0));
+  const total = classes.reduce((n, c) => n + c.files.length, 0);
+  const ctrl = new AbortController();
+  state.training = ctrl;
+  $('train').disabled = true;
+  $('cancel').disabled = false;
+  $('training').hidden = false;
+  $('taught').hidden = true;
+  chart.points = [];
+  drawChart();
+  const progress = $('train-progress');
+  const text = $('train-text');
+  try {
+    const r = await state.pretrained.transfer(
+      classes.map((c) => ({ label: c.name.trim(), images: c.files })),
+      {
+        epochs, learningRate, validationSplit: total >= 10 ? holdout : 0, signal: ctrl.signal,
+        onProgress: (p) => {
+          if (p.phase === 'features') {
+            progress.value = (0.5 * p.done) / p.total;
+            text.textContent = `Looking at your photos: ${p.done} of ${p.total}`;
+          } else {
+            const done = (p.epoch + (p.batch + 1) / p.batches) / epochs;
+            progress.value = 0.5 + 0.5 * done;
+            text.textContent = `Training: epoch ${p.epoch + 1} of ${epochs} · loss ${p.loss.toFixed(3)} · accuracy ${(100 * p.accuracy).toFixed(0)} %`;
+          }
+        },
+        onEpochEnd: (epoch, logs) => {
+          chart.points.push({ loss: logs.loss, accuracy: logs.accuracy });
+          drawChart();
+        },
+      },
+    );
+    progress.value = 1;
+    text.textContent = `Trained ${r.history.epoch.length} epochs on ${total} photos.`;
+    showResult(r, names);
+    const saved = await r.model.save();
+    const id = `taught-${Date.now()}`;
+    const acc = r.validation ? accuracy(r.validation) : null;
+    await store.put({
+      id, name: names.join(' / '), labels: names, structure: saved.structure, weights: saved.weights,
+      created: Date.now(), note: acc === null ? 'no held-out photos' : `held-out accuracy ${(100 * acc).toFixed(0)} %`,
+    });
+    r.head.dispose();
+    state.loaded.set(id, r.model);
+    state.current = { id, name: names.join(' / '), model: r.model };
+    await refreshModelSelect();
+  } catch (e) {
+    if (e.name === 'AbortError') text.textContent = 'Training cancelled. Nothing was saved.';
+    else showError(`Training failed: ${e.message}`);
+  } finally {
+    state.training = null;
+    $('train').disabled = false;
+    $('cancel').disabled = true;
+  }
+}
+
+function accuracy(v) {
+  return v.labels.filter((l, i) => l === v.predictions[i]).length / Math.max(1, v.labels.length);
+}
+
+function showResult(r, names) {
+  $('taught').hidden = false;
+  const table = $('confusion');
+  table.replaceChildren();
+  if (!r.validation) {
+    $('heldout').textContent = 'No photos were held out (add 10 or more to see a test accuracy).';
+    return;
+  }
+  const v = r.validation;
+  $('heldout').textContent = `Accuracy on ${v.labels.length} held-out photos: ${(100 * accuracy(v)).toFixed(0)} %.`;
+  const cap = table.createCaption();
+  cap.textContent = 'Held-out photos: rows are the true class, columns what the model said';
+  const head = table.createTHead().insertRow();
+  head.append(document.createElement('th'));
+  for (const n of names) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = n;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  names.forEach((n, i) => {
+    const row = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = n;
+    row.append(th);
+    names.forEach((_, j) => {
+      const cell = row.insertCell();
+      const count = v.labels.filter((l, k) => l === i && v.predictions[k] === j).length;
+      cell.textContent = count;
+      if (count && i === j) cell.className = 'hit';
+      else if (count) cell.className = 'miss';
+    });
+  });
+}
+
+$('train').addEventListener('click', train);
+$('cancel').addEventListener('click', () => state.training?.abort());
+
+// ---------- keep: saved models, export, import ----------
+
+async function refreshModelSelect() {
+  const sel = $('model-select');
+  const saved = await store.list().catch(() => []);
+  sel.replaceChildren(new Option('ImageNet — EfficientNet-Lite0 (1000 classes)', 'pretrained'));
+  for (const r of saved) sel.append(new Option(`${r.name} (${r.labels?.length ?? '?'} classes)`, r.id));
+  sel.value = state.current?.id ?? 'pretrained';
+}
+
+async function useModel(id) {
+  if (id === 'pretrained') {
+    state.current = { id, name: 'EfficientNet-Lite0', model: state.pretrained };
+    return;
+  }
+  let model = state.loaded.get(id);
+  const rec = await store.get(id);
+  if (!rec) throw new Error('that model is no longer saved');
+  if (!model) {
+    model = await glimpse.loadModel({ structure: rec.structure, weights: rec.weights, labels: rec.labels, preprocessing: state.pretrained.preprocessing });
+    state.loaded.set(id, model);
+  }
+  state.current = { id, name: rec.name, model };
+}
+
+$('model-select').addEventListener('change', async (e) => {
+  try {
+    setStatus(`${backendText(state.info)} · loading ${e.target.selectedOptions[0].text}…`, 'busy');
+    await useModel(e.target.value);
+    setStatus(backendText(state.info), 'ready');
+  } catch (err) {
+    setStatus(backendText(state.info), 'ready');
+    showError(`That model did not load: ${err.message}`);
+    e.target.value = state.current.id;
+  }
+});
+
+function download(bytes, name, type = 'application/octet-stream') {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes], { type }));
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function exportModel(id) {
+  await useModel(id);
+  const bytes = await state.current.model.saveKeras();
+  const rec = await store.get(id);
+  download(bytes, `${(rec?.name ?? 'model').replace(/[^\w.-]+/g, '_')}.keras`);
+}
+
+async function renderSaved() {
+  const ul = $('saved');
+  let all = [];
+  try {
+    all = await store.list();
+  } catch (e) {
+    showError(`This browser does not keep models: ${e.message}`);
+  }
+  ul.replaceChildren();
+  if (all.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'hint';
+    li.textContent = 'Nothing yet: teach a model or import one.';
+    ul.append(li);
+  }
+  for (const r of all) {
+    const li = document.createElement('li');
+    li.dataset.id = r.id;
+    const title = document.createElement('div');
+    title.innerHTML = '<strong></strong><br><span class="hint"></span>';
+    title.querySelector('strong').textContent = r.name;
+    title.querySelector('.hint').textContent = `${r.labels?.join(', ') ?? 'no labels'} · ${r.note ?? ''} · ${new Date(r.created).toLocaleString()}`;
+    const buttons = document.createElement('div');
+    buttons.className = 'buttons';
+    const b = (label, fn) => {
+      const btn = document.createElement('button');
+      btn.className = 'button small';
+      btn.textContent = label;
+      btn.addEventListener('click', () => fn().catch((e) => showError(`${label} failed: ${e.message}`)));
+      buttons.append(btn);
+    };
+    b('Use', async () => {
+      await useModel(r.id);
+      await refreshModelSelect();
+      selectTab($('tab-classify'));
+    });
+    b('Export', () => exportModel(r.id));
+    b('Delete', async () => {
+      await store.remove(r.id);
+      state.loaded.get(r.id)?.dispose();
+      state.loaded.delete(r.id);
+      if (state.current?.id === r.id) await useModel('pretrained');
+      await refreshModelSelect();
+      await renderSaved();
+    });
+    li.append(title, buttons);
+    ul.append(li);
+  }
+}
+
+async function importFiles(files) {
+  const list = [...files];
+  const by = (re) => list.find((f) => re.test(f.name));
+  const keras = by(/\.keras$/i);
+  const json = by(/\.json$/i);
+  const h5 = by(/\.h5$/i);
+  const labelsFile = by(/\.txt$/i);
+  let source;
+  if (keras) source = { keras };
+  else if (json && h5) source = { structure: await json.text(), weights: h5 };
+  else if (h5) source = { keras: h5 };
+  else throw new Error('choose a .keras file, a full-model .h5, or a .json with its .h5 weights');
+  if (labelsFile) source.labels = (await labelsFile.text()).split('\n').map((l) => l.trim()).filter(Boolean);
+  const imported = await glimpse.loadModel(source);
+  const [, h, w, c] = imported.inputShape;
+  const pretrainedShape = imported.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3;
+  let model = imported;
+  if (pretrainedShape) {
+    // A Glimpse export (EfficientNet-Lite0 + head): images get the network's preprocessing.
+    await imported.dispose();
+    model = await glimpse.loadModel({ ...source, preprocessing: state.pretrained.preprocessing });
+  }
+  const saved = await model.save();
+  const name = (keras ?? json ?? h5).name.replace(/\.(keras|json|h5)$/i, '');
+  const id = `imported-${Date.now()}`;
+  const outputs = model.outputShape.slice(1).reduce((a, b) => a * b, 1);
+  const labels = model.labels ?? Array.from({ length: outputs }, (_, i) => String(i));
+  await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters` });
+  if (!model.labels) await model.setLabels(labels);
+  state.loaded.set(id, model);
+  state.current = { id, name, model };
+  await refreshModelSelect();
+  await renderSaved();
+}
+
+$('import-files').addEventListener('change', async (e) => {
+  const files = e.target.files;
+  try {
+    await importFiles(files);
+  } catch (err) {
+    showError(`Import failed: ${err.message}`);
+  }
+  e.target.value = '';
+});
+
+// ---------- look inside ----------
+
+function showSummary() {
+  $('summary').textContent = state.current
+    ? `${state.current.name}\n\n${state.current.model.summary()}`
+    : 'The engine is still loading.';
+}
+
+start();

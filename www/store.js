@@ -1,0 +1,50 @@
+// Taught and imported models, kept in this browser's IndexedDB.
+// A record: { id, name, labels, structure (JSON text), weights (Uint8Array), created, note }.
+
+const DB = 'glimpse';
+const STORE = 'models';
+
+function open() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'id' });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error('IndexedDB is not available'));
+  });
+}
+
+async function tx(mode, fn) {
+  const db = await open();
+  try {
+    return await new Promise((resolve, reject) => {
+      const t = db.transaction(STORE, mode);
+      const result = fn(t.objectStore(STORE));
+      t.oncomplete = () => resolve(result.result ?? result);
+      t.onerror = () => reject(t.error);
+      t.onabort = () => reject(t.error ?? new Error('the browser refused to store the model'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Every saved model, newest first. */
+export async function list() {
+  const all = await tx('readonly', (s) => s.getAll());
+  return all.sort((a, b) => b.created - a.created);
+}
+
+/** Saves (or replaces) a model record. */
+export function put(record) {
+  return tx('readwrite', (s) => s.put(record));
+}
+
+/** One record by id. */
+export function get(id) {
+  return tx('readonly', (s) => s.get(id));
+}
+
+/** Deletes a record. */
+export function remove(id) {
+  return tx('readwrite', (s) => s.delete(id));
+}
