@@ -191,8 +191,10 @@ async function heatmap(model, file, c, top, button) {
     const max = Math.max(1e-6, ...occ.values);
     const img = ctx.createImageData(occ.grid, occ.grid);
     occ.values.forEach((v, i) => {
+      // Blue (hiding the cell changes nothing) through yellow to red (the score collapses).
       const t = Math.max(0, v) / max;
-      img.data.set([255, Math.round(200 * (1 - t)), 0, Math.round(200 * t)], i * 4);
+      const rgb = t < 0.5 ? [Math.round(510 * t), Math.round(510 * t), Math.round(255 * (1 - 2 * t))] : [255, Math.round(255 * (2 - 2 * t)), 0];
+      img.data.set([...rgb, 150], i * 4);
     });
     ctx.putImageData(img, 0, 0);
     canvas.setAttribute('role', 'img');

@@ -215,11 +215,17 @@ impl Prepare {
         if !(self.crop_fraction > 0.0 && self.crop_fraction <= 1.0) {
             return Err(Error::input(
                 "preprocessing",
-                format!("crop fraction must be in (0, 1], found {}", self.crop_fraction),
+                format!(
+                    "crop fraction must be in (0, 1], found {}",
+                    self.crop_fraction
+                ),
             ));
         }
         if self.height == 0 || self.width == 0 {
-            return Err(Error::input("preprocessing", "input size must be at least 1 x 1"));
+            return Err(Error::input(
+                "preprocessing",
+                "input size must be at least 1 x 1",
+            ));
         }
         let cropped;
         let src = if self.crop_fraction < 1.0 {

@@ -180,9 +180,8 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
         archive::read_full_h5(bytes, name)
     }
     .map_err(js_err)?;
-    let spec =
-        crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
-            .map_err(js_err)?;
+    let spec = crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
+        .map_err(js_err)?;
     let model =
         Model::from_spec_and_weights(spec, &arch.weights, &backend().device).map_err(js_err)?;
     let mut m = WasmModel::new(model, arch.structure);
@@ -263,7 +262,10 @@ fn get_f64(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
     match get(o, key) {
         None => Ok(None),
         Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-            JsError::new(&format!("fit option '{key}': expected a number, found {v:?}")).into()
+            JsError::new(&format!(
+                "fit option '{key}': expected a number, found {v:?}"
+            ))
+            .into()
         }),
     }
 }
@@ -363,7 +365,10 @@ fn fit_config(model: &Model, options: &JsValue) -> Result<FitConfig, JsValue> {
         Loss::CategoricalCrossentropy
     };
     if let Some(compile) = &model.spec.compile_config {
-        if let Some(o) = compile.get("optimizer").and_then(OptimizerConfig::from_keras) {
+        if let Some(o) = compile
+            .get("optimizer")
+            .and_then(OptimizerConfig::from_keras)
+        {
             cfg.optimizer = o;
         }
     }
@@ -551,7 +556,10 @@ impl WasmModel {
                     let idx: Vec<usize> = (0..all.len()).collect();
                     (all.subset(&idx[..at]), Some(all.subset(&idx[at..])))
                 }
-                _ => match (get(&options, "validationX"), get(&options, "validationLabels")) {
+                _ => match (
+                    get(&options, "validationX"),
+                    get(&options, "validationLabels"),
+                ) {
                     (Some(vx), Some(vl)) => {
                         let vx = Float32Array::from(vx).to_vec();
                         let vl = js_sys::Uint32Array::from(vl).to_vec();
@@ -568,14 +576,8 @@ impl WasmModel {
                 error: None,
             };
             training.set(true);
-            let result = train::fit(
-                &mut model,
-                &train_ds,
-                val_ds.as_ref(),
-                &cfg,
-                &mut progress,
-            )
-            .await;
+            let result =
+                train::fit(&mut model, &train_ds, val_ds.as_ref(), &cfg, &mut progress).await;
             training.set(false);
             let history = result.map_err(js_value)?;
             // Keep what was learned, also when stopped.
@@ -600,8 +602,8 @@ impl WasmModel {
         let structure = self.structure.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let values = model.keras_values_async().await.map_err(js_value)?;
-            let h5 = crate::weights::write::keras3_weights_from(&model, &values)
-                .map_err(js_value)?;
+            let h5 =
+                crate::weights::write::keras3_weights_from(&model, &values).map_err(js_value)?;
             let o = Object::new();
             Reflect::set(&o, &"structure".into(), &structure.as_str().into())?;
             Reflect::set(
@@ -627,8 +629,8 @@ impl WasmModel {
         let structure = self.structure.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let values = model.keras_values_async().await.map_err(js_value)?;
-            let h5 = crate::weights::write::keras3_weights_from(&model, &values)
-                .map_err(js_value)?;
+            let h5 =
+                crate::weights::write::keras3_weights_from(&model, &values).map_err(js_value)?;
             let labels_text = labels.map(|l| l.join("\n") + "\n");
             let extra: Vec<(&str, &[u8])> = labels_text
                 .as_ref()

@@ -67,10 +67,16 @@ pub fn is_zip(bytes: &[u8]) -> bool {
 
 /// Writes a `.keras` zip as Keras 3 saves one (`config.json`, `metadata.json`,
 /// `model.weights.h5`), plus `extra` entries (such as `labels.txt`, which Keras ignores).
-pub fn write_keras_zip(structure: &str, weights_h5: &[u8], extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+pub fn write_keras_zip(
+    structure: &str,
+    weights_h5: &[u8],
+    extra: &[(&str, &[u8])],
+) -> Result<Vec<u8>> {
     use std::io::Write;
-    let err = |e: &dyn std::fmt::Display| Error::weights_file(".keras", format!("cannot write: {e}"));
-    let metadata = serde_json::json!({"keras_version": "3.15.1", "date_saved": "", "saved_by": "glimpse"});
+    let err =
+        |e: &dyn std::fmt::Display| Error::weights_file(".keras", format!("cannot write: {e}"));
+    let metadata =
+        serde_json::json!({"keras_version": "3.15.1", "date_saved": "", "saved_by": "glimpse"});
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);

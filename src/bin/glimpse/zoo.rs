@@ -444,7 +444,8 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     ))?;
     // The end-to-end model: the backbone up to the pooled features, then the new head.
     let full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
-    let json = transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
+    let json =
+        transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
     write_outdir(
         &a.out,
         &[
