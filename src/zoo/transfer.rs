@@ -78,10 +78,28 @@ pub fn truncated_structure(json: &str, cut: &str) -> Result<String> {
 
 /// The Keras structure JSON of `base` up to layer `cut`, followed by `head`'s layers.
 pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Result<String> {
+    // Functional layers keep their recorded calls; a Sequential's layers (no calls recorded)
+    // are chained in order.
     let mut layers: Vec<serde_json::Value> = Vec::new();
     let mut found = false;
+    let mut prev: Option<String> = None;
     for l in &base.spec.layers {
-        layers.push(l.raw.clone());
+        let entry = if l.class_name == "InputLayer" && l.raw.get("inbound_nodes").is_none() {
+            let shape = base.input_shapes().first().cloned().unwrap_or_default();
+            let mut input = keras::build::input(&l.name, &shape);
+            input["name"] = serde_json::Value::String(l.name.clone());
+            input["inbound_nodes"] = serde_json::json!([]);
+            input
+        } else if l.raw.get("inbound_nodes").is_some() {
+            l.raw.clone()
+        } else {
+            let from = prev.clone().ok_or_else(|| {
+                Error::Graph(format!("layer '{}' has no input to follow", l.name))
+            })?;
+            keras::build::node(l.raw.clone(), &[&from])
+        };
+        layers.push(entry);
+        prev = Some(l.name.clone());
         if l.name == cut {
             found = true;
             break;
