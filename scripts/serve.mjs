@@ -16,8 +16,14 @@ const TYPES = {
 const PUBLIC = ['/index.html', '/sw.js', '/www/', '/pkg/', '/tests/', '/bench/', '/node_modules/'];
 
 /** Maps a URL path to a file, or null. */
-export function resolvePath(path, zooDir) {
+export function resolvePath(path, zooDir, extra = {}) {
   if (path === '/') path = '/index.html';
+  for (const [prefix, dir] of Object.entries(extra)) {
+    if (path.startsWith(prefix)) {
+      const file = normalize(join(dir, path.slice(prefix.length)));
+      return file.startsWith(normalize(dir)) ? file : null;
+    }
+  }
   if (path.startsWith('/models/')) {
     const file = normalize(join(zooDir, path.slice('/models/'.length)));
     return file.startsWith(normalize(zooDir)) ? file : null;
@@ -28,10 +34,10 @@ export function resolvePath(path, zooDir) {
 }
 
 /** Starts the server; resolves to the http.Server once listening. */
-export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo', isolate = false } = {}) {
+export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo', isolate = false, extra = {} } = {}) {
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const file = resolvePath(path, zooDir);
+    const file = resolvePath(path, zooDir, extra);
     let st;
     try {
       st = file && statSync(file);
