@@ -5,6 +5,8 @@ const CACHE = 'glimpse-v1';
 const SHELL = [
   './', 'index.html', 'www/app.js', 'www/store.js', 'www/style.css', 'www/icon.svg',
   'pkg/index.js', 'pkg/client.js', 'pkg/worker.js', 'pkg/wasm/glimpse.js', 'pkg/wasm/glimpse_bg.wasm',
+  'models/efficientnet-lite0/model.json', 'models/efficientnet-lite0/model.weights.h5',
+  'models/efficientnet-lite0/labels.txt', 'models/efficientnet-lite0/preprocessing.json',
 ];
 
 self.addEventListener('install', (event) => {
@@ -18,15 +20,18 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
+  // Query strings (?backend=cpu) select behaviour, not content.
+  const key = new URL(req.url);
+  key.search = '';
   event.respondWith(
     fetch(req)
       .then((res) => {
         if (res.ok) {
           const copy = res.clone();
-          caches.open(CACHE).then((c) => c.put(req, copy));
+          caches.open(CACHE).then((c) => c.put(key.href, copy));
         }
         return res;
       })
-      .catch(() => caches.match(req).then((hit) => hit ?? Response.error())),
+      .catch(() => caches.match(key.href).then((hit) => hit ?? Response.error())),
   );
 });

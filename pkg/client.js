@@ -88,7 +88,9 @@ export class GlimpseWorker {
     return new RemoteModel(this, await this.call('loadModel', [source, options]));
   }
   /** loadPretrained() in the worker; onProgress({ loaded, total }) for the download. */
-  async loadPretrained(name, { onProgress, ...options } = {}) {
+  async loadPretrained(name = 'efficientnet-lite0', { onProgress, ...options } = {}) {
+    // Relative to this page, not to the worker's script.
+    options.baseUrl = new URL(options.baseUrl ?? `models/${name}/`, location.href).href;
     const info = await this.call('loadPretrained', [name, options], {
       listeners: { progress: onProgress },
     });

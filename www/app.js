@@ -99,7 +99,13 @@ async function start() {
   document.body.dataset.ready = 'true';
   await refreshModelSelect();
   if (!('serviceWorker' in navigator)) return;
-  navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: '../' }).catch(() => {});
+  try {
+    await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: '../' });
+    await navigator.serviceWorker.ready;
+    document.body.dataset.offline = 'ready';
+  } catch {
+    // Without a service worker the page still works online.
+  }
 }
 
 // ---------- classify ----------

@@ -194,6 +194,23 @@ await step('look inside: the summary table', async () => {
   expect(/Total params/.test(text) && /head_predictions/.test(text), 'summary of the taught model');
 });
 
+await step('offline after the first visit: reload and classify', async () => {
+  await page.waitForSelector('body[data-offline=ready]', { timeout: 60_000 });
+  await context.setOffline(true);
+  try {
+    await page.goto(`${origin}/?backend=cpu`);
+    await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+    await page.selectOption('#model-select', 'pretrained');
+    await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'ready');
+    await page.evaluate(() => (document.getElementById('results').innerHTML = ''));
+    await page.setInputFiles('#classify-files', [file(join(fixtures, 'chelsea_orig.jpg'))]);
+    await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
+    expect(await page.getAttribute('.card', 'data-top') === 'tiger cat', 'offline classification');
+  } finally {
+    await context.setOffline(false);
+  }
+});
+
 await step('phone width: no horizontal scrolling', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   await page.click('#tab-classify');
