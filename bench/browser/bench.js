@@ -8,6 +8,7 @@ const engine = q.get('engine');
 const iters = Number(q.get('iters') ?? 20);
 const batch = Number(q.get('batch') ?? 32);
 const batchRuns = Number(q.get('batchRuns') ?? 3);
+const memRuns = Number(q.get('memRuns') ?? 200);
 const log = (s) => (document.getElementById('log').textContent += s + '\n');
 
 async function goldenPixels() {
@@ -103,12 +104,12 @@ async function main() {
   for (let i = 0; i < batchRuns; i++) await e.run(many);
   const batchImgPerS = (batch * batchRuns) / ((performance.now() - t) / 1000);
   const mem0 = e.memory();
-  for (let i = 0; i < 200; i++) await e.run(one);
+  for (let i = 0; i < memRuns; i++) await e.run(one);
   const result = {
     engine, info: e.info, top1, firstPredictionMs: Math.round(firstPredictionMs),
     p50Ms: +pct(times, 50).toFixed(1), p95Ms: +pct(times, 95).toFixed(1),
     batch, batchImgPerS: +batchImgPerS.toFixed(2),
-    wasmMemoryBytes: e.memory(), wasmMemoryGrowthAfter200: e.memory() - mem0,
+    wasmMemoryBytes: e.memory(), memRuns, wasmMemoryGrowth: e.memory() - mem0,
     jsHeapBytes: performance.memory?.usedJSHeapSize ?? null,
   };
   log(JSON.stringify(result, null, 2));

@@ -44,7 +44,7 @@ for (const engine of engines) {
   const page = await browser.newPage();
   // WebGPU here is usually SwiftShader (a CPU rasteriser): fewer, smaller runs.
   const gpu = engine.endsWith('webgpu');
-  const q = gpu ? `iters=3&batch=8&batchRuns=1` : `iters=${iters}&batch=32&batchRuns=3`;
+  const q = gpu ? `iters=3&batch=8&batchRuns=1&memRuns=0` : `iters=${iters}&batch=32&batchRuns=3&memRuns=200`;
   await page.goto(`${origin}/bench/browser/index.html?engine=${engine}&${q}`);
   const r = await page.evaluate(() => window.benchDone);
   console.log(JSON.stringify(r));
@@ -74,9 +74,9 @@ for (const [name, rows] of groups) {
   if (!rows.length) continue;
   const b = (key, lower) => Math.min(...rows.map((r) => (lower ? r[key] : 1 / r[key])));
   const rr = (r, key, lower) => ((lower ? r[key] : 1 / r[key]) / b(key, lower)).toFixed(2);
-  md += `## ${name}\n\n| engine | top-1 | first prediction ms (ratio) | p50 ms (ratio) | p95 ms | batch | batch img/s (ratio) | wasm memory after 200 (growth) |\n|---|---|---|---|---|---|---|---|\n`;
+  md += `## ${name}\n\n| engine | top-1 | first prediction ms (ratio) | p50 ms (ratio) | p95 ms | batch | batch img/s (ratio) | wasm memory (growth over N more predictions) |\n|---|---|---|---|---|---|---|---|\n`;
   for (const r of rows) {
-    md += `| ${r.info} | ${r.top1} | ${r.firstPredictionMs} (${rr(r, 'firstPredictionMs', true)}) | ${r.p50Ms} (${rr(r, 'p50Ms', true)}) | ${r.p95Ms} | ${r.batch} | ${r.batchImgPerS} (${rr(r, 'batchImgPerS', false)}) | ${r.wasmMemoryBytes ? `${(r.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (+${r.wasmMemoryGrowthAfter200})` : 'n/a'} |\n`;
+    md += `| ${r.info} | ${r.top1} | ${r.firstPredictionMs} (${rr(r, 'firstPredictionMs', true)}) | ${r.p50Ms} (${rr(r, 'p50Ms', true)}) | ${r.p95Ms} | ${r.batch} | ${r.batchImgPerS} (${rr(r, 'batchImgPerS', false)}) | ${r.wasmMemoryBytes ? `${(r.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (+${r.wasmMemoryGrowth} B over ${r.memRuns})` : 'n/a'} |\n`;
   }
   md += '\n';
 }
