@@ -601,9 +601,9 @@ impl WasmModel {
         let model = self.snapshot();
         let structure = self.structure.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let values = model.keras_values_async().await.map_err(js_value)?;
-            let h5 =
-                crate::weights::write::keras3_weights_from(&model, &values).map_err(js_value)?;
+            let h5 = crate::weights::write::keras3_weights_async(&model)
+                .await
+                .map_err(js_value)?;
             let o = Object::new();
             Reflect::set(&o, &"structure".into(), &structure.as_str().into())?;
             Reflect::set(
@@ -628,9 +628,9 @@ impl WasmModel {
         let model = self.snapshot();
         let structure = self.structure.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let values = model.keras_values_async().await.map_err(js_value)?;
-            let h5 =
-                crate::weights::write::keras3_weights_from(&model, &values).map_err(js_value)?;
+            let h5 = crate::weights::write::keras3_weights_async(&model)
+                .await
+                .map_err(js_value)?;
             let labels_text = labels.map(|l| l.join("\n") + "\n");
             let extra: Vec<(&str, &[u8])> = labels_text
                 .as_ref()

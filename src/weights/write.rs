@@ -35,13 +35,17 @@ pub fn snake_case(class: &str) -> String {
     out.to_lowercase()
 }
 
-/// Serializes `model`'s variables (values read back to Keras' layout) as `.weights.h5` bytes.
-///
-/// `values(layer, var)` must return the Keras-layout values of each variable.
+/// Serializes `model`'s variables (read back asynchronously, in Keras' layout) as Keras 3
+/// `.weights.h5` bytes.
+pub async fn keras3_weights_async(model: &Model) -> Result<Vec<u8>> {
+    let values = model.keras_values_async().await?;
+    keras3_weights_from(model, &values)
+}
+
+/// [`keras3_weights_async`] driven to completion here (native only).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn keras3_weights(model: &Model) -> Result<Vec<u8>> {
-    let values = model.keras_values()?;
-    keras3_weights_from(model, &values)
+    crate::train::block_on(keras3_weights_async(model))
 }
 
 /// Serializes Keras-layout variable values (per layer, per variable) for `model`'s structure.
