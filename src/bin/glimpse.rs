@@ -68,65 +68,9 @@ enum Command {
         out: PathBuf,
     },
     /// Teach new classes: features once, then a new Dense head trained with Adam.
-    FineTune {
-        /// DIR/<class>/<images>.
-        #[arg(long)]
-        data: PathBuf,
-        /// Output folder for the end-to-end model.
-        #[arg(long)]
-        out: PathBuf,
-        /// Passes over the features.
-        #[arg(long, default_value_t = 30)]
-        epochs: usize,
-        /// Fraction held out for validation.
-        #[arg(long, default_value_t = 0.2)]
-        validation_split: f64,
-        /// A hidden Dense layer (relu) of this many units before the classifier.
-        #[arg(long)]
-        hidden_units: Option<usize>,
-        /// Samples per step.
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        /// Seed for the split, initialization and shuffling.
-        #[arg(long, default_value_t = 1337)]
-        seed: u64,
-    },
+    FineTune(zoo::FineTune),
     /// Train a model on an image folder (DIR/<class>/*.jpg|png) or the CIFAR-10 binary files.
-    Train {
-        /// Training images: DIR/<class>/<images>, or a folder with data_batch_1..5.bin.
-        #[arg(long)]
-        data: PathBuf,
-        /// Structure JSON of the model to train (default: the course's CIFAR-10 CNN).
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Passes over the data.
-        #[arg(long, default_value_t = 10)]
-        epochs: usize,
-        /// Samples per step.
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        /// Validation images (DIR/<class>/<images>).
-        #[arg(long, conflicts_with = "validation_split")]
-        validation_data: Option<PathBuf>,
-        /// Fraction of the training data held out for validation.
-        #[arg(long)]
-        validation_split: Option<f64>,
-        /// Keep the data order (no reshuffling each epoch).
-        #[arg(long)]
-        no_shuffle: bool,
-        /// Seed for initialization, shuffling, splitting and dropout.
-        #[arg(long, default_value_t = 1337)]
-        seed: u64,
-        /// Optimizer: adam, sgd or rmsprop (default: the JSON's compile_config, else adam).
-        #[arg(long)]
-        optimizer: Option<String>,
-        /// Learning rate (default: the optimizer's Keras default).
-        #[arg(long)]
-        learning_rate: Option<f64>,
-        /// Output folder (created; must not exist or be empty).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Train(train::Args),
     /// Loss, accuracy, per-class accuracy and the confusion matrix on labelled images.
     Evaluate {
         /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
@@ -248,48 +192,8 @@ fn run(cli: Cli) -> Result<()> {
             model,
         } => zoo::classify(model.as_deref(), &images, top, json),
         Command::Features { inputs, out } => zoo::features(&inputs, &out),
-        Command::FineTune {
-            data,
-            out,
-            epochs,
-            validation_split,
-            hidden_units,
-            batch_size,
-            seed,
-        } => zoo::fine_tune(zoo::FineTune {
-            data,
-            out,
-            epochs,
-            validation_split,
-            hidden_units,
-            batch_size,
-            seed,
-        }),
-        Command::Train {
-            data,
-            model,
-            epochs,
-            batch_size,
-            validation_data,
-            validation_split,
-            no_shuffle,
-            seed,
-            optimizer,
-            learning_rate,
-            out,
-        } => train::run(train::Args {
-            data,
-            model,
-            epochs,
-            batch_size,
-            validation_data,
-            validation_split,
-            shuffle: !no_shuffle,
-            seed,
-            optimizer,
-            learning_rate,
-            out,
-        }),
+        Command::FineTune(a) => zoo::fine_tune(a),
+        Command::Train(a) => train::run(a),
         Command::Evaluate {
             model,
             weights,

@@ -10,17 +10,41 @@ use glimpse::{default_device, Error, Model, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// `glimpse train` arguments.
+#[derive(clap::Args)]
 pub struct Args {
+    /// Training images: DIR/<class>/<images>, or a folder with data_batch_1..5.bin.
+    #[arg(long)]
     pub data: PathBuf,
+    /// Structure JSON of the model to train (default: the course's CIFAR-10 CNN).
+    #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Passes over the data.
+    #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Validation images (DIR/<class>/<images>).
+    #[arg(long, conflicts_with = "validation_split")]
     pub validation_data: Option<PathBuf>,
+    /// Fraction of the training data held out for validation.
+    #[arg(long)]
     pub validation_split: Option<f64>,
-    pub shuffle: bool,
+    /// Keep the data order (no reshuffling each epoch).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Seed for initialization, shuffling, splitting and dropout.
+    #[arg(long, default_value_t = 1337)]
     pub seed: u64,
+    /// Optimizer: adam, sgd or rmsprop (default: the JSON's compile_config, else adam).
+    #[arg(long)]
     pub optimizer: Option<String>,
+    /// Learning rate (default: the optimizer's Keras default).
+    #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Output folder (created; must not exist or be empty).
+    #[arg(long)]
     pub out: PathBuf,
 }
 
@@ -199,7 +223,7 @@ pub fn run(a: Args) -> Result<()> {
     let cfg = FitConfig {
         epochs: a.epochs,
         batch_size: a.batch_size,
-        shuffle: a.shuffle,
+        shuffle: !a.no_shuffle,
         seed: a.seed,
         optimizer,
         loss,

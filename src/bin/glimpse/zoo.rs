@@ -317,13 +317,29 @@ fn extract(b: &Bundle, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
     Ok((feats, names))
 }
 
+/// `glimpse fine-tune` arguments.
+#[derive(clap::Args)]
 pub struct FineTune {
+    /// DIR/<class>/<images>.
+    #[arg(long)]
     pub data: PathBuf,
+    /// Output folder for the end-to-end model.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Passes over the features.
+    #[arg(long, default_value_t = 30)]
     pub epochs: usize,
+    /// Fraction held out for validation.
+    #[arg(long, default_value_t = 0.2)]
     pub validation_split: f64,
+    /// A hidden Dense layer (relu) of this many units before the classifier.
+    #[arg(long)]
     pub hidden_units: Option<usize>,
+    /// Samples per step.
+    #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Seed for the split, initialization and shuffling.
+    #[arg(long, default_value_t = 1337)]
     pub seed: u64,
 }
 
