@@ -40,6 +40,7 @@ export class RemoteModel {
   saveKeras(): Promise<Uint8Array>;
   occlusion(image: ImageInput, options?: { index?: number; grid?: number; batchSize?: number }): Promise<Occlusion>;
   setLabels(labels: string[]): Promise<void>;
+  setPreprocessing(preprocessing: Preprocessing): Promise<void>;
   featureExtractor(layer?: string): Promise<RemoteModel>;
   withHead(head: RemoteModel, options?: { labels?: string[] | null; cut?: string; name?: string }): Promise<RemoteModel>;
   transfer(

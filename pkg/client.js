@@ -158,8 +158,12 @@ export class RemoteModel {
     return this.#w.call('occlusion', [this.handle, await transferable(image), options]);
   }
   async setLabels(labels) {
-    await this.#w.call('setLabels', [this.handle, labels]);
+    await this.#w.call('configure', [this.handle, { labels }]);
     this.labels = labels;
+  }
+  async setPreprocessing(preprocessing) {
+    await this.#w.call('configure', [this.handle, { preprocessing }]);
+    this.preprocessing = preprocessing;
   }
   async featureExtractor(layer) {
     return new RemoteModel(this.#w, await this.#w.call('featureExtractor', [this.handle, layer]));

@@ -67,8 +67,10 @@ const ops = {
   occlusion: (id, h, image, options) => model(h).occlusion(image, options),
   withHead: (id, h, head, options) => describe(model(h).withHead(model(head), options)),
   featureExtractor: (id, h, layer) => describe(model(h).featureExtractor(layer)),
-  setLabels: (id, h, labels) => {
-    model(h).labels = labels;
+  configure: (id, h, fields) => {
+    const m = model(h);
+    if ('labels' in fields) m.labels = fields.labels;
+    if ('preprocessing' in fields) m.preprocessing = fields.preprocessing;
   },
   transfer: async (id, h, examples, options = {}) => {
     const r = await model(h).transfer(examples, {

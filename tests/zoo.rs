@@ -164,7 +164,9 @@ fn original_photos_get_the_reference_top1_through_our_preprocessing() {
     for p in PHOTOS {
         let bytes = std::fs::read(fx(&format!("{p}_orig.jpg"))).unwrap();
         let img = glimpse::image::decode(&bytes, p).unwrap();
-        let (y, _) = m.predict(pre.apply(&img), &[1, 224, 224, 3]).unwrap();
+        let (y, _) = m
+            .predict(pre.apply(&img).unwrap(), &[1, 224, 224, 3])
+            .unwrap();
         let (want, _) = npy(&fx(&format!("{p}_logits_f32.npy")));
         assert_eq!(
             top_k(&y, 1),
@@ -179,7 +181,7 @@ fn our_bicubic_resize_reproduces_the_reference_224_inputs_closely() {
     // The *_224.png files are PIL's crop + bicubic result; ours is a re-implementation.
     let pre = Preprocessing::default();
     let img = image::open(fx("chelsea_orig.jpg")).unwrap().to_rgb8();
-    let ours = pre.apply(&img);
+    let ours = pre.apply(&img).unwrap();
     let reference = exact_input("chelsea");
     let mean: f32 = ours
         .iter()

@@ -608,14 +608,11 @@ async function importFiles(files) {
   else if (h5) source = { keras: h5 };
   else throw new Error('choose a .keras file, a full-model .h5, or a .json with its .h5 weights');
   if (labelsFile) source.labels = (await labelsFile.text()).split('\n').map((l) => l.trim()).filter(Boolean);
-  const imported = await glimpse.loadModel(source);
-  const [, h, w, c] = imported.inputShape;
-  const pretrainedShape = imported.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3;
-  let model = imported;
-  if (pretrainedShape) {
+  const model = await glimpse.loadModel(source);
+  const [, h, w, c] = model.inputShape;
+  if (model.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3) {
     // A Glimpse export (EfficientNet-Lite0 + head): images get the network's preprocessing.
-    await imported.dispose();
-    model = await glimpse.loadModel({ ...source, preprocessing: state.pretrained.preprocessing });
+    await model.setPreprocessing(state.pretrained.preprocessing);
   }
   const saved = await model.save();
   const name = (keras ?? json ?? h5).name.replace(/\.(keras|json|h5)$/i, '');

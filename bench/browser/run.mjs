@@ -65,8 +65,6 @@ const sizes = {
   'model: ONNX (onnxruntime-web)': { raw: statSync(onnx).size },
 };
 const ok = results.filter((r) => !r.error);
-const best = (key, lower) => Math.min(...ok.filter((r) => r[key] != null).map((r) => (lower ? r[key] : 1 / r[key])));
-const ratio = (r, key, lower) => ((lower ? r[key] : 1 / r[key]) / best(key, lower)).toFixed(2);
 const groups = [['CPU', ok.filter((r) => !r.engine.endsWith('webgpu'))], ['WebGPU', ok.filter((r) => r.engine.endsWith('webgpu'))]];
 let md = `# Browser benchmark: EfficientNet-Lite0, same weights, one Chromium session\n\n`;
 md += `Ratios are to the fastest engine of the same group (CPU or WebGPU) per column: 1.00 is the fastest.\n\n`;
@@ -84,7 +82,6 @@ for (const r of results.filter((r) => r.error)) md += `- ${r.engine} failed: ${r
 md += `\n## Download sizes\n\n| file | bytes | gzip |\n|---|---|---|\n`;
 for (const [k, v] of Object.entries(sizes)) md += `| ${k} | ${v.raw.toLocaleString('en')} | ${v.gzip ? v.gzip.toLocaleString('en') : ''} |\n`;
 md += `\nTF.js is not in this table yet (it needs the network in TF.js' layers format).\n`;
-void ratio;
 writeFileSync(join(out, 'bench.md'), md);
 writeFileSync(join(out, 'bench.json'), JSON.stringify({ results, sizes }, null, 2));
 console.log('\n' + md);

@@ -173,7 +173,12 @@ pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsEr
 pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     let name = "model file";
     let zipped = archive::is_zip(&bytes);
-    let bytes_for_labels = if zipped { bytes.clone() } else { Vec::new() };
+    let labels = if zipped {
+        archive::zip_entry(&bytes, "labels.txt")
+            .map(|t| crate::zoo::labels(&String::from_utf8_lossy(&t)))
+    } else {
+        None
+    };
     let arch = if zipped {
         archive::read_keras_zip(&bytes, name)
     } else {
@@ -185,8 +190,7 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     let model =
         Model::from_spec_and_weights(spec, &arch.weights, &backend().device).map_err(js_err)?;
     let mut m = WasmModel::new(model, arch.structure);
-    m.archive_labels = archive::zip_entry(&bytes_for_labels, "labels.txt")
-        .map(|t| crate::zoo::labels(&String::from_utf8_lossy(&t)));
+    m.archive_labels = labels;
     Ok(m)
 }
 

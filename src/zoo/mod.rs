@@ -36,14 +36,20 @@ impl Default for Preprocessing {
 }
 
 impl Preprocessing {
+    /// The same steps as a general image preparation (square input, values 0..255).
+    pub fn prepare(&self) -> crate::image::Prepare {
+        crate::image::Prepare {
+            height: self.size,
+            width: self.size,
+            crop_fraction: self.crop_fraction,
+            resize: self.resize.clone(),
+            scale: 1.0,
+        }
+    }
+
     /// Decoded RGB image → network input (HWC, 0..255).
-    pub fn apply(&self, img: &image::RgbImage) -> Vec<f32> {
-        let crop = crate::image::center_crop(img, self.crop_fraction);
-        crate::image::to_array(&crate::image::resize_bicubic(
-            &crop,
-            self.size as u32,
-            self.size as u32,
-        ))
+    pub fn apply(&self, img: &image::RgbImage) -> Result<Vec<f32>> {
+        self.prepare().apply(img)
     }
 }
 

@@ -206,7 +206,7 @@ fn for_batches(
             .map(|p| {
                 let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
                 let img = glimpse::image::decode(&bytes, &p.display().to_string())?;
-                Ok(pre.apply(&img))
+                pre.apply(&img)
             })
             .collect();
         let mut x = Vec::with_capacity(chunk.len() * pre.size * pre.size * 3);
