@@ -1,7 +1,7 @@
 //! Activation functions exactly as Keras defines them, and the ReLU family of layers.
 
 use crate::keras::{Activation, KerasFlavor};
-use burn::tensor::{activation as F, Tensor};
+use burn::tensor::{activation as F, Device, Tensor};
 
 /// An activation function with the Keras semantics it was saved under.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +44,7 @@ impl Act {
         match self.kind {
             Activation::Linear => x,
             Activation::Relu => F::relu(x),
-            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Relu6 => clip(x, 0.0, 6.0),
             Activation::Sigmoid => F::sigmoid(x),
             Activation::HardSigmoid => hard_sigmoid(x, self.flavor),
             Activation::Tanh => x.tanh(),
@@ -65,12 +65,24 @@ impl Act {
     }
 }
 
+/// `clamp(x, lo, hi)`, fast on every backend. burn flex's `clamp` is a scalar loop (with NaN
+/// checks per element) while its `clamp_min` / `clamp_max` vectorise, so on the CPU two vector
+/// passes are ~3.5x faster than the one scalar pass (measured on 1.2 M values); on a GPU one
+/// kernel beats two. Both give the same values, NaN included.
+pub(crate) fn clip(x: Tensor<4>, lo: f64, hi: f64) -> Tensor<4> {
+    if x.device() == Device::flex() {
+        x.clamp_min(lo).clamp_max(hi)
+    } else {
+        x.clamp(lo, hi)
+    }
+}
+
 fn hard_sigmoid(x: Tensor<4>, flavor: KerasFlavor) -> Tensor<4> {
     match flavor {
         // Keras 3: relu6(x + 3) / 6
-        KerasFlavor::Keras3 => x.div_scalar(6.0).add_scalar(0.5).clamp(0.0, 1.0),
+        KerasFlavor::Keras3 => clip(x.div_scalar(6.0).add_scalar(0.5), 0.0, 1.0),
         // tf.keras 2: clip(0.2 x + 0.5, 0, 1)
-        KerasFlavor::Keras2 => x.mul_scalar(0.2).add_scalar(0.5).clamp(0.0, 1.0),
+        KerasFlavor::Keras2 => clip(x.mul_scalar(0.2).add_scalar(0.5), 0.0, 1.0),
     }
 }
 
@@ -111,7 +123,7 @@ impl Relu {
             F::relu(x)
         };
         if let Some(m) = self.max_value {
-            pos = pos.clamp(0.0, m);
+            pos = clip(pos, 0.0, m);
         }
         match neg {
             Some(n) => pos - n,
