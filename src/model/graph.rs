@@ -32,6 +32,9 @@ pub struct Graph {
     pub last_use: Vec<usize>,
     /// Variables per layer (empty for layers without any).
     pub params: Vec<Vec<ParamSpec>>,
+    /// For each node, the BatchNormalization node that inference folds into it: set on a
+    /// convolution without activation whose output only that BatchNormalization reads.
+    pub fold_bn: Vec<Option<usize>>,
 }
 
 struct Builder<'a> {
@@ -98,11 +101,13 @@ impl Graph {
         for &o in &outputs {
             last_use[o] = usize::MAX;
         }
+        let fold_bn = fold_targets(&b.nodes, &outputs);
         Ok(Graph {
             nodes: b.nodes,
             inputs,
             outputs,
             last_use,
+            fold_bn,
             params: b
                 .params
                 .into_iter()
@@ -110,6 +115,30 @@ impl Graph {
                 .collect(),
         })
     }
+}
+
+/// Which convolutions take the BatchNormalization after them at inference (see
+/// [`Graph::fold_bn`]).
+fn fold_targets(nodes: &[Node], outputs: &[usize]) -> Vec<Option<usize>> {
+    let mut readers = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for &j in &n.inputs {
+            readers[j].push(i);
+        }
+    }
+    let mut fold = vec![None; nodes.len()];
+    for (j, n) in nodes.iter().enumerate() {
+        let Op::Conv(conv) = &n.op else { continue };
+        if conv.act.kind != crate::keras::Activation::Linear || outputs.contains(&j) {
+            continue;
+        }
+        if let [k] = readers[j][..] {
+            if matches!(nodes[k].op, Op::BatchNorm(_)) && nodes[k].inputs == [j] {
+                fold[j] = Some(k);
+            }
+        }
+    }
+    fold
 }
 
 impl Builder<'_> {

@@ -1,6 +1,7 @@
 //! A Keras model as burn computes it: the graph, its variables, loading and prediction.
 
 pub mod axes;
+pub mod cpu;
 pub mod graph;
 pub mod layers;
 mod summary;
@@ -191,6 +192,18 @@ impl Model {
                 .collect();
             let p = &params[node.layer];
             values[id] = Some(match &node.op {
+                layers::Op::Conv(conv) if !training && g.fold_bn[id].is_some() => {
+                    let bn_node = &g.nodes[g.fold_bn[id].expect("checked")];
+                    let layers::Op::BatchNorm(bn) = &bn_node.op else {
+                        unreachable!("fold_bn points at BatchNormalization nodes")
+                    };
+                    let x = args.into_iter().next().expect("one input");
+                    conv.forward_folded(x, p, bn.affine(&params[bn_node.layer]))
+                }
+                // Folded into the convolution before it.
+                layers::Op::BatchNorm(_) if !training && g.fold_bn[node.inputs[0]] == Some(id) => {
+                    args.into_iter().next().expect("one input")
+                }
                 layers::Op::BatchNorm(bn) if training => {
                     let x = args.into_iter().next().expect("one input");
                     let (y, mean, var) = bn.forward_train(x, p);

@@ -106,6 +106,37 @@ impl Conv {
         } else {
             None
         };
+        self.run(x, w, b)
+    }
+
+    /// Inference with a following per-channel affine map (a BatchNormalization) folded into
+    /// the weights: `conv(x, w * scale) + (bias * scale + shift)`, one pass over the output
+    /// instead of three.
+    pub fn forward_folded(
+        &self,
+        x: Tensor<4>,
+        params: &[Tensor<1>],
+        (scale, shift): (Tensor<1>, Tensor<1>),
+    ) -> Tensor<4> {
+        let out = self.weight_shape[0];
+        let w =
+            params[0].clone().reshape(self.weight_shape) * scale.clone().reshape([out, 1, 1, 1]);
+        let b = if self.bias {
+            params[1].clone() * scale + shift
+        } else {
+            shift
+        };
+        self.run(x, w, Some(b))
+    }
+
+    fn run(&self, x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>) -> Tensor<4> {
+        // In the browser (one thread) Glimpse's depthwise kernel beats burn's where it applies;
+        // natively burn's uses every core.
+        #[cfg(target_arch = "wasm32")]
+        if let Some(g) = crate::model::cpu::depthwise_plan(&x, &w, &self.options) {
+            let y = crate::model::cpu::depthwise_conv2d(x, &w, b.as_ref(), &g);
+            return self.act.forward(y);
+        }
         self.act.forward(conv2d(x, w, b, self.options.clone()))
     }
 }

@@ -57,6 +57,12 @@ impl BatchNorm {
 
     /// Inference: `x * g / sqrt(var + eps) + (b - mean * g / sqrt(var + eps))`.
     pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>]) -> Tensor<4> {
+        let (scale, shift) = self.affine(params);
+        x * per_channel(scale) + per_channel(shift)
+    }
+
+    /// Inference as a per-channel affine map `x * scale + shift`.
+    pub fn affine(&self, params: &[Tensor<1>]) -> (Tensor<1>, Tensor<1>) {
         let (gamma, beta, mean, var) = self.parts(params);
         let mut inv = var.add_scalar(self.epsilon).sqrt().recip();
         if let Some(g) = gamma {
@@ -66,7 +72,7 @@ impl BatchNorm {
         if let Some(b) = beta {
             shift = shift + b;
         }
-        x * per_channel(inv) + per_channel(shift)
+        (inv, shift)
     }
 }
 

@@ -1,0 +1,9 @@
+//! Glimpse's hand-written CPU kernels, for the spots where burn's CPU backend stays slow in the
+//! browser (found by profiling EfficientNet-Lite0 in Chromium). They work on plain `f32`
+//! slices and are written so that the compiler vectorises them (wasm SIMD, AVX, NEON); this
+//! crate is its own package so that the size-optimised wasm build can still compile it at full
+//! speed (`[profile.wasm.package.glimpse-kernels]`).
+
+#![warn(missing_docs)]
+
+pub mod depthwise;
