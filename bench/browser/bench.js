@@ -1,23 +1,85 @@
-// One engine per (fresh) page: ?engine=glimpse-cpu | glimpse-webgpu | ort-wasm | ort-webgpu.
-// EfficientNet-Lite0 with the same weights everywhere (Glimpse's converted Keras model; ORT gets
-// the ONNX file bench/onnx_export.py writes from it). Measures: time to first prediction from
-// page start (download + compile + warm-up + one prediction), single-image latency p50/p95,
-// batch throughput; checks the top-1 class on the golden cat photo.
+// One engine per (fresh) page: ?engine=glimpse-cpu | glimpse-webgpu | ort-wasm | ort-webgpu |
+// tfjs-wasm | tfjs-webgl | tfjs-webgpu. EfficientNet-Lite0 with the same weights everywhere
+// (Glimpse's converted Keras model; ORT gets the ONNX file bench/onnx_export.py writes from it,
+// TF.js the layers-format model bench/tfjs_export.py writes from it). Workloads (?work=, comma
+// separated, default all):
+//   infer     time to first prediction from page start (download + compile + warm-up + one
+//             prediction), single-image latency p50/p95, batch throughput, top-1 on the golden
+//             cat photo and its probabilities (run.mjs compares them across engines);
+//   memory    peak JS heap and wasm memory over `memRuns` more single predictions;
+//   train     the course CIFAR-10 CNN (bench/course_cnn.py: same initial weights for Glimpse and
+//             TF.js), `trainN` random 32x32x3 images, batch 32, Adam, `trainEpochs` epochs; ms per
+//             step from the epochs after the first;
+//   transfer  EfficientNet-Lite0 features (1280-d, avg_pool) of `transferN` images made in the
+//             page from the fixture photos (crops, flips, shifts), then a Dense softmax head
+//             (1280 -> 7 photos) trained on them: Adam, `headEpochs` epochs, batch 32.
 const q = new URLSearchParams(location.search);
 const engine = q.get('engine');
-const iters = Number(q.get('iters') ?? 20);
-const batch = Number(q.get('batch') ?? 32);
-const batchRuns = Number(q.get('batchRuns') ?? 3);
-const memRuns = Number(q.get('memRuns') ?? 200);
-const log = (s) => (document.getElementById('log').textContent += s + '\n');
+const num = (k, d) => Number(q.get(k) ?? d);
+const iters = num('iters', 20);
+const batch = num('batch', 32);
+const batchRuns = num('batchRuns', 3);
+const memRuns = num('memRuns', 200);
+const trainN = num('trainN', 320);
+const trainEpochs = num('trainEpochs', 3);
+const transferN = num('transferN', 100);
+const featureBatch = num('featureBatch', 10);
+const headEpochs = num('headEpochs', 20);
+const work = (q.get('work') ?? 'infer,memory,train,transfer').split(',');
+const log = (s) => {
+  document.getElementById('log').textContent += s + '\n';
+  console.log(`[bench] ${engine}: ${s.split('\n')[0]}`); // run.mjs prints these as progress
+};
+const PHOTOS = ['chelsea', 'astronaut', 'china', 'coffee', 'flower', 'motorcycle', 'rocket'];
+const LR = 0.001;
+
+async function photoBitmap(name) {
+  const blob = await (await fetch(`/tests/fixtures/efficientnet/${name}_224.png`)).blob();
+  return createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+}
+
+function rgbaOf(source, draw) {
+  const c = new OffscreenCanvas(224, 224);
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  draw(ctx, source);
+  return ctx.getImageData(0, 0, 224, 224).data;
+}
 
 async function goldenPixels() {
-  const blob = await (await fetch('/tests/fixtures/efficientnet/chelsea_224.png')).blob();
-  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none' });
-  const c = new OffscreenCanvas(224, 224);
-  const ctx = c.getContext('2d');
-  ctx.drawImage(bmp, 0, 0);
-  return ctx.getImageData(0, 0, 224, 224).data;
+  return rgbaOf(await photoBitmap('chelsea'), (ctx, b) => ctx.drawImage(b, 0, 0));
+}
+
+// A small seeded generator (LCG): the same images and labels in every engine's page.
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+// n distinct 224x224 images from the fixture photos: a random crop (60-100% of the side) at a
+// random place, scaled back to 224, mirrored every other time. Labels: which photo.
+async function transferImages(n) {
+  const bitmaps = await Promise.all(PHOTOS.map(photoBitmap));
+  const r = rng(7);
+  const x = new Float32Array(n * 224 * 224 * 3);
+  const labels = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const p = k % PHOTOS.length;
+    const side = Math.round(224 * (0.6 + 0.4 * r()));
+    const sx = Math.floor(r() * (224 - side + 1));
+    const sy = Math.floor(r() * (224 - side + 1));
+    const flip = Math.floor(k / PHOTOS.length) % 2 === 1;
+    const px = rgbaOf(bitmaps[p], (ctx, b) => {
+      if (flip) {
+        ctx.translate(224, 0);
+        ctx.scale(-1, 1);
+      }
+      ctx.drawImage(b, sx, sy, side, side, 0, 0, 224, 224);
+    });
+    const o = k * 224 * 224 * 3;
+    for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) x[o + i * 3 + c] = px[i * 4 + c];
+    labels[k] = p;
+  }
+  return { x, labels, classes: PHOTOS.length };
 }
 
 function nhwc(px, n) {
@@ -28,12 +90,42 @@ function nhwc(px, n) {
   return x;
 }
 
-function nchw(px, n) {
-  const one = new Float32Array(3 * 224 * 224);
-  for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) one[c * 224 * 224 + i] = px[i * 4 + c];
-  const x = new Float32Array(n * one.length);
-  for (let k = 0; k < n; k++) x.set(one, k * one.length);
-  return x;
+// NHWC float images -> NCHW (ONNX layout).
+function toNchw(x, n, h = 224, w = 224, ch = 3) {
+  const out = new Float32Array(x.length);
+  for (let k = 0; k < n; k++) {
+    const o = k * h * w * ch;
+    for (let i = 0; i < h * w; i++) for (let c = 0; c < ch; c++) out[o + c * h * w + i] = x[o + i * ch + c];
+  }
+  return out;
+}
+
+function oneHot(labels, classes) {
+  const y = new Float32Array(labels.length * classes);
+  labels.forEach((l, i) => (y[i * classes + l] = 1));
+  return y;
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`cannot download ${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(s);
+  });
+}
+
+// Epoch-end timestamps -> ms per step, leaving out the first epoch (compilation, warm-up).
+function msPerStep(ends, start, stepsPerEpoch) {
+  if (ends.length < 2) return (ends[0] - start) / stepsPerEpoch;
+  return (ends[ends.length - 1] - ends[0]) / ((ends.length - 1) * stepsPerEpoch);
 }
 
 async function glimpseEngine(backend) {
@@ -41,10 +133,44 @@ async function glimpseEngine(backend) {
   const info = await g.ready({ backend });
   const net = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
   return {
-    info: `${info.backend}: ${info.adapter}`,
+    info: `Glimpse ${info.backend}: ${info.adapter}`,
     prepare: (px, n) => ({ data: nhwc(px, n), n }),
     run: async ({ data, n }) => (await net.predict(data, [n, 224, 224, 3])).data,
-    memory: () => g.memoryBytes(),
+    wasmMemory: () => g.memoryBytes(),
+    async trainCnn(x, labels, { epochs, batchSize }) {
+      const model = await g.loadModel({
+        structure: await (await fetch('/bench-data/cifar_cnn.json')).text(),
+        weights: await fetchBytes('/bench-data/cifar_cnn.weights.h5'),
+      });
+      const ends = [];
+      const start = performance.now();
+      const h = await model.fit(x, labels, {
+        epochs, batchSize, optimizer: 'adam', learningRate: LR, shuffle: true, seed: 1,
+        onEpochEnd: () => ends.push(performance.now()),
+      });
+      model.dispose();
+      return { ends, start, loss: h.history.loss };
+    },
+    async features(x, n, b) {
+      const fx = net.featureExtractor();
+      const out = [];
+      const t = performance.now();
+      for (let i = 0; i < n; i += b) {
+        const m = Math.min(b, n - i);
+        out.push((await fx.predict(x.subarray(i * 150528, (i + m) * 150528), [m, 224, 224, 3])).data);
+      }
+      const ms = performance.now() - t;
+      fx.dispose();
+      return { ms, width: out[0].length / Math.min(b, n), data: out };
+    },
+    async trainHead(f, labels, classes, { epochs, batchSize }) {
+      const head = await g.createHead({ features: f.length / labels.length, classes, seed: 1 });
+      const t = performance.now();
+      const h = await head.fit(f, Array.from(labels), { epochs, batchSize, optimizer: 'adam', learningRate: LR, shuffle: true, seed: 1 });
+      const ms = performance.now() - t;
+      head.dispose();
+      return { ms, accuracy: h.history.accuracy.at(-1) };
+    },
   };
 }
 
@@ -54,26 +180,173 @@ async function ortEngine(ep) {
     : '/bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
   ort.env.wasm.wasmPaths = '/bench/node_modules/onnxruntime-web/dist/';
   ort.env.wasm.numThreads = 1;
-  const model = new Uint8Array(await (await fetch('/bench-data/efficientnet-lite0.onnx')).arrayBuffer());
-  let session;
-  try {
-    session = await ort.InferenceSession.create(model, { executionProviders: [ep] });
-  } catch (e) {
-    throw new Error(`onnxruntime-web session (${ep}): ${typeof e === 'number' ? `wasm exception ${e}` : e}`);
-  }
+  const session = async (file) => {
+    try {
+      return await ort.InferenceSession.create(await fetchBytes(`/bench-data/${file}`), { executionProviders: [ep] });
+    } catch (e) {
+      throw new Error(`onnxruntime-web session (${ep}): ${typeof e === 'number' ? `wasm exception ${e}` : e}`);
+    }
+  };
+  const runOn = async (s, tensor) => {
+    let out;
+    try {
+      out = await s.run({ image: tensor });
+    } catch (e) {
+      throw new Error(`onnxruntime-web run (${ep}): ${typeof e === 'number' ? `wasm exception ${e}` : e}`);
+    }
+    const y = Object.values(out)[0];
+    return y.getData ? await y.getData() : y.data;
+  };
+  const net = await session('efficientnet-lite0.onnx');
   return {
     info: `onnxruntime-web ${ort.env.versions?.web ?? ''} ${ep}`,
-    prepare: (px, n) => ({ tensor: new ort.Tensor('float32', nchw(px, n), [n, 3, 224, 224]) }),
-    run: async ({ tensor }) => {
-      let out;
-      try {
-        out = await session.run({ image: tensor });
-      } catch (e) {
-        throw new Error(`onnxruntime-web run (${ep}): ${typeof e === 'number' ? `wasm exception ${e}` : e}`);
+    prepare: (px, n) => ({ tensor: new ort.Tensor('float32', toNchw(nhwc(px, n), n), [n, 3, 224, 224]) }),
+    run: ({ tensor }) => runOn(net, tensor),
+    wasmMemory: null, // ORT's wasm instance is internal to the package: not reachable from the page
+    trainCnn: 'n/a (inference only)',
+    async features(x, n, b) {
+      const fs = await session('efficientnet-lite0-features.onnx');
+      const tensors = [];
+      for (let i = 0; i < n; i += b) {
+        const m = Math.min(b, n - i);
+        tensors.push(new ort.Tensor('float32', toNchw(x.subarray(i * 150528, (i + m) * 150528), m), [m, 3, 224, 224]));
       }
-      return Object.values(out)[0].getData ? await Object.values(out)[0].getData() : Object.values(out)[0].data;
+      const out = [];
+      const t = performance.now();
+      for (const tensor of tensors) out.push(await runOn(fs, tensor));
+      const ms = performance.now() - t;
+      await fs.release?.();
+      return { ms, width: out[0].length / tensors[0].dims[0], data: out };
     },
-    memory: () => 0,
+    trainHead: 'n/a (inference only)',
+  };
+}
+
+async function tfjsEngine(backend) {
+  const nm = '/bench/node_modules/@tensorflow';
+  await loadScript(`${nm}/tfjs/dist/tf.min.js`);
+  const tf = window.tf;
+  let detail = '';
+  if (backend === 'wasm') {
+    await loadScript(`${nm}/tfjs-backend-wasm/dist/tf-backend-wasm.min.js`);
+    tf.wasm.setWasmPaths(`${nm}/tfjs-backend-wasm/dist/`);
+  } else if (backend === 'webgpu') {
+    await loadScript(`${nm}/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js`);
+  }
+  // setBackend resolves to false (and TF.js logs the cause) when the backend cannot start, e.g.
+  // no WebGL context: keep the logged line for the error.
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...a) => {
+    warnings.push(a.map(String).join(' '));
+    warn.apply(console, a);
+  };
+  let ok;
+  try {
+    ok = await tf.setBackend(backend);
+  } finally {
+    console.warn = warn;
+  }
+  if (!ok || tf.getBackend() !== backend) {
+    throw new Error(`TF.js ${backend} backend did not start: ${warnings.filter(Boolean).join(' | ') || 'no reason given'}`);
+  }
+  await tf.ready();
+  if (backend === 'wasm') {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    detail = ` (${simd ? 'SIMD' : 'no SIMD'}, ${tf.wasm.getThreadsCount()} thread${tf.wasm.getThreadsCount() === 1 ? '' : 's'})`;
+  } else if (backend === 'webgl') {
+    try {
+      const gl = tf.backend().gpgpu.gl;
+      const ext = gl.getExtension('WEBGL_debug_renderer_info');
+      detail = `: ${gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER)} (WebGL ${tf.env().get('WEBGL_VERSION')})`;
+    } catch {
+      detail = '';
+    }
+  } else if (backend === 'webgpu') {
+    try {
+      const i = tf.backend().adapterInfo;
+      detail = `: ${[i?.vendor, i?.architecture].filter(Boolean).join(' ')}`;
+    } catch {
+      detail = '';
+    }
+  }
+  const net = await tf.loadLayersModel('/bench-data/efficientnet-lite0-tfjs/model.json');
+  const predict = async (x) => {
+    const y = net.predict(x);
+    const d = await y.data();
+    y.dispose();
+    return d;
+  };
+  const fitCnn = async (x, labels, { epochs, batchSize }) => {
+    const model = await tf.loadLayersModel('/bench-data/cifar_cnn-tfjs/model.json');
+    model.compile({ optimizer: tf.train.adam(LR), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const xs = tf.tensor4d(x, [labels.length, 32, 32, 3]);
+    const ys = tf.tensor2d(oneHot(labels, 10), [labels.length, 10]);
+    const ends = [];
+    const start = performance.now();
+    try {
+      const h = await model.fit(xs, ys, {
+        epochs, batchSize, shuffle: true, yieldEvery: 'never',
+        callbacks: { onEpochEnd: async () => ends.push(performance.now()) },
+      });
+      return { ends, start, loss: h.history.loss };
+    } finally {
+      tf.dispose([xs, ys]);
+      model.dispose();
+    }
+  };
+  return {
+    info: `TF.js ${tf.version.tfjs} ${backend}${detail}`,
+    prepare: (px, n) => tf.tensor4d(nhwc(px, n), [n, 224, 224, 3]),
+    run: predict,
+    wasmMemory: backend === 'wasm' ? () => tf.backend().wasm.HEAPU8.buffer.byteLength : null,
+    tensorMemory: () => tf.memory(),
+    async trainCnn(x, labels, opts) {
+      try {
+        return await fitCnn(x, labels, opts);
+      } catch (err) {
+        // TF.js' wasm backend has no gradient kernels for convolutions: train on its plain-JS
+        // cpu backend instead (the last workload of the page, so nothing else moves).
+        if (backend !== 'wasm' || !/not registered/.test(err.message)) throw err;
+        // That backend takes ~45 s a step here: one batch, 3 epochs (2 steps timed).
+        await tf.setBackend('cpu');
+        const r = await fitCnn(x.subarray(0, 32 * 3072), labels.subarray(0, 32), { ...opts, epochs: 3 });
+        const kernel = err.message.match(/'(\w+)'/)?.[1] ?? 'conv gradient';
+        return { ...r, n: 32, epochs: 3, note: `TF.js' cpu backend (plain JS), 32 images x 3 epochs: the wasm backend has no ${kernel} kernel` };
+      }
+    },
+    async features(x, n, b) {
+      const fx = tf.model({ inputs: net.inputs, outputs: net.getLayer('avg_pool').output });
+      const inputs = [];
+      for (let i = 0; i < n; i += b) {
+        const m = Math.min(b, n - i);
+        inputs.push(tf.tensor4d(x.subarray(i * 150528, (i + m) * 150528), [m, 224, 224, 3]));
+      }
+      const out = [];
+      const t = performance.now();
+      for (const xi of inputs) {
+        const y = fx.predict(xi);
+        out.push(await y.data());
+        y.dispose();
+      }
+      const ms = performance.now() - t;
+      tf.dispose(inputs);
+      return { ms, width: out[0].length / inputs[0].shape[0], data: out };
+    },
+    async trainHead(f, labels, classes, { epochs, batchSize }) {
+      const width = f.length / labels.length;
+      const head = tf.sequential({ layers: [tf.layers.dense({ inputShape: [width], units: classes, activation: 'softmax' })] });
+      head.compile({ optimizer: tf.train.adam(LR), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const xs = tf.tensor2d(f, [labels.length, width]);
+      const ys = tf.tensor2d(oneHot(labels, classes), [labels.length, classes]);
+      const t = performance.now();
+      const h = await head.fit(xs, ys, { epochs, batchSize, shuffle: true, yieldEvery: 'never' });
+      const ms = performance.now() - t;
+      tf.dispose([xs, ys]);
+      head.dispose();
+      const acc = h.history.acc ?? h.history.accuracy;
+      return { ms, accuracy: acc.at(-1) };
+    },
   };
 }
 
@@ -81,15 +354,15 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function main() {
+const jsHeap = () => performance.memory?.usedJSHeapSize ?? null;
+
+async function infer(e, result) {
   const px = await goldenPixels();
-  const e = engine.startsWith('glimpse')
-    ? await glimpseEngine(engine.split('-')[1])
-    : await ortEngine(engine.split('-')[1]);
   const one = e.prepare(px, 1);
   const y = await e.run(one);
-  const firstPredictionMs = performance.now();
-  const top1 = y.indexOf(Math.max(...y));
+  result.firstPredictionMs = Math.round(performance.now());
+  result.top1 = y.indexOf(Math.max(...y));
+  result.probs = Array.from(y.subarray(0, 1000));
   for (let i = 0; i < 2; i++) await e.run(one);
   const times = [];
   for (let i = 0; i < iters; i++) {
@@ -98,21 +371,90 @@ async function main() {
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
+  Object.assign(result, { p50Ms: +pct(times, 50).toFixed(1), p95Ms: +pct(times, 95).toFixed(1), iters });
   const many = e.prepare(px, batch);
   await e.run(many);
   const t = performance.now();
   for (let i = 0; i < batchRuns; i++) await e.run(many);
-  const batchImgPerS = (batch * batchRuns) / ((performance.now() - t) / 1000);
-  const mem0 = e.memory();
-  for (let i = 0; i < memRuns; i++) await e.run(one);
-  const result = {
-    engine, info: e.info, top1, firstPredictionMs: Math.round(firstPredictionMs),
-    p50Ms: +pct(times, 50).toFixed(1), p95Ms: +pct(times, 95).toFixed(1),
-    batch, batchImgPerS: +batchImgPerS.toFixed(2),
-    wasmMemoryBytes: e.memory(), memRuns, wasmMemoryGrowth: e.memory() - mem0,
-    jsHeapBytes: performance.memory?.usedJSHeapSize ?? null,
+  Object.assign(result, { batch, batchImgPerS: +((batch * batchRuns) / ((performance.now() - t) / 1000)).toFixed(2) });
+  many.dispose?.();
+  return one;
+}
+
+async function memory(e, one) {
+  const wasm0 = e.wasmMemory ? e.wasmMemory() : null;
+  let peak = jsHeap();
+  for (let i = 0; i < memRuns; i++) {
+    await e.run(one);
+    peak = Math.max(peak, jsHeap());
+  }
+  const m = { memRuns, jsHeapPeakBytes: peak, jsHeapBytes: jsHeap() };
+  if (e.wasmMemory) Object.assign(m, { wasmMemoryBytes: e.wasmMemory(), wasmMemoryGrowth: e.wasmMemory() - wasm0 });
+  else m.wasmMemory = 'n/a (not reachable from the page)';
+  if (e.tensorMemory) {
+    const t = e.tensorMemory();
+    Object.assign(m, { tensorBytes: t.numBytes, tensors: t.numTensors });
+  }
+  return m;
+}
+
+async function train(e) {
+  if (typeof e.trainCnn === 'string') return { na: e.trainCnn };
+  const r = rng(3);
+  const x = new Float32Array(trainN * 32 * 32 * 3).map(() => r());
+  const labels = Int32Array.from({ length: trainN }, (_, i) => i % 10);
+  const t = await e.trainCnn(x, labels, { epochs: trainEpochs, batchSize: 32 });
+  const { ends, start, loss, note, n = trainN, epochs = trainEpochs } = t;
+  return {
+    note, n, epochs, stepsPerEpoch: Math.ceil(n / 32), firstEpochS: +((ends[0] - start) / 1000).toFixed(2),
+    msPerStep: +msPerStep(ends, start, Math.ceil(n / 32)).toFixed(1), loss: loss.map((l) => +Number(l).toFixed(4)),
   };
-  log(JSON.stringify(result, null, 2));
+}
+
+async function transfer(e) {
+  const { x, labels, classes } = await transferImages(transferN);
+  const f = await e.features(x, transferN, featureBatch);
+  const out = { n: transferN, featureBatch, featuresS: +(f.ms / 1000).toFixed(2), featuresMsPerImage: +(f.ms / transferN).toFixed(1), width: f.width };
+  if (typeof e.trainHead === 'string') return { ...out, head: e.trainHead };
+  const feats = new Float32Array(transferN * f.width);
+  let at = 0;
+  for (const d of f.data) {
+    feats.set(d, at);
+    at += d.length;
+  }
+  const h = await e.trainHead(feats, labels, classes, { epochs: headEpochs, batchSize: 32 });
+  return { ...out, headEpochs, classes, headS: +(h.ms / 1000).toFixed(2), headAccuracy: +Number(h.accuracy).toFixed(3) };
+}
+
+async function main() {
+  const result = { engine };
+  const [kind, backend] = engine.split('-');
+  const e = kind === 'glimpse' ? await glimpseEngine(backend) : kind === 'ort' ? await ortEngine(backend) : await tfjsEngine(backend);
+  result.info = e.info;
+  // Each workload on its own: one failing leaves its error line and the others still run.
+  const step = async (name, f) => {
+    if (!work.includes(name)) return;
+    try {
+      log(`${name}...`);
+      const t = performance.now();
+      result[name] = await f();
+      log(`${name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      result[name] = { error: String(err?.message ?? err).split('\n')[0] };
+      log(`${name} failed: ${err?.stack ?? err}`);
+    }
+  };
+  let one = null;
+  if (work.includes('infer')) {
+    const r = { };
+    one = await infer(e, r); // a failing inference fails the page: nothing else is comparable then
+    Object.assign(result, r);
+    log(`infer: top-1 ${r.top1}, p50 ${r.p50Ms} ms`);
+  }
+  if (memRuns > 0 && one) await step('memory', () => memory(e, one));
+  await step('transfer', () => transfer(e));
+  await step('train', () => train(e)); // last: TF.js wasm switches to its cpu backend for it
+  document.getElementById('log').textContent += JSON.stringify({ ...result, probs: undefined }, null, 2);
   return result;
 }
 

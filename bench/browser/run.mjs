@@ -1,13 +1,18 @@
-// The browser benchmark: one command, one Chromium session, EfficientNet-Lite0 with the same
-// weights on Glimpse (WebGPU, CPU) and onnxruntime-web (wasm, webgpu). Prints a markdown table
-// with ratios to the fastest engine per workload and writes it (and JSON) to --out.
-//   node bench/browser/run.mjs [--engines a,b] [--iters N] [--out DIR]
-// Needs: scripts/build-pkg done, the zoo model (glimpse zoo fetch), python with onnx + h5py
-// ($PYTHON, default python3) for the ONNX file; installs bench/'s npm peers when missing.
+// The browser benchmark: one command, one Chromium session, a fresh page per engine. The same
+// EfficientNet-Lite0 weights on Glimpse (CPU, WebGPU), onnxruntime-web (wasm, webgpu) and
+// TensorFlow.js (wasm, webgl, webgpu); the course CNN's training step, transfer learning
+// (features + a Dense head) and memory. Prints markdown tables with ratios to the fastest engine
+// of each group and workload, and writes them (and JSON) to --out.
+//   node bench/browser/run.mjs [--engines a,b] [--work infer,memory,train,transfer] [--iters N] [--out DIR]
+//                              [--set trainN=64,transferN=20,...]
+// Needs: scripts/build-pkg done, the zoo model (glimpse zoo fetch), python ($PYTHON, default
+// python3) with onnx + h5py (ONNX and TF.js files) and keras 3 (the course CNN's initial
+// weights); installs bench/'s npm peers when missing. Files it writes go to --out/data and are
+// reused.
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -17,21 +22,32 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 const args = process.argv.slice(2);
 const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
-const engines = opt('--engines', 'glimpse-cpu,ort-wasm,glimpse-webgpu,ort-webgpu').split(',');
+const ALL = 'glimpse-cpu,ort-wasm,tfjs-wasm,glimpse-webgpu,ort-webgpu,tfjs-webgl,tfjs-webgpu';
+const engines = opt('--engines', ALL).split(',');
+const work = opt('--work', 'infer,memory,train,transfer');
 const iters = Number(opt('--iters', 20));
 const out = opt('--out', join(tmpdir(), 'glimpse-bench'));
 mkdirSync(out, { recursive: true });
 const zoo = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo';
+const python = process.env.PYTHON ?? 'python3';
+const nm = join(repo, 'bench', 'node_modules');
+const isGpu = (e) => /-(webgpu|webgl)$/.test(e);
 
-if (!existsSync(join(repo, 'bench', 'node_modules', 'onnxruntime-web'))) {
+const pkgs = Object.keys(JSON.parse(readFileSync(join(repo, 'bench', 'package.json'), 'utf8')).devDependencies);
+if (!pkgs.every((p) => existsSync(join(nm, p)))) {
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: join(repo, 'bench'), stdio: 'inherit' });
 }
 const data = join(out, 'data');
 mkdirSync(data, { recursive: true });
+const py = (script, ...a) => execFileSync(python, [join(repo, 'bench', script), ...a], { stdio: 'inherit' });
+const net = join(zoo, 'efficientnet-lite0');
 const onnx = join(data, 'efficientnet-lite0.onnx');
-if (!existsSync(onnx)) {
-  execFileSync(process.env.PYTHON ?? 'python3', [join(repo, 'bench', 'onnx_export.py'), join(zoo, 'efficientnet-lite0'), onnx], { stdio: 'inherit' });
-}
+if (!existsSync(onnx)) py('onnx_export.py', net, onnx);
+const onnxFeatures = join(data, 'efficientnet-lite0-features.onnx');
+if (!existsSync(onnxFeatures)) py('onnx_export.py', net, onnxFeatures, '--features');
+const tfjsDir = join(data, 'efficientnet-lite0-tfjs');
+if (!existsSync(join(tfjsDir, 'model.json'))) py('tfjs_export.py', net, tfjsDir);
+if (!existsSync(join(data, 'cifar_cnn-tfjs', 'model.json'))) py('course_cnn.py', data);
 
 const server = await serve({ port: 0, zooDir: zoo, extra: { '/bench-data/': data } });
 const origin = `http://127.0.0.1:${server.address().port}`;
@@ -39,49 +55,140 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--enable-precise-memory-info'],
 });
+// WebGL/WebGPU here are usually SwiftShader (a CPU rasteriser, ~40x slower than the wasm
+// engines): fewer, smaller runs, and no 200-prediction memory loop.
+const SIZES = {
+  cpu: { iters, batch: 32, batchRuns: 3, memRuns: 200, trainN: 320, trainEpochs: 3, transferN: 100, featureBatch: 10, headEpochs: 20 },
+  gpu: { iters: 3, batch: 8, batchRuns: 1, memRuns: 0, trainN: 64, trainEpochs: 2, transferN: 10, featureBatch: 5, headEpochs: 20 },
+};
+const chromiumVersion = browser.version();
+// --set k=v,k=v overrides workload sizes in both groups (for quick runs while developing).
+for (const kv of opt('--set', '').split(',').filter(Boolean)) {
+  const [k, v] = kv.split('=');
+  SIZES.cpu[k] = SIZES.gpu[k] = Number(v);
+}
 const results = [];
 for (const engine of engines) {
   const page = await browser.newPage();
-  // WebGPU here is usually SwiftShader (a CPU rasteriser): fewer, smaller runs.
-  const gpu = engine.endsWith('webgpu');
-  const q = gpu ? `iters=3&batch=8&batchRuns=1&memRuns=0` : `iters=${iters}&batch=32&batchRuns=3&memRuns=200`;
-  await page.goto(`${origin}/bench/browser/index.html?engine=${engine}&${q}`);
+  page.on('console', (m) => m.text().startsWith('[bench]') && console.log(m.text()));
+  const q = new URLSearchParams({ engine, work, ...SIZES[isGpu(engine) ? 'gpu' : 'cpu'] });
+  const t = Date.now();
+  await page.goto(`${origin}/bench/browser/index.html?${q}`);
   const r = await page.evaluate(() => window.benchDone);
-  console.log(JSON.stringify(r));
+  r.wallS = Math.round((Date.now() - t) / 1000);
+  console.log(JSON.stringify({ ...r, probs: undefined }));
   results.push(r);
   await page.close();
 }
 await browser.close();
 server.close();
 
+// Agreement: max |p - p_ref| over the 1000 probabilities of the golden photo, against Glimpse CPU.
+const ref = results.find((r) => r.engine === 'glimpse-cpu' && r.probs)?.probs;
+for (const r of results) {
+  if (ref && r.probs) r.maxAbsDiffVsGlimpseCpu = Math.max(...r.probs.map((p, i) => Math.abs(p - ref[i])));
+  delete r.probs;
+}
+
 const size = (f) => {
   const b = readFileSync(f);
   return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
 };
+const dirBytes = (d) => readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
 const sizes = {
   'Glimpse wasm': size(join(repo, 'pkg', 'wasm', 'glimpse_bg.wasm')),
-  'onnxruntime-web wasm (jsep)': size(join(repo, 'bench', 'node_modules', 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.jsep.wasm')),
-  'model: Keras .weights.h5 (Glimpse)': { raw: statSync(join(zoo, 'efficientnet-lite0', 'model.weights.h5')).size },
+  'onnxruntime-web wasm (jsep)': size(join(nm, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.jsep.wasm')),
+  'TF.js JS (tf.min.js: core, layers, converter, cpu + webgl backends)': size(join(nm, '@tensorflow', 'tfjs', 'dist', 'tf.min.js')),
+  'TF.js wasm backend JS + wasm (SIMD)': (() => {
+    const a = size(join(nm, '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tf-backend-wasm.min.js'));
+    const b = size(join(nm, '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tfjs-backend-wasm-simd.wasm'));
+    return { raw: a.raw + b.raw, gzip: a.gzip + b.gzip };
+  })(),
+  'TF.js webgpu backend JS': size(join(nm, '@tensorflow', 'tfjs-backend-webgpu', 'dist', 'tf-backend-webgpu.min.js')),
+  'model: Keras .weights.h5 (Glimpse)': { raw: statSync(join(net, 'model.weights.h5')).size },
   'model: ONNX (onnxruntime-web)': { raw: statSync(onnx).size },
+  'model: TF.js layers model.json + shards': { raw: dirBytes(tfjsDir) },
 };
-const ok = results.filter((r) => !r.error);
-const groups = [['CPU', ok.filter((r) => !r.engine.endsWith('webgpu'))], ['WebGPU', ok.filter((r) => r.engine.endsWith('webgpu'))]];
-let md = `# Browser benchmark: EfficientNet-Lite0, same weights, one Chromium session\n\n`;
-md += `Ratios are to the fastest engine of the same group (CPU or WebGPU) per column: 1.00 is the fastest.\n\n`;
-for (const [name, rows] of groups) {
-  if (!rows.length) continue;
-  const b = (key, lower) => Math.min(...rows.map((r) => (lower ? r[key] : 1 / r[key])));
-  const rr = (r, key, lower) => ((lower ? r[key] : 1 / r[key]) / b(key, lower)).toFixed(2);
-  md += `## ${name}\n\n| engine | top-1 | first prediction ms (ratio) | p50 ms (ratio) | p95 ms | batch | batch img/s (ratio) | wasm memory (growth over N more predictions) |\n|---|---|---|---|---|---|---|---|\n`;
+
+const get = (o, path) => path.split('.').reduce((v, k) => (v == null ? v : v[k]), o);
+const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+// One table per group: each column either a value with its ratio to the group's best, or text.
+function table(title, rows, cols, note = '') {
+  if (!rows.length) return '';
+  let md = `### ${title}\n\n${note ? note + '\n\n' : ''}| engine | ${cols.map((c) => c.name).join(' | ')} |\n|---|${cols.map(() => '---|').join('')}\n`;
   for (const r of rows) {
-    md += `| ${r.info} | ${r.top1} | ${r.firstPredictionMs} (${rr(r, 'firstPredictionMs', true)}) | ${r.p50Ms} (${rr(r, 'p50Ms', true)}) | ${r.p95Ms} | ${r.batch} | ${r.batchImgPerS} (${rr(r, 'batchImgPerS', false)}) | ${r.wasmMemoryBytes ? `${(r.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB (+${r.wasmMemoryGrowth} B over ${r.memRuns})` : 'n/a'} |\n`;
+    const cells = cols.map((c) => {
+      if (c.text) return c.text(r);
+      const v = get(r, c.key);
+      if (typeof v !== 'number') return c.na?.(r) ?? '';
+      const vals = rows.map((x) => get(x, c.key)).filter((x) => typeof x === 'number' && x > 0);
+      const best = c.lower ? Math.min(...vals) : Math.max(...vals);
+      const ratio = c.lower ? v / best : best / v;
+      return `${c.fmt ? c.fmt(v, r) : v} (${ratio.toFixed(2)})`;
+    });
+    md += `| ${r.info ?? r.engine} | ${cells.join(' | ')} |\n`;
   }
-  md += '\n';
+  return md + '\n';
 }
+// A workload's cell when it did not run: its error or "n/a (why)".
+const missing = (w) => (w == null ? 'not run' : w.error ? `error: ${w.error}` : w.na ?? w.head ?? '');
+function sectioned(key, title, cols, note, gpuNote = '') {
+  if (!ok.some((r) => r[key ?? 'top1'] !== undefined)) return '';
+  let md = `## ${title}\n\n`;
+  for (const [name, gpu] of [['CPU', false], ['GPU (WebGL, WebGPU)', true]]) {
+    const rows = ok.filter((r) => isGpu(r.engine) === gpu && (key === null || r[key] !== undefined));
+    const good = key === null ? rows : rows.filter((r) => r[key] && !r[key].error && !r[key].na);
+    const bad = key === null ? [] : rows.filter((r) => !good.includes(r));
+    let t = table(name, good, cols, gpu ? gpuNote : '');
+    if (bad.length) {
+      if (!t) t = `### ${name}\n\n`;
+      t += bad.map((r) => `- ${r.info ?? r.engine}: ${missing(r[key])}`).join('\n') + '\n\n';
+    }
+    md += t;
+  }
+  return md + (note ? note + '\n\n' : '');
+}
+
+const ok = results.filter((r) => !r.error);
+const sz = SIZES.cpu;
+const gz = SIZES.gpu;
+let md = `# Browser benchmark: one Chromium session, a fresh page per engine\n\n`;
+md += `Chromium ${chromiumVersion} headless; EfficientNet-Lite0 with the same weights in every engine (Glimpse: Keras .weights.h5; onnxruntime-web: ONNX from bench/onnx_export.py; TF.js: layers model from bench/tfjs_export.py). `;
+md += `Numbers in parentheses are ratios to the best engine of the same group (CPU or GPU) in that column: 1.00 is the best. `;
+md += `The page is not cross-origin isolated, so every wasm engine runs single-threaded (onnxruntime-web numThreads = 1; TF.js wasm gets no SharedArrayBuffer and uses SIMD without threads). `;
+md += `WebGL and WebGPU are SwiftShader (CPU emulation) on this machine: the GPU group runs smaller workloads (noted per table) and says nothing about real GPUs.\n\n`;
+md += sectioned(null, 'Inference (EfficientNet-Lite0, 224x224)', [
+  { name: 'top-1 (golden cat: 282)', text: (r) => String(r.top1) },
+  { name: 'max abs diff of probabilities vs Glimpse CPU', text: (r) => (r.maxAbsDiffVsGlimpseCpu == null ? '' : r.maxAbsDiffVsGlimpseCpu.toExponential(1)) },
+  { name: 'first prediction ms', key: 'firstPredictionMs', lower: true },
+  { name: 'p50 ms', key: 'p50Ms', lower: true },
+  { name: 'p95 ms', text: (r) => String(r.p95Ms) },
+  { name: 'batch img/s', key: 'batchImgPerS' },
+], `First prediction: from navigation start (script and model download, compile, warm-up, one prediction). ${sz.iters} single predictions for p50/p95; batch throughput over ${sz.batchRuns} batches of ${sz.batch}.`,
+`GPU group: ${gz.iters} single predictions, one batch of ${gz.batch}.`);
+md += sectioned('memory', `Memory after ${sz.memRuns} single predictions (CPU engines)`, [
+  { name: 'peak JS heap', key: 'memory.jsHeapPeakBytes', lower: true, fmt: mib },
+  { name: 'wasm memory', key: 'memory.wasmMemoryBytes', lower: true, fmt: mib, na: (r) => r.memory.wasmMemory },
+  { name: 'wasm growth over the loop', text: (r) => (r.memory.wasmMemoryGrowth == null ? '' : `${r.memory.wasmMemoryGrowth.toLocaleString('en')} B`) },
+  { name: 'TF.js tensors', text: (r) => (r.memory.tensorBytes == null ? '' : `${r.memory.tensors} tensors, ${mib(r.memory.tensorBytes)}`) },
+], 'Peak JS heap: the largest performance.memory.usedJSHeapSize seen after each prediction (--enable-precise-memory-info). Wasm memory: the engine\'s WebAssembly.Memory (grows, never shrinks); onnxruntime-web keeps its instance private, so n/a. TF.js webgl/webgpu keep tensors on the GPU and are not in this loop.');
+md += sectioned('train', 'Training: the course CIFAR-10 CNN, batch 32', [
+  { name: 'ms per step', key: 'train.msPerStep', lower: true },
+  { name: 'first epoch s (compile + warm-up)', text: (r) => String(r.train.firstEpochS) },
+  { name: 'loss per epoch', text: (r) => r.train.loss.join(', ') },
+  { name: 'note', text: (r) => r.train.note ?? '' },
+], `${sz.trainN} random 32x32x3 images, 10 classes, Adam (lr 0.001), categorical cross-entropy, ${sz.trainEpochs} epochs; ms per step from the epochs after the first. Both engines start from the same initial weights (bench/course_cnn.py, Keras' initialisers); dropout is random in each, so losses differ slightly.`,
+`GPU group: ${gz.trainN} images, ${gz.trainEpochs} epochs.`);
+md += sectioned('transfer', 'Transfer learning: EfficientNet-Lite0 features + a Dense head', [
+  { name: `features s (${sz.transferN} photos)`, key: 'transfer.featuresS', lower: true, fmt: (v, r) => (r.transfer.n === sz.transferN ? String(v) : `${v} for ${r.transfer.n}`) },
+  { name: 'features ms / photo', key: 'transfer.featuresMsPerImage', lower: true },
+  { name: `head training s (${sz.headEpochs} epochs)`, key: 'transfer.headS', lower: true, na: (r) => r.transfer.head },
+  { name: 'head train accuracy', text: (r) => (r.transfer.headAccuracy == null ? '' : String(r.transfer.headAccuracy)) },
+], `${sz.transferN} distinct 224x224 photos made in the page from the 7 fixture photos (random crops of 60-100%, flips), 7 classes; features: the network up to avg_pool (1280 values), batches of ${sz.featureBatch}, input tensors prepared before timing; head: Dense(7, softmax), Adam (lr 0.001), batch 32. onnxruntime-web extracts features from an ONNX file cut at avg_pool (onnx_export.py --features) and has no training.`,
+`GPU group: ${gz.transferN} photos in batches of ${gz.featureBatch} (same head training on their features).`);
 for (const r of results.filter((r) => r.error)) md += `- ${r.engine} failed: ${r.error.split('\n')[0]}\n`;
 md += `\n## Download sizes\n\n| file | bytes | gzip |\n|---|---|---|\n`;
 for (const [k, v] of Object.entries(sizes)) md += `| ${k} | ${v.raw.toLocaleString('en')} | ${v.gzip ? v.gzip.toLocaleString('en') : ''} |\n`;
-md += `\nTF.js is not in this table yet (it needs the network in TF.js' layers format).\n`;
 writeFileSync(join(out, 'bench.md'), md);
-writeFileSync(join(out, 'bench.json'), JSON.stringify({ results, sizes }, null, 2));
+writeFileSync(join(out, 'bench.json'), JSON.stringify({ sizes: SIZES, results, downloads: sizes }, null, 2));
 console.log('\n' + md);
