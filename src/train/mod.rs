@@ -272,6 +272,7 @@ pub async fn fit(
         }
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut stopped = false;
+        let mut slice = TimeSlice::new();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let (x, labels) = train.batch(chunk);
             let (l, c) = train_step(model, &mut opt, cfg.loss, x, &labels)?;
@@ -285,7 +286,7 @@ pub async fn fit(
                 loss_sum / seen as f64,
                 correct as f64 / seen as f64,
             );
-            yield_now().await;
+            slice.yield_if_due().await;
             if progress.cancelled() {
                 stopped = true;
                 break;
@@ -312,6 +313,27 @@ pub async fn fit(
         }
     }
     Ok(history)
+}
+
+/// Yields to the host's event loop once per time slice rather than after every step: in a
+/// browser each yield costs a timer task (clamped to at least 4 ms once timers nest), which
+/// dominated small steps (a Dense head on 100 photos: 80 steps). A slice of 25 ms keeps a page
+/// responsive and an abort prompt.
+struct TimeSlice(web_time::Instant);
+
+impl TimeSlice {
+    const LENGTH: web_time::Duration = web_time::Duration::from_millis(25);
+
+    fn new() -> Self {
+        TimeSlice(web_time::Instant::now())
+    }
+
+    async fn yield_if_due(&mut self) {
+        if self.0.elapsed() >= Self::LENGTH {
+            yield_now().await;
+            self.0 = web_time::Instant::now();
+        }
+    }
 }
 
 /// Lets the host's event loop run (in a browser: rendering, input, an abort) between training
