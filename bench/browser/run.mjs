@@ -4,7 +4,7 @@
 // (features + a Dense head) and memory. Prints markdown tables with ratios to the fastest engine
 // of each group and workload, and writes them (and JSON) to --out.
 //   node bench/browser/run.mjs [--engines a,b] [--work infer,memory,train,transfer] [--iters N] [--out DIR]
-//                              [--set trainN=64,transferN=20,...]
+//                              [--set trainN=64,transferN=20,...] [--report DIR/bench.json]
 // Needs: scripts/build-pkg done, the zoo model (glimpse zoo fetch), python ($PYTHON, default
 // python3) with onnx + h5py (ONNX and TF.js files) and keras 3 (the course CNN's initial
 // weights); installs bench/'s npm peers when missing. Files it writes go to --out/data and are
@@ -33,55 +33,64 @@ const python = process.env.PYTHON ?? 'python3';
 const nm = join(repo, 'bench', 'node_modules');
 const isGpu = (e) => /-(webgpu|webgl)$/.test(e);
 
-const pkgs = Object.keys(JSON.parse(readFileSync(join(repo, 'bench', 'package.json'), 'utf8')).devDependencies);
-if (!pkgs.every((p) => existsSync(join(nm, p)))) {
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: join(repo, 'bench'), stdio: 'inherit' });
-}
-const data = join(out, 'data');
-mkdirSync(data, { recursive: true });
-const py = (script, ...a) => execFileSync(python, [join(repo, 'bench', script), ...a], { stdio: 'inherit' });
-const net = join(zoo, 'efficientnet-lite0');
-const onnx = join(data, 'efficientnet-lite0.onnx');
-if (!existsSync(onnx)) py('onnx_export.py', net, onnx);
-const onnxFeatures = join(data, 'efficientnet-lite0-features.onnx');
-if (!existsSync(onnxFeatures)) py('onnx_export.py', net, onnxFeatures, '--features');
-const tfjsDir = join(data, 'efficientnet-lite0-tfjs');
-if (!existsSync(join(tfjsDir, 'model.json'))) py('tfjs_export.py', net, tfjsDir);
-if (!existsSync(join(data, 'cifar_cnn-tfjs', 'model.json'))) py('course_cnn.py', data);
-
-const server = await serve({ port: 0, zooDir: zoo, extra: { '/bench-data/': data } });
-const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--enable-precise-memory-info'],
-});
 // WebGL/WebGPU here are usually SwiftShader (a CPU rasteriser, ~40x slower than the wasm
 // engines): fewer, smaller runs, and no 200-prediction memory loop.
 const SIZES = {
   cpu: { iters, batch: 32, batchRuns: 3, memRuns: 200, trainN: 320, trainEpochs: 3, transferN: 100, featureBatch: 10, headEpochs: 20 },
   gpu: { iters: 3, batch: 8, batchRuns: 1, memRuns: 0, trainN: 64, trainEpochs: 2, transferN: 10, featureBatch: 5, headEpochs: 20 },
 };
-const chromiumVersion = browser.version();
-// --set k=v,k=v overrides workload sizes in both groups (for quick runs while developing).
-for (const kv of opt('--set', '').split(',').filter(Boolean)) {
-  const [k, v] = kv.split('=');
-  SIZES.cpu[k] = SIZES.gpu[k] = Number(v);
+// --report FILE: only render the tables again from a bench.json of an earlier run.
+const report = opt('--report', null);
+const data = join(out, 'data');
+const net = join(zoo, 'efficientnet-lite0');
+const onnx = join(data, 'efficientnet-lite0.onnx');
+const tfjsDir = join(data, 'efficientnet-lite0-tfjs');
+const saved = report ? JSON.parse(readFileSync(report, 'utf8')) : null;
+if (saved) Object.assign(SIZES, saved.sizes);
+const { results, chromiumVersion } = saved ?? (await runAll());
+
+async function runAll() {
+  const pkgs = Object.keys(JSON.parse(readFileSync(join(repo, 'bench', 'package.json'), 'utf8')).devDependencies);
+  if (!pkgs.every((p) => existsSync(join(nm, p)))) {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: join(repo, 'bench'), stdio: 'inherit' });
+  }
+  mkdirSync(data, { recursive: true });
+  const py = (script, ...a) => execFileSync(python, [join(repo, 'bench', script), ...a], { stdio: 'inherit' });
+  if (!existsSync(onnx)) py('onnx_export.py', net, onnx);
+  const onnxFeatures = join(data, 'efficientnet-lite0-features.onnx');
+  if (!existsSync(onnxFeatures)) py('onnx_export.py', net, onnxFeatures, '--features');
+  if (!existsSync(join(tfjsDir, 'model.json'))) py('tfjs_export.py', net, tfjsDir);
+  if (!existsSync(join(data, 'cifar_cnn-tfjs', 'model.json'))) py('course_cnn.py', data);
+
+  const server = await serve({ port: 0, zooDir: zoo, extra: { '/bench-data/': data } });
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--enable-precise-memory-info'],
+  });
+  const chromiumVersion = browser.version();
+  // --set k=v,k=v overrides workload sizes in both groups (for quick runs while developing).
+  for (const kv of opt('--set', '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    SIZES.cpu[k] = SIZES.gpu[k] = Number(v);
+  }
+  const results = [];
+  for (const engine of engines) {
+    const page = await browser.newPage();
+    page.on('console', (m) => m.text().startsWith('[bench]') && console.log(m.text()));
+    const q = new URLSearchParams({ engine, work, ...SIZES[isGpu(engine) ? 'gpu' : 'cpu'] });
+    const t = Date.now();
+    await page.goto(`${origin}/bench/browser/index.html?${q}`);
+    const r = await page.evaluate(() => window.benchDone);
+    r.wallS = Math.round((Date.now() - t) / 1000);
+    console.log(JSON.stringify({ ...r, probs: undefined }));
+    results.push(r);
+    await page.close();
+  }
+  await browser.close();
+  server.close();
+  return { results, chromiumVersion };
 }
-const results = [];
-for (const engine of engines) {
-  const page = await browser.newPage();
-  page.on('console', (m) => m.text().startsWith('[bench]') && console.log(m.text()));
-  const q = new URLSearchParams({ engine, work, ...SIZES[isGpu(engine) ? 'gpu' : 'cpu'] });
-  const t = Date.now();
-  await page.goto(`${origin}/bench/browser/index.html?${q}`);
-  const r = await page.evaluate(() => window.benchDone);
-  r.wallS = Math.round((Date.now() - t) / 1000);
-  console.log(JSON.stringify({ ...r, probs: undefined }));
-  results.push(r);
-  await page.close();
-}
-await browser.close();
-server.close();
 
 // Agreement: max |p - p_ref| over the 1000 probabilities of the golden photo, against Glimpse CPU.
 const ref = results.find((r) => r.engine === 'glimpse-cpu' && r.probs)?.probs;
@@ -184,11 +193,11 @@ md += sectioned('transfer', 'Transfer learning: EfficientNet-Lite0 features + a 
   { name: 'features ms / photo', key: 'transfer.featuresMsPerImage', lower: true },
   { name: `head training s (${sz.headEpochs} epochs)`, key: 'transfer.headS', lower: true, na: (r) => r.transfer.head },
   { name: 'head train accuracy', text: (r) => (r.transfer.headAccuracy == null ? '' : String(r.transfer.headAccuracy)) },
-], `${sz.transferN} distinct 224x224 photos made in the page from the 7 fixture photos (random crops of 60-100%, flips), 7 classes; features: the network up to avg_pool (1280 values), batches of ${sz.featureBatch}, input tensors prepared before timing; head: Dense(7, softmax), Adam (lr 0.001), batch 32. onnxruntime-web extracts features from an ONNX file cut at avg_pool (onnx_export.py --features) and has no training.`,
+], `${sz.transferN} distinct 224x224 photos made in the page from the 7 fixture photos (random crops of 60-100%, flips), 7 classes; features: the network up to avg_pool (1280 values), batches of ${sz.featureBatch}, input tensors and the cut model (or ORT session) made before timing, first batch timed; head: Dense(7, softmax), Adam (lr 0.001), batch 32. onnxruntime-web extracts features from an ONNX file cut at avg_pool (onnx_export.py --features) and has no training.`,
 `GPU group: ${gz.transferN} photos in batches of ${gz.featureBatch} (same head training on their features).`);
 for (const r of results.filter((r) => r.error)) md += `- ${r.engine} failed: ${r.error.split('\n')[0]}\n`;
 md += `\n## Download sizes\n\n| file | bytes | gzip |\n|---|---|---|\n`;
 for (const [k, v] of Object.entries(sizes)) md += `| ${k} | ${v.raw.toLocaleString('en')} | ${v.gzip ? v.gzip.toLocaleString('en') : ''} |\n`;
 writeFileSync(join(out, 'bench.md'), md);
-writeFileSync(join(out, 'bench.json'), JSON.stringify({ sizes: SIZES, results, downloads: sizes }, null, 2));
+writeFileSync(join(out, 'bench.json'), JSON.stringify({ chromiumVersion, sizes: SIZES, results, downloads: sizes }, null, 2));
 console.log('\n' + md);
