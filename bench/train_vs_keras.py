@@ -4,7 +4,9 @@ augmentation), in the same run; print test accuracy of both and the training-tim
 
     KERAS_BACKEND=jax python bench/train_vs_keras.py [--per-class N] [--epochs E] [--data DIR]
 
-DIR defaults to ../shared/data/cifar10 (train/ and test/ of <class>/*.jpg). Needs the glimpse
+DIR defaults to ../shared/data/cifar10 (train/ and test/ of <class>/*.jpg); where it is absent
+(a fresh machine) the script draws random 32x32 images instead, which times training just as
+well (accuracies are then meaningless). --json also writes the results for bench/browser/run.mjs. Needs the glimpse
 binary built (cargo build --release) and `pip install keras jax pillow`.
 """
 
@@ -26,13 +28,25 @@ ROOT = os.path.dirname(HERE)
 ap = argparse.ArgumentParser()
 ap.add_argument("--per-class", type=int, default=1000)
 ap.add_argument("--epochs", type=int, default=2)
+ap.add_argument("--json", help="also write the results here")
 ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "cifar10"))
 ap.add_argument("--glimpse", default=os.path.join(
     os.environ.get("GLIMPSE_TARGET_DIR", "/var/tmp/glimpse-target"), "release", "glimpse"))
 args = ap.parse_args()
 
-classes = sorted(os.listdir(os.path.join(args.data, "train")))
 work = tempfile.mkdtemp(prefix="glimpse-bench-")
+synthetic = not os.path.isdir(os.path.join(args.data, "train"))
+if synthetic:
+    rng = np.random.default_rng(7)
+    args.data = os.path.join(work, "synthetic")
+    for part, n in (("train", args.per_class), ("test", max(1, args.per_class // 5))):
+        for c in range(10):
+            d = os.path.join(args.data, part, f"class{c}")
+            os.makedirs(d)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                    os.path.join(d, f"{i:05d}.png"))
+classes = sorted(os.listdir(os.path.join(args.data, "train")))
 subset = os.path.join(work, "train")
 for c in classes:
     os.makedirs(os.path.join(subset, c))
@@ -105,3 +119,10 @@ print(f"| Glimpse | {g_eval['accuracy']:.4f} | {g_eval['loss']:.4f} | {g_train_s
 print(f"| Keras (jax, CPU) | {k_acc:.4f} | {k_loss:.4f} | {k_train_s:.1f} | "
       f"{n_train * args.epochs / k_train_s:.0f} |")
 print(f"time ratio Glimpse / Keras: {g_train_s / k_train_s:.2f} (below 1: Glimpse is faster)")
+if args.json:
+    with open(args.json, "w") as f:
+        json.dump({"images": n_train, "epochs": args.epochs, "synthetic": synthetic,
+                   "glimpse": {"seconds": g_train_s, "accuracy": g_eval["accuracy"]},
+                   "keras": {"seconds": k_train_s, "accuracy": float(k_acc),
+                             "backend": keras.backend.backend()},
+                   "ratio": g_train_s / k_train_s}, f, indent=1)

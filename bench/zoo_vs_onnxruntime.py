@@ -1,7 +1,10 @@
 """EfficientNet-Lite0 images/second: `glimpse classify` / `glimpse features` against
 onnxruntime's CPU runtime on the same network, same photos, same preprocessing, in one run.
 
-    python bench/zoo_vs_onnxruntime.py [--images DIR] [--limit N]
+    python bench/zoo_vs_onnxruntime.py [--images DIR] [--limit N] [--json FILE]
+
+DIR defaults to ../shared/data/hymenoptera/train, or to the test fixture photos when that is
+absent (a fresh machine); --json also writes the rows for bench/browser/run.mjs.
 
 The ONNX file is written by this script from Glimpse's converted Keras model
 ($GLIMPSE_ZOO_DIR/efficientnet-lite0/model.json + model.weights.h5), layer by layer, so both
@@ -27,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ap = argparse.ArgumentParser()
 ap.add_argument("--images", default=os.path.join(ROOT, "..", "shared", "data", "hymenoptera", "train"))
 ap.add_argument("--limit", type=int, default=160)
+ap.add_argument("--json", help="also write the results here")
 ap.add_argument("--glimpse", default=os.path.join(
     os.environ.get("GLIMPSE_TARGET_DIR", "/var/tmp/glimpse-target"), "release", "glimpse"))
 args = ap.parse_args()
@@ -42,6 +46,8 @@ def preprocess(path):
     return np.asarray(img, dtype=np.float32).transpose(2, 0, 1)
 
 
+if not os.path.isdir(args.images):
+    args.images = os.path.join(ROOT, "tests", "fixtures", "efficientnet")
 files = sorted(glob.glob(os.path.join(args.images, "**", "*.jpg"), recursive=True))[: args.limit]
 work = tempfile.mkdtemp(prefix="glimpse-ort-")
 listdir = os.path.join(work, "images")
@@ -84,3 +90,9 @@ print("| workload | Glimpse img/s | onnxruntime img/s | ratio (Glimpse time / OR
 print("|---|---|---|---|---|")
 for task, g, o, agree in rows:
     print(f"| {task} | {g:.1f} | {o:.1f} | {o / g:.2f} | {agree} |")
+if args.json:
+    with open(args.json, "w") as f:
+        json.dump({"photos": len(files), "images": args.images, "onnxruntime": ort.__version__,
+                   "cores": os.cpu_count(),
+                   "rows": [{"workload": t, "glimpse_img_s": g, "onnxruntime_img_s": o,
+                             "ratio": o / g, "check": a} for t, g, o, a in rows]}, f, indent=1)

@@ -5,9 +5,11 @@
 // of each group and workload, and writes them (and JSON) to --out.
 //   node bench/browser/run.mjs [--engines a,b] [--work infer,memory,train,transfer] [--iters N] [--out DIR]
 //                              [--set trainN=64,transferN=20,...] [--report DIR/bench.json]
-// Needs: scripts/build-pkg done, the zoo model (glimpse zoo fetch), python ($PYTHON, default
-// python3) with onnx + h5py (ONNX and TF.js files) and keras 3 (the course CNN's initial
-// weights); installs bench/'s npm peers when missing. Files it writes go to --out/data and are
+// Needs: scripts/build-pkg and the release CLI built, the zoo model (glimpse zoo fetch); python
+// with onnx, onnxruntime, h5py, keras 3 + jax, pillow ($PYTHON, or a venv it makes under
+// /var/tmp/glimpse-bench-venv); installs bench/'s npm peers when missing. --work native adds the
+// native section (bench/native.mjs: CLI vs onnxruntime CPU, training vs Keras on jax). Files it
+// writes go to --out/data and are
 // reused.
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
@@ -17,6 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { benchPython, nativeSection } from '../native.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -24,12 +27,12 @@ const args = process.argv.slice(2);
 const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
 const ALL = 'glimpse-cpu,ort-wasm,tfjs-wasm,glimpse-webgpu,ort-webgpu,tfjs-webgl,tfjs-webgpu';
 const engines = opt('--engines', ALL).split(',');
-const work = opt('--work', 'infer,memory,train,transfer');
+const work = opt('--work', 'infer,memory,train,transfer,native');
 const iters = Number(opt('--iters', 20));
 const out = opt('--out', join(tmpdir(), 'glimpse-bench'));
 mkdirSync(out, { recursive: true });
 const zoo = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo';
-const python = process.env.PYTHON ?? 'python3';
+const python = opt('--report', null) ? 'python3' : benchPython();
 const nm = join(repo, 'bench', 'node_modules');
 const isGpu = (e) => /-(webgpu|webgl)$/.test(e);
 
@@ -48,6 +51,8 @@ const tfjsDir = join(data, 'efficientnet-lite0-tfjs');
 const saved = report ? JSON.parse(readFileSync(report, 'utf8')) : null;
 if (saved) Object.assign(SIZES, saved.sizes);
 const { results, chromiumVersion } = saved ?? (await runAll());
+// The native section (CLI vs onnxruntime, training vs Keras): after the browser, on a quiet CPU.
+const native = saved?.native ?? (work.split(',').includes('native') ? nativeSection({ repo, out, python, zoo }) : null);
 
 async function runAll() {
   const pkgs = Object.keys(JSON.parse(readFileSync(join(repo, 'bench', 'package.json'), 'utf8')).devDependencies);
@@ -198,6 +203,7 @@ md += sectioned('transfer', 'Transfer learning: EfficientNet-Lite0 features + a 
 for (const r of results.filter((r) => r.error)) md += `- ${r.engine} failed: ${r.error.split('\n')[0]}\n`;
 md += `\n## Download sizes\n\n| file | bytes | gzip |\n|---|---|---|\n`;
 for (const [k, v] of Object.entries(sizes)) md += `| ${k} | ${v.raw.toLocaleString('en')} | ${v.gzip ? v.gzip.toLocaleString('en') : ''} |\n`;
+if (native) md += `\n${native.md}`;
 writeFileSync(join(out, 'bench.md'), md);
-writeFileSync(join(out, 'bench.json'), JSON.stringify({ chromiumVersion, sizes: SIZES, results, downloads: sizes }, null, 2));
+writeFileSync(join(out, 'bench.json'), JSON.stringify({ chromiumVersion, sizes: SIZES, results, downloads: sizes, native }, null, 2));
 console.log('\n' + md);
