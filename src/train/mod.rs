@@ -265,6 +265,8 @@ pub async fn fit(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let batches = train.len().div_ceil(cfg.batch_size);
     let mut history = History::default();
+    // One clock across epochs: small epochs must not each start a fresh slice.
+    let mut slice = TimeSlice::new();
     'epochs: for epoch in 0..cfg.epochs {
         let started = web_time::Instant::now();
         if cfg.shuffle {
@@ -272,7 +274,6 @@ pub async fn fit(
         }
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut stopped = false;
-        let mut slice = TimeSlice::new();
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let (x, labels) = train.batch(chunk);
             let (l, c) = train_step(model, &mut opt, cfg.loss, x, &labels)?;
