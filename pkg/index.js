@@ -172,13 +172,13 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
     typeof location !== 'undefined' ? location.href : import.meta.url,
   );
   if (!base.pathname.endsWith('/')) base.pathname += '/';
-  const [structure, labels, pre] = await Promise.all([
+  // All four downloads at once (the weights are most of the bytes).
+  const [structure, labels, pre, weights] = await Promise.all([
     fetchOk(new URL('model.json', base), 'the model structure').then((r) => r.text()),
     fetchOk(new URL('labels.txt', base), 'the labels').then((r) => r.text()),
     fetchOk(new URL('preprocessing.json', base), 'the preprocessing').then((r) => r.json()),
+    fetchOk(new URL('model.weights.h5', base), 'the weights').then((r) => readWithProgress(r, onProgress)),
   ]);
-  const response = await fetchOk(new URL('model.weights.h5', base), 'the weights');
-  const weights = await readWithProgress(response, onProgress);
   try {
     return await loadModel(
       {
