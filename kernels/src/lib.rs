@@ -7,3 +7,4 @@
 #![warn(missing_docs)]
 
 pub mod depthwise;
+pub mod layout;

@@ -17,30 +17,11 @@ pub enum Layout {
     DepthwiseKernel,
 }
 
-/// Permutes row-major `data` of `shape` so that output axis `i` is input axis `perm[i]`.
+/// Permutes row-major `data` of `shape` so that output axis `i` is input axis `perm[i]`
+/// (in the kernels package, compiled at full speed in the browser build: loading a model
+/// converts every weight this way).
 pub fn permute(data: &[f32], shape: &[usize], perm: &[usize]) -> (Vec<f32>, Vec<usize>) {
-    let rank = shape.len();
-    debug_assert_eq!(perm.len(), rank);
-    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-    let mut in_strides = vec![1usize; rank];
-    for i in (0..rank.saturating_sub(1)).rev() {
-        in_strides[i] = in_strides[i + 1] * shape[i + 1];
-    }
-    let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
-    let mut out = Vec::with_capacity(data.len());
-    let mut idx = vec![0usize; rank];
-    for _ in 0..data.len() {
-        let off: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
-        out.push(data[off]);
-        for d in (0..rank).rev() {
-            idx[d] += 1;
-            if idx[d] < out_shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    (out, out_shape)
+    glimpse_kernels::layout::permute(data, shape, perm)
 }
 
 impl Layout {
@@ -104,5 +85,59 @@ mod tests {
         let keras_at = (2 * 3 + 2) * 2 + 1; // h=1, w=0, c=2, m=1
         assert_eq!(b[burn_at], k[keras_at]);
         assert_eq!(Layout::DepthwiseKernel.to_keras(&b, &[2, 2, 3, 2]), k);
+    }
+}
+
+#[cfg(test)]
+mod permute_tests {
+    use super::permute;
+
+    /// Element by element: output index -> input offset.
+    fn naive(data: &[f32], shape: &[usize], perm: &[usize]) -> Vec<f32> {
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let n: usize = shape.iter().product();
+        (0..n)
+            .map(|flat| {
+                let mut rest = flat;
+                let mut idx = vec![0; shape.len()];
+                for d in (0..shape.len()).rev() {
+                    idx[d] = rest % out_shape[d];
+                    rest /= out_shape[d];
+                }
+                let mut off = 0;
+                for (d, &p) in perm.iter().enumerate() {
+                    let stride: usize = shape[p + 1..].iter().product();
+                    off += idx[d] * stride;
+                }
+                data[off]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn permute_matches_the_definition() {
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[5], &[0]),
+            (&[3, 4], &[1, 0]),
+            (&[2, 3, 4], &[2, 0, 1]),
+            (&[3, 3, 16, 24], &[3, 2, 0, 1]),
+            (&[5, 5, 7, 1], &[2, 3, 0, 1]),
+            (&[1, 1, 6, 2], &[2, 3, 1, 0]),
+            (&[2, 1, 3, 1, 2], &[4, 0, 3, 2, 1]),
+        ];
+        for (shape, perm) in cases {
+            let n: usize = shape.iter().product();
+            let data: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let (got, out_shape) = permute(&data, shape, perm);
+            assert_eq!(
+                got,
+                naive(&data, shape, perm),
+                "shape {shape:?} perm {perm:?}"
+            );
+            assert_eq!(
+                out_shape,
+                perm.iter().map(|&p| shape[p]).collect::<Vec<_>>()
+            );
+        }
     }
 }
