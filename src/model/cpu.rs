@@ -10,7 +10,12 @@ use glimpse_kernels::depthwise::{self, Geometry};
 /// may stand in for burn's.
 pub fn on_plain_cpu(x: &Tensor<4>) -> bool {
     let d = x.device();
-    d == Device::flex() && !d.is_autodiff()
+    is_cpu(&d) && !d.is_autodiff()
+}
+
+/// Whether `device` is burn's flex CPU backend (with or without autodiff).
+pub fn is_cpu(device: &Device) -> bool {
+    *device == Device::flex()
 }
 
 /// The geometry of burn's `conv2d(x, weight, options)` when it is a depthwise convolution

@@ -313,8 +313,9 @@ impl Model {
         let n = shape.first().copied().unwrap_or(0);
         let per: usize = shape.iter().skip(1).product();
         if cfg!(target_arch = "wasm32")
-            && self.device == default_device()
+            && cpu::is_cpu(&self.device)
             && n > CPU_CHUNK
+            && per > 0
             && data.len() == n * per
         {
             let mut values = Vec::new();
