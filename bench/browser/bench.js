@@ -395,12 +395,16 @@ async function memory(e, one) {
   // batch-of-32 input), so the peak is each engine's own while predicting.
   globalThis.gc?.();
   const wasm0 = e.wasmMemory ? e.wasmMemory() : null;
-  let peak = jsHeap();
+  const start = jsHeap();
+  let peak = start;
   for (let i = 0; i < memRuns; i++) {
     await e.run(one);
     peak = Math.max(peak, jsHeap());
   }
-  const m = { memRuns, jsHeapPeakBytes: peak, jsHeapBytes: jsHeap() };
+  const m = { memRuns, jsHeapStartBytes: start, jsHeapPeakBytes: peak, jsHeapBytes: jsHeap() };
+  // What the loop kept: the heap after a full collection (garbage it made is not counted).
+  globalThis.gc?.();
+  m.jsHeapRetainedBytes = jsHeap();
   if (e.wasmMemory) Object.assign(m, { wasmMemoryBytes: e.wasmMemory(), wasmMemoryGrowth: e.wasmMemory() - wasm0 });
   else m.wasmMemory = 'n/a (not reachable from the page)';
   if (e.tensorMemory) {

@@ -128,7 +128,8 @@ const size = (f) => {
   return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
 };
 const dirBytes = (d) => readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
-const sizes = {
+// Download sizes: from the saved run with --report (its files may be gone or elsewhere).
+const sizes = saved?.downloads ?? {
   'Glimpse wasm': size(join(repo, 'pkg', 'wasm', 'glimpse_bg.wasm')),
   'onnxruntime-web wasm (jsep)': size(join(nm, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.jsep.wasm')),
   'TF.js JS (tf.min.js: core, layers, converter, cpu + webgl backends)': size(join(nm, '@tensorflow', 'tfjs', 'dist', 'tf.min.js')),
@@ -202,10 +203,11 @@ md += sectioned(null, 'Inference (EfficientNet-Lite0, 224x224)', [
 md += sectioned('memory', `Memory after ${sz.memRuns} single predictions (CPU engines)`, [
   { name: 'peak JS heap', key: 'memory.jsHeapPeakBytes', lower: true, fmt: mib },
   { name: 'JS heap after the loop', key: 'memory.jsHeapBytes', lower: true, fmt: mib },
+  { name: 'JS heap kept (after a collection)', key: 'memory.jsHeapRetainedBytes', lower: true, fmt: mib },
   { name: 'wasm memory', key: 'memory.wasmMemoryBytes', lower: true, fmt: mib, na: (r) => r.memory.wasmMemory },
   { name: 'wasm growth over the loop', text: (r) => (r.memory.wasmMemoryGrowth == null ? '' : `${r.memory.wasmMemoryGrowth.toLocaleString('en')} B`) },
   { name: 'TF.js tensors', text: (r) => (r.memory.tensorBytes == null ? '' : `${r.memory.tensors} tensors, ${mib(r.memory.tensorBytes)}`) },
-], 'Peak JS heap: the largest performance.memory.usedJSHeapSize seen after each prediction (--enable-precise-memory-info), after one forced garbage collection before the loop (--js-flags=--expose-gc). V8 releases large ArrayBuffers lazily, so the peak still counts buffers that are already garbage (the weights download, the 19 MB batch input of the throughput run) until later predictions let them go; the heap after the loop is the steady state. Wasm memory: the engine\'s WebAssembly.Memory (grows, never shrinks); onnxruntime-web keeps its instance private, so n/a. TF.js webgl/webgpu keep tensors on the GPU and are not in this loop.');
+], 'Peak JS heap: the largest performance.memory.usedJSHeapSize seen after each prediction (--enable-precise-memory-info), after one forced garbage collection before the loop (--js-flags=--expose-gc). V8 releases large ArrayBuffers lazily, so the peak still counts buffers that are already garbage (the weights download, the 19 MB batch input of the throughput run) until later predictions let them go; the heap after the loop is the steady state, garbage included; the heap kept is what is left after one more forced collection (the engine\'s code and objects; for Glimpse mostly V8\'s per-function tables of its 74,500-function wasm module, WebGPU backend included). Wasm memory: the engine\'s WebAssembly.Memory (grows, never shrinks); onnxruntime-web keeps its instance private, so n/a. TF.js webgl/webgpu keep tensors on the GPU and are not in this loop.');
 md += sectioned('train', 'Training: the course CIFAR-10 CNN, batch 32', [
   { name: 'ms per step', key: 'train.msPerStep', lower: true },
   { name: 'first epoch s (compile + warm-up)', text: (r) => String(r.train.firstEpochS) },
