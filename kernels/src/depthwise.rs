@@ -1,13 +1,15 @@
 //! Depthwise 2-D convolution (one filter per channel, depth multiplier 1) on NCHW data.
 //!
-//! burn's CPU backend convolves each channel plane with a loop along output rows. Two cases
-//! of a mobile network leave that loop mostly scalar, and those are the ones handled here:
+//! burn's CPU backend convolves each channel plane with a loop along output rows, which stays
+//! mostly scalar for a mobile network's short rows and strided taps. Here each zero-padded
+//! channel plane is first split into its stride phases (for stride 1, the padded plane itself;
+//! for stride 2, four planes of the even/odd rows and columns). Every tap then reads its
+//! inputs at one fixed offset from the output's, so a tap is one contiguous multiply-add over
+//! the whole output plane, which the compiler vectorises (wasm SIMD, SSE/AVX, NEON).
 //!
-//! * **Small planes** (the 14x14 and 7x7 stages, hundreds of channels): rows of 7 or 14
-//!   values are too short for SIMD. Here the input is rewritten channels-last with its zero
-//!   padding, and each output pixel accumulates its taps 16 channels at a time.
-//! * **Stride 2**: the row loop reads every other input. Here each padded input row is split
-//!   once into its even and odd columns, so every tap becomes a contiguous multiply-add.
+//! Natively the channels are shared out among the machine's cores (scoped threads), and on
+//! x86-64 with AVX2 the loops are compiled a second time for it (chosen at run time). In the
+//! browser they run on the page's one thread.
 
 /// The geometry of one depthwise convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,32 +32,13 @@ pub struct Geometry {
     pub output: [usize; 2],
 }
 
-/// Which of this module's kernels suits a geometry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Channels-last, 16 channels per step (small planes).
-    ChannelsLast,
-    /// Even/odd columns per row (stride 2).
-    SplitColumns,
-}
-
-/// Output planes up to this many values count as small.
-const SMALL_PLANE: usize = 256;
-
 impl Geometry {
-    /// The kernel to use, or `None` where burn's own loop is as good (large planes, stride 1).
-    pub fn strategy(&self) -> Option<Strategy> {
+    /// Whether [`depthwise_nchw`] computes this convolution: not for an empty one, nor for a
+    /// zero stride or dilation.
+    pub fn supported(&self) -> bool {
         let [oh, ow] = self.output;
-        if self.channels == 0 || self.batch == 0 || oh == 0 || ow == 0 {
-            return None;
-        }
-        if oh * ow <= SMALL_PLANE {
-            Some(Strategy::ChannelsLast)
-        } else if self.stride == [2, 2] {
-            Some(Strategy::SplitColumns)
-        } else {
-            None
-        }
+        let sizes = [self.channels, self.batch, oh, ow];
+        !(sizes.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0))
     }
 
     /// Padded input extent (rows, columns) that covers every tap of every output.
@@ -71,7 +54,7 @@ impl Geometry {
 
 /// Depthwise convolution of `x` `[batch, channels, h, w]` with `weight` `[channels, kh, kw]`
 /// (burn's `[c, 1, kh, kw]`) plus an optional `bias` `[channels]`; returns
-/// `[batch, channels, oh, ow]`, or `None` when [`Geometry::strategy`] declines.
+/// `[batch, channels, oh, ow]`, or `None` when the geometry is not [`Geometry::supported`].
 ///
 /// # Panics
 /// When a slice is shorter than the geometry says.
@@ -83,26 +66,127 @@ pub fn depthwise_nchw(
 ) -> Option<Vec<f32>> {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
-    assert!(
-        x.len() >= g.batch * g.channels * h * w,
-        "depthwise: input too short"
-    );
-    assert!(
-        weight.len() >= g.channels * kh * kw,
-        "depthwise: weight too short"
-    );
+    let c = g.channels;
+    assert!(x.len() >= g.batch * c * h * w, "depthwise: input too short");
+    assert!(weight.len() >= c * kh * kw, "depthwise: weight too short");
     if let Some(b) = bias {
-        assert!(b.len() >= g.channels, "depthwise: bias too short");
+        assert!(b.len() >= c, "depthwise: bias too short");
     }
-    match g.strategy()? {
-        Strategy::ChannelsLast => Some(channels_last(x, weight, bias, g)),
-        Strategy::SplitColumns => Some(split_columns(x, weight, bias, g)),
+    if !g.supported() {
+        return None;
+    }
+    let plane = g.output[0] * g.output[1];
+    let mut out = vec![0.0f32; g.batch * c * plane];
+    // Jobs: per image, the channels in `parts` ranges; each job writes its own contiguous
+    // slice of `out`.
+    let parts = threads(g.batch * c * plane * kh * kw);
+    let per = c.div_ceil(parts);
+    let mut jobs = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for image in 0..g.batch {
+        for first in (0..c).step_by(per) {
+            let end = (first + per).min(c);
+            let (dst, tail) = rest.split_at_mut((end - first) * plane);
+            jobs.push(Job {
+                image,
+                channels: first..end,
+                dst,
+            });
+            rest = tail;
+        }
+    }
+    let task = Task { x, weight, bias, g };
+    run_jobs(jobs, parts, &|job| task.run(job));
+    Some(out)
+}
+
+/// Multiply-adds per thread below which splitting a call costs more than it saves.
+const MIN_WORK_PER_THREAD: usize = 200_000;
+
+/// How many threads a call with `work` multiply-adds gets: natively up to the machine's cores;
+/// in the browser one (the page's).
+fn threads(work: usize) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = work;
+        1
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        cores.min(work / MIN_WORK_PER_THREAD).max(1)
     }
 }
 
-const BLOCK: usize = 16;
+/// Runs `jobs` on `threads` threads (this one included), job i on thread i % threads.
+fn run_jobs<'a>(jobs: Vec<Job<'a>>, threads: usize, f: &(dyn Fn(Job<'a>) + Sync)) {
+    if threads <= 1 {
+        jobs.into_iter().for_each(f);
+        return;
+    }
+    let mut lists: Vec<Vec<Job>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, job) in jobs.into_iter().enumerate() {
+        lists[i % threads].push(job);
+    }
+    std::thread::scope(|s| {
+        let mut lists = lists.into_iter();
+        let mine = lists.next().unwrap_or_default();
+        for list in lists {
+            s.spawn(move || list.into_iter().for_each(f));
+        }
+        mine.into_iter().for_each(f);
+    });
+}
 
-fn channels_last(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec<f32> {
+/// One image's channels `channels`, written to `dst` (`[channels.len(), oh, ow]`).
+struct Job<'a> {
+    image: usize,
+    channels: std::ops::Range<usize>,
+    dst: &'a mut [f32],
+}
+
+/// What every job of one call reads.
+struct Task<'a> {
+    x: &'a [f32],
+    weight: &'a [f32],
+    bias: Option<&'a [f32]>,
+    g: &'a Geometry,
+}
+
+impl Task<'_> {
+    fn run(&self, job: Job) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.run_avx2(job) };
+            return;
+        }
+        self.run_any(job);
+    }
+
+    /// The same loops compiled for AVX2 (8 floats per instruction instead of SSE's 4).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, job: Job) {
+        self.run_any(job);
+    }
+
+    #[inline(always)]
+    fn run_any(&self, job: Job) {
+        phases(self, job);
+    }
+}
+
+/// Each channel plane, zero-padded, is split into its `sh x sw` stride phases (phase (q, p)
+/// holds padded rows q, q + sh, ... and columns p, p + sw, ...), each `len` columns wide.
+/// Output pixel (oy, ox) then reads tap (ky, kx) at one fixed offset from `oy * len + ox` in
+/// the phase of (ky * dh, kx * dw): so every tap is one contiguous multiply-add over the whole
+/// output plane, computed `len` columns wide (the columns past `ow` are dropped at the end).
+#[inline(always)]
+fn phases(t: &Task, job: Job) {
+    let g = t.g;
     let c = g.channels;
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
@@ -111,124 +195,49 @@ fn channels_last(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) 
     let [dh, dw] = g.dilation;
     let [pt, pl] = g.pad_before;
     let [hp, wp] = g.padded();
-    let cb = c.div_ceil(BLOCK) * BLOCK;
+    let len = wp.div_ceil(sw);
+    let rows = hp.div_ceil(sh);
+    let block = rows * len;
+    let wide = oh * len;
+    // Reads for the dropped columns may run past the last phase: a tail of zeros covers them.
+    let mut ph = vec![0.0f32; sh * sw * block + len + kw * dw];
+    let mut acc = vec![0.0f32; wide];
+    let mut padded = vec![0.0f32; len * sw];
     let taps = kh * kw;
-    let mut wt = vec![0.0f32; taps * cb];
-    for ch in 0..c {
-        for t in 0..taps {
-            wt[t * cb + ch] = weight[ch * taps + t];
-        }
-    }
-    let mut bv = vec![0.0f32; cb];
-    if let Some(b) = bias {
-        bv[..c].copy_from_slice(&b[..c]);
-    }
     let plane = oh * ow;
-    let mut out = vec![0.0f32; g.batch * c * plane];
-    let mut xt = vec![0.0f32; hp * wp * cb];
-    let mut ot = vec![0.0f32; plane * cb];
-    for b in 0..g.batch {
-        let xb = &x[b * c * h * w..(b + 1) * c * h * w];
-        for ch in 0..c {
-            let src = &xb[ch * h * w..(ch + 1) * h * w];
-            for (y, row) in src.chunks_exact(w).enumerate() {
-                let base = ((y + pt) * wp + pl) * cb + ch;
-                for (xx, &v) in row.iter().enumerate() {
-                    xt[base + xx * cb] = v;
-                }
-            }
-        }
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let o = (oy * ow + ox) * cb;
-                for blk in (0..cb).step_by(BLOCK) {
-                    let mut acc = [0.0f32; BLOCK];
-                    acc.copy_from_slice(&bv[blk..blk + BLOCK]);
-                    for ky in 0..kh {
-                        let row = (oy * sh + ky * dh) * wp + ox * sw;
-                        for kx in 0..kw {
-                            let xi = (row + kx * dw) * cb + blk;
-                            let wi = (ky * kw + kx) * cb + blk;
-                            let xs: &[f32; BLOCK] = xt[xi..xi + BLOCK].try_into().unwrap();
-                            let ws: &[f32; BLOCK] = wt[wi..wi + BLOCK].try_into().unwrap();
-                            for i in 0..BLOCK {
-                                acc[i] += xs[i] * ws[i];
-                            }
-                        }
-                    }
-                    ot[o + blk..o + blk + BLOCK].copy_from_slice(&acc);
-                }
-            }
-        }
-        let ob = &mut out[b * c * plane..(b + 1) * c * plane];
-        for (ch, dst) in ob.chunks_exact_mut(plane).enumerate() {
-            for (p, v) in dst.iter_mut().enumerate() {
-                *v = ot[p * cb + ch];
-            }
-        }
-    }
-    out
-}
-
-fn split_columns(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec<f32> {
-    let c = g.channels;
-    let [h, w] = g.input;
-    let [kh, kw] = g.kernel;
-    let [oh, ow] = g.output;
-    let [dh, dw] = g.dilation;
-    let [pt, pl] = g.pad_before;
-    let [_, wp] = g.padded();
-    // Columns 2j of the padded row go to `even[j]`, 2j+1 to `odd[j]`; a tap at column offset
-    // k reads `even[ox + k/2]` (k even) or `odd[ox + (k-1)/2]` (k odd) for output column ox.
-    let half = wp.div_ceil(2);
-    let plane = oh * ow;
-    let mut out = vec![0.0f32; g.batch * c * plane];
-    let mut padded = vec![0.0f32; 2 * half];
-    // Split rows of one channel, zero rows where the padding is.
-    let mut even = vec![0.0f32; h * half];
-    let mut odd = vec![0.0f32; h * half];
-    let taps = kh * kw;
-    for b in 0..g.batch {
-        for ch in 0..c {
-            let src = &x[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
-            for (y, row) in src.chunks_exact(w).enumerate() {
+    // Where each tap reads, relative to the output index.
+    let offsets: Vec<usize> = (0..taps)
+        .map(|k| {
+            let (ky, kx) = ((k / kw) * dh, (k % kw) * dw);
+            ((ky % sh) * sw + kx % sw) * block + (ky / sh) * len + kx / sw
+        })
+        .collect();
+    for (ch, dst) in job.channels.clone().zip(job.dst.chunks_exact_mut(plane)) {
+        let at = (job.image * c + ch) * h * w;
+        for (y, row) in t.x[at..at + h * w].chunks_exact(w).enumerate() {
+            let yp = y + pt;
+            let base = (yp % sh) * sw * block + (yp / sh) * len;
+            if sw == 1 {
+                ph[base + pl..base + pl + w].copy_from_slice(row);
+            } else {
+                // The padded row, then every sw-th column of it into each column phase.
                 padded[pl..pl + w].copy_from_slice(row);
-                let e = &mut even[y * half..(y + 1) * half];
-                let o = &mut odd[y * half..(y + 1) * half];
-                for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(padded.chunks_exact(2)) {
-                    *e = pair[0];
-                    *o = pair[1];
-                }
-            }
-            let wc = &weight[ch * taps..(ch + 1) * taps];
-            let bias_v = bias.map_or(0.0, |bb| bb[ch]);
-            let dst = &mut out[(b * c + ch) * plane..(b * c + ch + 1) * plane];
-            for (oy, orow) in dst.chunks_exact_mut(ow).enumerate() {
-                orow.fill(bias_v);
-                for ky in 0..kh {
-                    // Padded row index oy*2 + ky*dh; rows outside the input are zero.
-                    let Some(iy) = (oy * 2 + ky * dh).checked_sub(pt) else {
-                        continue;
-                    };
-                    if iy >= h {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let k = kx * dw;
-                        let wv = wc[ky * kw + kx];
-                        let (plane_half, start) = if k % 2 == 0 {
-                            (&even, k / 2)
-                        } else {
-                            (&odd, (k - 1) / 2)
-                        };
-                        let srow = &plane_half[iy * half + start..iy * half + start + ow];
-                        for (o, &v) in orow.iter_mut().zip(srow) {
-                            *o += wv * v;
-                        }
+                for p in 0..sw {
+                    let dst = &mut ph[base + p * block..base + p * block + len];
+                    for (d, cols) in dst.iter_mut().zip(padded.chunks_exact(sw)) {
+                        *d = cols[p];
                     }
                 }
             }
         }
+        acc.fill(t.bias.map_or(0.0, |b| b[ch]));
+        for (&off, &wv) in offsets.iter().zip(&t.weight[ch * taps..(ch + 1) * taps]) {
+            for (o, &v) in acc.iter_mut().zip(&ph[off..off + wide]) {
+                *o += wv * v;
+            }
+        }
+        for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
+            d.copy_from_slice(&a[..ow]);
+        }
     }
-    out
 }

@@ -130,9 +130,7 @@ impl Conv {
     }
 
     fn run(&self, x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>) -> Tensor<4> {
-        // In the browser (one thread) Glimpse's depthwise kernel beats burn's where it applies;
-        // natively burn's uses every core.
-        #[cfg(target_arch = "wasm32")]
+        // Glimpse's depthwise kernels beat burn's, in the browser and natively.
         if let Some(g) = crate::model::cpu::depthwise_plan(&x, &w, &self.options) {
             let y = crate::model::cpu::depthwise_conv2d(x, &w, b.as_ref(), &g);
             return self.act.forward(y);
