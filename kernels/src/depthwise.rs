@@ -101,6 +101,7 @@ pub fn depthwise_nchw(
 }
 
 /// Multiply-adds per thread below which splitting a call costs more than it saves.
+#[cfg(not(target_arch = "wasm32"))]
 const MIN_WORK_PER_THREAD: usize = 200_000;
 
 /// How many threads a call with `work` multiply-adds gets: natively up to the machine's cores;
