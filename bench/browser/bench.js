@@ -4,6 +4,8 @@
 // TF.js the layers-format model bench/tfjs_export.py writes from it). Workloads (?work=, comma
 // separated, default all):
 //   first     only the time to the first prediction (run.mjs's repeats on fresh pages);
+//   latency   warm up, then leave window.latencyRound(k) for run.mjs to time k predictions
+//             (it interleaves the engines' rounds);
 //   infer     time to first prediction from page start (download + compile + warm-up + one
 //             prediction), single-image latency p50/p95, batch throughput, top-1 on the golden
 //             cat photo and its probabilities (run.mjs compares them across engines);
@@ -18,6 +20,7 @@ const q = new URLSearchParams(location.search);
 const engine = q.get('engine');
 const num = (k, d) => Number(q.get(k) ?? d);
 const iters = num('iters', 20);
+const warmUpMs = num('warmUpMs', 3000);
 const batch = num('batch', 32);
 const batchRuns = num('batchRuns', 3);
 const memRuns = num('memRuns', 200);
@@ -371,15 +374,20 @@ async function infer(e, result) {
   result.firstPredictionMs = Math.round(performance.now());
   result.top1 = y.indexOf(Math.max(...y));
   result.probs = Array.from(y.subarray(0, 1000));
-  for (let i = 0; i < 2; i++) await e.run(one);
+  // Warm-up: wasm engines start on baseline code and switch to optimised code as V8 compiles
+  // it in the background, which takes longer for a larger module. Run for warmUpMs (at least
+  // three predictions) so every engine is timed in its steady state.
+  const warm = performance.now();
+  for (let i = 0; i < 3 || performance.now() - warm < warmUpMs; i++) await e.run(one);
   const times = [];
   for (let i = 0; i < iters; i++) {
     const t = performance.now();
     await e.run(one);
     times.push(performance.now() - t);
   }
+  result.latenciesMs = times.map((t) => +t.toFixed(1));
   times.sort((a, b) => a - b);
-  Object.assign(result, { p50Ms: +pct(times, 50).toFixed(1), p95Ms: +pct(times, 95).toFixed(1), iters });
+  Object.assign(result, { p50Ms: +pct(times, 50).toFixed(1), p95Ms: +pct(times, 95).toFixed(1), iters, warmUpMs });
   const many = e.prepare(px, batch);
   await e.run(many);
   const t = performance.now();
@@ -461,6 +469,22 @@ async function main() {
     }
   };
   let one = null;
+  if (work.includes('latency')) {
+    // Set up for run.mjs's interleaved latency rounds: warm up, then wait to be driven.
+    one = e.prepare(await goldenPixels(), 1);
+    const warm = performance.now();
+    for (let i = 0; i < 3 || performance.now() - warm < warmUpMs; i++) await e.run(one);
+    window.latencyRound = async (k) => {
+      const times = [];
+      for (let i = 0; i < k; i++) {
+        const t = performance.now();
+        await e.run(one);
+        times.push(performance.now() - t);
+      }
+      return times;
+    };
+    return result;
+  }
   if (work.includes('first')) {
     // Only the time to the first prediction (run.mjs repeats it on fresh pages).
     const y = await e.run(e.prepare(await goldenPixels(), 1));

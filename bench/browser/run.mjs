@@ -37,13 +37,15 @@ const nm = join(repo, 'bench', 'node_modules');
 const isGpu = (e) => /-(webgpu|webgl)$/.test(e);
 // Fresh pages that time the first prediction (the median is reported): --cold N for the CPU
 // engines; one for the GPU group (SwiftShader makes each page slow).
+// Predictions per engine per interleaved latency round.
+const LATENCY_ROUND = 5;
 const coldRuns = (e) => (isGpu(e) ? 1 : Number(opt('--cold', 5)));
 
 // WebGL/WebGPU here are usually SwiftShader (a CPU rasteriser, ~40x slower than the wasm
 // engines): fewer, smaller runs, and no 200-prediction memory loop.
 const SIZES = {
-  cpu: { iters, batch: 32, batchRuns: 3, memRuns: 200, trainN: 320, trainEpochs: 3, transferN: 100, featureBatch: 10, headEpochs: 20 },
-  gpu: { iters: 3, batch: 8, batchRuns: 1, memRuns: 0, trainN: 64, trainEpochs: 2, transferN: 10, featureBatch: 5, headEpochs: 20 },
+  cpu: { iters, warmUpMs: 3000, batch: 32, batchRuns: 3, memRuns: 200, trainN: 320, trainEpochs: 3, transferN: 100, featureBatch: 10, headEpochs: 20 },
+  gpu: { iters: 3, warmUpMs: 1000, batch: 8, batchRuns: 1, memRuns: 0, trainN: 64, trainEpochs: 2, transferN: 10, featureBatch: 5, headEpochs: 20 },
 };
 // --report FILE: only render the tables again from a bench.json of an earlier run.
 const report = opt('--report', null);
@@ -108,8 +110,37 @@ async function runAll() {
       r.firstPredictionRunsMs = all;
       r.firstPredictionMs = [...all].sort((a, b) => a - b)[all.length >> 1];
     }
-    console.log(JSON.stringify({ ...r, probs: undefined }));
+    console.log(JSON.stringify({ ...r, probs: undefined, latenciesMs: undefined }));
     results.push(r);
+  }
+  // Single-image latency, interleaved: one warmed-up page per CPU engine, then rounds of a few
+  // predictions on each in turn (the order rotating), so that a slow spell of this shared
+  // machine falls on every engine alike. These rounds give the p50/p95 of the CPU group.
+  const interleave = results.filter((r) => !isGpu(r.engine) && typeof r.p50Ms === 'number');
+  if (interleave.length > 1) {
+    const pages = [];
+    for (const r of interleave) {
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      await p.goto(`${origin}/bench/browser/index.html?${new URLSearchParams({ engine: r.engine, work: 'latency', warmUpMs: SIZES.cpu.warmUpMs })}`);
+      const ready = await p.evaluate(() => window.benchDone);
+      if (ready.error) throw new Error(`${r.engine}: latency page: ${ready.error}`);
+      pages.push({ r, p, ctx, times: [] });
+    }
+    const rounds = Math.ceil(SIZES.cpu.iters / LATENCY_ROUND);
+    for (let i = 0; i < rounds; i++) {
+      for (let j = 0; j < pages.length; j++) {
+        const x = pages[(i + j) % pages.length];
+        x.times.push(...(await x.p.evaluate((k) => window.latencyRound(k), LATENCY_ROUND)));
+      }
+    }
+    for (const { r, ctx, times } of pages) {
+      await ctx.close();
+      const sorted = [...times].sort((a, b) => a - b);
+      const at = (q) => +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(1);
+      Object.assign(r, { p50PageMs: r.p50Ms, p95PageMs: r.p95Ms, p50Ms: at(0.5), p95Ms: at(0.95), interleavedLatenciesMs: times.map((t) => +t.toFixed(1)) });
+      console.log(`[bench] ${r.engine}: interleaved p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms (own page: p50 ${r.p50PageMs} ms)`);
+    }
   }
   await browser.close();
   server.close();
@@ -198,7 +229,7 @@ md += sectioned(null, 'Inference (EfficientNet-Lite0, 224x224)', [
   { name: 'p50 ms', key: 'p50Ms', lower: true },
   { name: 'p95 ms', text: (r) => String(r.p95Ms) },
   { name: 'batch img/s', key: 'batchImgPerS' },
-], `First prediction: from navigation start (script and model download, compile, warm-up, one prediction); CPU engines: the median of ${saved?.coldRuns ?? coldRuns('cpu')} fresh pages (all times in bench.json). ${sz.iters} single predictions for p50/p95; batch throughput over ${sz.batchRuns} batches of ${sz.batch}.`,
+], `First prediction: from navigation start (script and model download, compile, warm-up, one prediction); CPU engines: the median of ${saved?.coldRuns ?? coldRuns('cpu')} fresh pages (all times in bench.json). p50/p95: ${sz.iters} single predictions per engine after ${sz.warmUpMs / 1000} s of warm-up, the CPU engines interleaved (rounds of ${LATENCY_ROUND} on each in turn, each engine warm in its own page); batch throughput over ${sz.batchRuns} batches of ${sz.batch}.`,
 `GPU group: ${gz.iters} single predictions, one batch of ${gz.batch}.`);
 md += sectioned('memory', `Memory after ${sz.memRuns} single predictions (CPU engines)`, [
   { name: 'peak JS heap', key: 'memory.jsHeapPeakBytes', lower: true, fmt: mib },
