@@ -7,5 +7,4 @@
 #![warn(missing_docs)]
 
 pub mod depthwise;
-pub mod elementwise;
 pub mod layout;
