@@ -119,36 +119,44 @@ fn coefficients(input: u32, output: u32) -> Vec<(usize, Vec<f64>)> {
 /// first, rounded to 8 bits between passes.
 pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
     let (sw, sh) = img.dimensions();
-    let round = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    // `v.round().clamp(0.0, 255.0) as u8`, without a libm call: the cast truncates toward zero.
+    let to_u8 = |v: f64| (v + 0.5).clamp(0.0, 255.0) as u8;
     let cx = coefficients(sw, width);
-    let mut tmp = image::RgbImage::new(width, sh);
-    for y in 0..sh {
-        for (x, (lo, w)) in cx.iter().enumerate() {
+    let (sw, sh, width, height) = (sw as usize, sh as usize, width as usize, height as usize);
+    let row = width * 3;
+    let mut tmp = vec![0u8; row * sh];
+    for (srow, trow) in img
+        .as_raw()
+        .chunks_exact(sw * 3)
+        .zip(tmp.chunks_exact_mut(row))
+    {
+        for ((lo, w), px) in cx.iter().zip(trow.chunks_exact_mut(3)) {
             let mut acc = [0f64; 3];
-            for (k, wk) in w.iter().enumerate() {
-                let p = img.get_pixel((lo + k) as u32, y).0;
+            for (wk, p) in w.iter().zip(srow[lo * 3..].chunks_exact(3)) {
                 for c in 0..3 {
                     acc[c] += wk * p[c] as f64;
                 }
             }
-            tmp.put_pixel(x as u32, y, image::Rgb(acc.map(round)));
-        }
-    }
-    let cy = coefficients(sh, height);
-    let mut out = image::RgbImage::new(width, height);
-    for (y, (lo, w)) in cy.iter().enumerate() {
-        for x in 0..width {
-            let mut acc = [0f64; 3];
-            for (k, wk) in w.iter().enumerate() {
-                let p = tmp.get_pixel(x, (lo + k) as u32).0;
-                for c in 0..3 {
-                    acc[c] += wk * p[c] as f64;
-                }
+            for c in 0..3 {
+                px[c] = to_u8(acc[c]);
             }
-            out.put_pixel(x, y as u32, image::Rgb(acc.map(round)));
         }
     }
-    out
+    let cy = coefficients(sh as u32, height as u32);
+    let mut out = vec![0u8; row * height];
+    let mut acc = vec![0f64; row];
+    for ((lo, w), orow) in cy.iter().zip(out.chunks_exact_mut(row)) {
+        acc.fill(0.0);
+        for (wk, trow) in w.iter().zip(tmp[lo * row..].chunks_exact(row)) {
+            for (a, &p) in acc.iter_mut().zip(trow) {
+                *a += wk * p as f64;
+            }
+        }
+        for (o, &a) in orow.iter_mut().zip(&acc) {
+            *o = to_u8(a);
+        }
+    }
+    image::RgbImage::from_raw(width as u32, height as u32, out).expect("sizes match")
 }
 
 #[cfg(test)]
@@ -162,6 +170,62 @@ mod tests {
         // PIL: x' = floor((x + 0.5) * 2) -> 1, 3; y' = floor(0.5 * 2) = 1
         assert_eq!(r.get_pixel(0, 0).0, [1, 1, 0]);
         assert_eq!(r.get_pixel(1, 0).0, [3, 1, 0]);
+    }
+
+    /// The plain per-pixel form of the same rule (the one this module first had).
+    fn reference_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+        let (sw, sh) = img.dimensions();
+        let round = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+        let cx = coefficients(sw, width);
+        let mut tmp = image::RgbImage::new(width, sh);
+        for y in 0..sh {
+            for (x, (lo, w)) in cx.iter().enumerate() {
+                let mut acc = [0f64; 3];
+                for (k, wk) in w.iter().enumerate() {
+                    let p = img.get_pixel((lo + k) as u32, y).0;
+                    for c in 0..3 {
+                        acc[c] += wk * p[c] as f64;
+                    }
+                }
+                tmp.put_pixel(x as u32, y, image::Rgb(acc.map(round)));
+            }
+        }
+        let cy = coefficients(sh, height);
+        let mut out = image::RgbImage::new(width, height);
+        for (y, (lo, w)) in cy.iter().enumerate() {
+            for x in 0..width {
+                let mut acc = [0f64; 3];
+                for (k, wk) in w.iter().enumerate() {
+                    let p = tmp.get_pixel(x, (lo + k) as u32).0;
+                    for c in 0..3 {
+                        acc[c] += wk * p[c] as f64;
+                    }
+                }
+                out.put_pixel(x, y as u32, image::Rgb(acc.map(round)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bicubic_matches_the_per_pixel_rule() {
+        let mut s = 7u32;
+        let img = image::RgbImage::from_fn(53, 31, |_, _| {
+            let mut px = [0u8; 3];
+            for p in &mut px {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                *p = (s >> 24) as u8;
+            }
+            image::Rgb(px)
+        });
+        // Shrinking, enlarging, and one of each; random pixels make the filter overshoot 0..255.
+        for (w, h) in [(17, 9), (80, 47), (20, 60), (53, 31)] {
+            assert_eq!(
+                resize_bicubic(&img, w, h),
+                reference_bicubic(&img, w, h),
+                "{w} x {h}"
+            );
+        }
     }
 
     #[test]
