@@ -69,7 +69,7 @@ for task, features in (("classify", False), ("features", True)):
         outs.append(sess.run(None, {"image": x})[0])
     ort_s = time.time() - t0
     ort_out = np.concatenate(outs)
-    # Glimpse: the CLI end to end (model load, decode, preprocessing, batches of 16)
+    # Glimpse: the CLI end to end (model load, decode, preprocessing, its own batches)
     t0 = time.time()
     if features:
         npy = os.path.join(work, "f.npy")
