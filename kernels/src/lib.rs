@@ -7,4 +7,5 @@
 #![warn(missing_docs)]
 
 pub mod depthwise;
+pub mod elementwise;
 pub mod layout;
