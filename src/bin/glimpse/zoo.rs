@@ -255,11 +255,7 @@ pub fn classify(
         ));
     }
     let shape = |n: usize| vec![n, b.pre.size, b.pre.size, 3];
-    let bs: usize = std::env::var("GB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
-    for_batches(&b.pre, &files, bs, false, |chunk, x| {
+    for_batches(&b.pre, &files, BATCH, false, |chunk, x| {
         let (y, _) = b.model.predict(x, &shape(chunk.len()))?;
         for (i, p) in chunk.iter().enumerate() {
             let row = &y[i * n_out..(i + 1) * n_out];
