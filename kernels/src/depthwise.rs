@@ -164,18 +164,13 @@ impl Task<'_> {
             unsafe { self.run_avx2(job) };
             return;
         }
-        self.run_any(job);
+        phases(self, job);
     }
 
     /// The same loops compiled for AVX2 (8 floats per instruction instead of SSE's 4).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn run_avx2(&self, job: Job) {
-        self.run_any(job);
-    }
-
-    #[inline(always)]
-    fn run_any(&self, job: Job) {
         phases(self, job);
     }
 }
