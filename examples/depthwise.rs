@@ -83,10 +83,13 @@ fn main() {
                 .fold(f64::MAX, f64::min)
         };
         let burn_ms = best(&|x| conv2d(x, w.clone(), Some(b.clone()), opts.clone()));
-        let plan = depthwise_plan(&x, &w, &opts).expect("Glimpse's kernel applies");
-        let ours_ms = best(&|x| depthwise_conv2d(x, &w, Some(&b), &plan));
+        let plan = depthwise_plan(&x, w.dims(), &opts).expect("Glimpse's kernel applies");
+        // Glimpse reads the weights out once per model (see `Conv::prepare`).
+        let ws = w.to_data().try_into_vec::<f32>().expect("f32");
+        let bs = vec![0.1f32; c];
+        let ours_ms = best(&|x| depthwise_conv2d(x, &ws, Some(&bs), None, &plan));
         let want = conv2d(x.clone(), w.clone(), Some(b.clone()), opts.clone());
-        let diff = (depthwise_conv2d(x.clone(), &w, Some(&b), &plan) - want)
+        let diff = (depthwise_conv2d(x.clone(), &ws, Some(&bs), None, &plan) - want)
             .abs()
             .max()
             .into_scalar::<f32>();

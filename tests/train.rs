@@ -31,7 +31,7 @@ fn step_fixture(name: &str) {
         "class_name": meta["optimizer"]["name"], "config": meta["optimizer"]
     }))
     .unwrap();
-    let shape: Vec<usize> = model.params.iter().map(Vec::len).collect();
+    let shape: Vec<usize> = model.params().iter().map(Vec::len).collect();
     let mut opt = Optimizer::new(cfg, &shape);
     for step in 0..2 {
         let (loss, _) = train::train_step(

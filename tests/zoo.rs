@@ -59,12 +59,7 @@ fn cut(layer: &str) -> Model {
         index: 0,
     }];
     let graph = Graph::build(&spec).unwrap();
-    Model {
-        spec,
-        graph,
-        params: m.params.clone(),
-        device: m.device.clone(),
-    }
+    Model::from_parts(spec, graph, m.params().clone(), m.device.clone())
 }
 
 fn fx(name: &str) -> PathBuf {

@@ -53,7 +53,9 @@ impl Geometry {
 }
 
 /// Depthwise convolution of `x` `[batch, channels, h, w]` with `weight` `[channels, kh, kw]`
-/// (burn's `[c, 1, kh, kw]`) plus an optional `bias` `[channels]`; returns
+/// (burn's `[c, 1, kh, kw]`) plus an optional `bias` `[channels]`, each result then clamped
+/// into `clip` `(lo, hi)` when given (a fused ReLU / ReLU6, see
+/// [`crate::elementwise::clamp_value`]); returns
 /// `[batch, channels, oh, ow]`, or `None` when the geometry is not [`Geometry::supported`].
 ///
 /// # Panics
@@ -62,6 +64,7 @@ pub fn depthwise_nchw(
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    clip: Option<(f32, f32)>,
     g: &Geometry,
 ) -> Option<Vec<f32>> {
     let [h, w] = g.input;
@@ -95,7 +98,13 @@ pub fn depthwise_nchw(
             rest = tail;
         }
     }
-    let task = Task { x, weight, bias, g };
+    let task = Task {
+        x,
+        weight,
+        bias,
+        clip,
+        g,
+    };
     run_jobs(jobs, parts, &|job| task.run(job));
     Some(out)
 }
@@ -153,6 +162,7 @@ struct Task<'a> {
     x: &'a [f32],
     weight: &'a [f32],
     bias: Option<&'a [f32]>,
+    clip: Option<(f32, f32)>,
     g: &'a Geometry,
 }
 
@@ -218,6 +228,12 @@ fn phases(t: &Task, job: Job) {
             } else {
                 // The padded row, then every sw-th column of it into each column phase.
                 padded[pl..pl + w].copy_from_slice(row);
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                if sw == 2 {
+                    let (even, odd) = ph[base..].split_at_mut(block);
+                    crate::simd::deinterleave(&padded, &mut even[..len], &mut odd[..len]);
+                    continue;
+                }
                 for p in 0..sw {
                     let dst = &mut ph[base + p * block..base + p * block + len];
                     for (d, cols) in dst.iter_mut().zip(padded.chunks_exact(sw)) {
@@ -226,14 +242,125 @@ fn phases(t: &Task, job: Job) {
                 }
             }
         }
-        acc.fill(t.bias.map_or(0.0, |b| b[ch]));
-        for (&off, &wv) in offsets.iter().zip(&t.weight[ch * taps..(ch + 1) * taps]) {
-            for (o, &v) in acc.iter_mut().zip(&ph[off..off + wide]) {
-                *o += wv * v;
+        let weights = &t.weight[ch * taps..(ch + 1) * taps];
+        let clipped = accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
+        let rows = dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len));
+        match t.clip.filter(|_| !clipped) {
+            None => rows.for_each(|(d, a)| d.copy_from_slice(&a[..ow])),
+            Some((lo, hi)) => {
+                for (d, a) in rows {
+                    for (d, &a) in d.iter_mut().zip(a) {
+                        *d = crate::elementwise::clamp_value(a, lo, hi);
+                    }
+                }
             }
         }
-        for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
-            d.copy_from_slice(&a[..ow]);
+    }
+}
+
+fn bias(t: &Task, ch: usize) -> f32 {
+    t.bias.map_or(0.0, |b| b[ch])
+}
+
+/// `acc[i] = bias + sum over taps k of weights[k] * ph[offsets[k] + i]`: one pass over `acc`
+/// per tap, which the compiler vectorises natively. Returns whether `clip` was applied (here:
+/// no; the caller clamps as it copies).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn accumulate(
+    acc: &mut [f32],
+    ph: &[f32],
+    offsets: &[usize],
+    weights: &[f32],
+    bias: f32,
+    _clip: Option<(f32, f32)>,
+) -> bool {
+    let wide = acc.len();
+    acc.fill(bias);
+    for (&off, &wv) in offsets.iter().zip(weights) {
+        for (o, &v) in acc.iter_mut().zip(&ph[off..off + wide]) {
+            *o += wv * v;
         }
+    }
+    false
+}
+
+/// The same sum with explicit wasm SIMD (see [`crate::simd`] for why explicit): 8 outputs at a
+/// time held in two registers across every tap, then clamped (when `clip` is given) and
+/// stored once, instead of a load and a store of `acc` per tap. Returns `true` when it clamped.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn accumulate(
+    acc: &mut [f32],
+    ph: &[f32],
+    offsets: &[usize],
+    weights: &[f32],
+    bias: f32,
+    clip: Option<(f32, f32)>,
+) -> bool {
+    match clip {
+        Some((lo, hi)) => sum_taps::<true>(acc, ph, offsets, weights, bias, lo, hi),
+        None => sum_taps::<false>(acc, ph, offsets, weights, bias, 0.0, 0.0),
+    }
+    true
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn sum_taps<const CLIP: bool>(
+    acc: &mut [f32],
+    ph: &[f32],
+    offsets: &[usize],
+    weights: &[f32],
+    bias: f32,
+    lo: f32,
+    hi: f32,
+) {
+    use crate::simd::{clamp, load, store};
+    use core::arch::wasm32::*;
+    let wide = acc.len();
+    assert!(
+        offsets.iter().all(|&o| o + wide <= ph.len()),
+        "depthwise: a tap reads past its phase"
+    );
+    let (b, l, h) = (f32x4_splat(bias), f32x4_splat(lo), f32x4_splat(hi));
+    let finish = |v: v128| if CLIP { clamp(v, l, h) } else { v };
+    let src = ph.as_ptr();
+    let dst = acc.as_mut_ptr();
+    let mut i = 0;
+    // SAFETY: every read is at offsets[k] + i + j with i + j < wide, inside ph (asserted
+    // above); every write at i + j < wide = acc.len().
+    unsafe {
+        while i + 8 <= wide {
+            let (mut v0, mut v1) = (b, b);
+            for (&off, &w) in offsets.iter().zip(weights) {
+                let w = f32x4_splat(w);
+                let p = src.add(off + i);
+                v0 = f32x4_add(v0, f32x4_mul(w, load(p)));
+                v1 = f32x4_add(v1, f32x4_mul(w, load(p.add(4))));
+            }
+            store(dst.add(i), finish(v0));
+            store(dst.add(i + 4), finish(v1));
+            i += 8;
+        }
+        while i + 4 <= wide {
+            let mut v = b;
+            for (&off, &w) in offsets.iter().zip(weights) {
+                v = f32x4_add(v, f32x4_mul(f32x4_splat(w), load(src.add(off + i))));
+            }
+            store(dst.add(i), finish(v));
+            i += 4;
+        }
+    }
+    for (j, o) in acc.iter_mut().enumerate().skip(i) {
+        let mut v = bias;
+        for (&off, &w) in offsets.iter().zip(weights) {
+            v += w * ph[off + j];
+        }
+        *o = if CLIP {
+            crate::elementwise::clamp_value(v, lo, hi)
+        } else {
+            v
+        };
     }
 }

@@ -9,3 +9,5 @@
 pub mod depthwise;
 pub mod elementwise;
 pub mod layout;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd;

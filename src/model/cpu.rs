@@ -49,41 +49,134 @@ pub fn depthwise_geometry(
     })
 }
 
-/// When Glimpse's depthwise kernel can compute burn's `conv2d(x, weight, options)`: `x` and
-/// `weight` are `f32` on the plain CPU backend, the convolution is depthwise with multiplier 1
-/// and its geometry is supported. Checked before [`depthwise_conv2d`] takes `x`.
+/// When Glimpse's depthwise kernel can compute burn's `conv2d(x, weight, options)` for a
+/// weight of shape `weight`: `x` is `f32` on the plain CPU backend, the convolution is
+/// depthwise with multiplier 1 and its geometry is supported. Checked before
+/// [`depthwise_conv2d`] takes `x`.
 pub fn depthwise_plan(
     x: &Tensor<4>,
-    weight: &Tensor<4>,
+    weight: [usize; 4],
     options: &ConvOptions<2>,
 ) -> Option<Geometry> {
-    if !on_plain_cpu(x) || x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+    if !on_plain_cpu(x) || x.dtype() != DType::F32 {
         return None;
     }
-    let g = depthwise_geometry(x.dims(), weight.dims(), options)?;
+    let g = depthwise_geometry(x.dims(), weight, options)?;
     g.supported().then_some(g)
 }
 
-/// Runs the depthwise convolution `g` (from [`depthwise_plan`]) with Glimpse's kernel. Takes
-/// `x` so that its values are read without a copy.
+/// `x`'s values (zero-copy when `x` holds the only reference to its buffer).
+fn host_values(x: Tensor<4>) -> Vec<f32> {
+    x.into_data()
+        .try_into_vec::<f32>()
+        .expect("an f32 tensor (checked by the plan)")
+}
+
+/// Runs the depthwise convolution `g` (from [`depthwise_plan`]) with Glimpse's kernel:
+/// `weight` `[channels, kh, kw]`, `bias` `[channels]`, each result clamped into `clip` when
+/// given. Takes `x` so that its values are read without a copy.
 pub fn depthwise_conv2d(
     x: Tensor<4>,
-    weight: &Tensor<4>,
-    bias: Option<&Tensor<1>>,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    clip: Option<(f32, f32)>,
     g: &Geometry,
 ) -> Tensor<4> {
     let device = x.device();
-    let read = |t: TensorData| {
-        t.try_into_vec::<f32>()
-            .expect("an f32 tensor (checked by the plan)")
-    };
-    let xs = read(x.into_data());
-    let ws = read(weight.clone().into_data());
-    let bs = bias.map(|b| read(b.clone().into_data()));
-    let y = depthwise::depthwise_nchw(&xs, &ws, bs.as_deref(), g)
+    let xs = host_values(x);
+    let y = depthwise::depthwise_nchw(&xs, weight, bias, clip, g)
         .expect("a supported geometry (checked by the plan)");
     let [oh, ow] = g.output;
     Tensor::from_data(TensorData::new(y, [g.batch, g.channels, oh, ow]), &device)
+}
+
+/// Whether burn's `conv2d` with weight shape `weight` and `options` is pointwise: a 1x1
+/// kernel, stride 1, no padding, one group (what [`pointwise_conv2d`] computes).
+pub fn is_pointwise(weight: [usize; 4], options: &ConvOptions<2>) -> bool {
+    weight[2] == 1
+        && weight[3] == 1
+        && options.stride == [1, 1]
+        && options.padding == [(0, 0), (0, 0)]
+        && options.groups == 1
+}
+
+/// A pointwise convolution on the plain CPU: per image `clip(weight * x + bias)` as one
+/// matrix product (`gemm`) into an output pre-filled with the bias, then clamped while that
+/// image's output is still warm in cache. `weight` is `[out, in]`, `bias` `[out]`, `x`
+/// `[n, in, h, w]` `f32` on the plain CPU backend (see [`on_plain_cpu`]).
+///
+/// burn's own 1x1 path zero-fills its output, runs the same `gemm`, then adds the bias in a
+/// second pass and leaves the activation to more passes.
+pub fn pointwise_conv2d(
+    x: Tensor<4>,
+    weight: &[f32],
+    bias: &[f32],
+    clip: Option<(f32, f32)>,
+) -> Tensor<4> {
+    let device = x.device();
+    let [n, cin, h, w] = x.dims();
+    let cout = bias.len();
+    assert_eq!(weight.len(), cout * cin, "pointwise: weight is [out, in]");
+    let hw = h * w;
+    let xs = host_values(x);
+    let mut out = Vec::with_capacity(n * cout * hw);
+    for _ in 0..n {
+        for &b in bias {
+            out.extend(std::iter::repeat_n(b, hw));
+        }
+    }
+    let parallelism = gemm_parallelism(n, cout * cin * hw);
+    let image = |(i, dst): (usize, &mut [f32])| {
+        let src = &xs[i * cin * hw..(i + 1) * cin * hw];
+        // SAFETY: dst is [cout, hw] row-major (cout * hw values), weight [cout, cin]
+        // (checked above), src [cin, hw]; the strides below say exactly that.
+        unsafe {
+            gemm::gemm(
+                cout,
+                hw,
+                cin,
+                dst.as_mut_ptr(),
+                1,
+                hw as isize,
+                true,
+                weight.as_ptr(),
+                1,
+                cin as isize,
+                src.as_ptr(),
+                1,
+                hw as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        if let Some((lo, hi)) = clip {
+            glimpse_kernels::elementwise::clamp(dst, lo, hi);
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(cout * hw).enumerate().for_each(image);
+    }
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(cout * hw).enumerate().for_each(image);
+    Tensor::from_data(TensorData::new(out, [n, cout, h, w]), &device)
+}
+
+/// How one image's `gemm` of `work` multiply-adds runs: natively it also splits across the
+/// cores (rayon) when the batch alone cannot keep them busy and the product is large (burn's
+/// threshold, 192^3); in the browser on the page's one thread.
+fn gemm_parallelism(batch: usize, work: usize) -> gemm::Parallelism {
+    #[cfg(not(target_arch = "wasm32"))]
+    if batch < rayon::current_num_threads() && work >= 192 * 192 * 192 {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = (batch, work);
+    gemm::Parallelism::None
 }
 
 /// Whether [`clamp`] applies to `x`: natively, `f32` on the plain CPU backend (burn's ops do
@@ -160,9 +253,16 @@ mod tests {
             let g = depthwise_geometry(x.dims(), wt.dims(), &opts).expect("depthwise");
             assert!(g.supported(), "case {i}");
             let bias = with_bias.then(|| b.clone());
-            let want = conv2d(x.clone(), wt.clone(), bias.clone(), opts.clone());
-            let plan = depthwise_plan(&x, &wt, &opts).expect("a kernel applies");
-            let got = depthwise_conv2d(x.clone(), &wt, bias.as_ref(), &plan);
+            let mut want = conv2d(x.clone(), wt.clone(), bias.clone(), opts.clone());
+            // Every other case with a fused ReLU6.
+            let clip = (i % 2 == 1).then_some((0.0, 6.0));
+            if clip.is_some() {
+                want = want.clamp_min(0.0).clamp_max(6.0);
+            }
+            let plan = depthwise_plan(&x, wt.dims(), &opts).expect("a kernel applies");
+            let ws = host_values(wt.clone());
+            let bs = bias.map(|b| b.into_data().try_into_vec::<f32>().unwrap());
+            let got = depthwise_conv2d(x.clone(), &ws, bs.as_deref(), clip, &plan);
             assert_eq!(got.dims(), want.dims(), "case {i}");
             let diff = (got - want).abs().max().into_scalar::<f32>();
             assert!(diff < 1e-5, "case {i}: max difference {diff}");
@@ -202,6 +302,56 @@ mod tests {
         let dev = Device::flex().autodiff();
         let x = Tensor::<4>::zeros([1, 8, 7, 7], &dev);
         let w = Tensor::<4>::zeros([8, 1, 3, 3], &dev);
-        assert!(depthwise_plan(&x, &w, &ConvOptions::new([1, 1], [1, 1], [1, 1], 8)).is_none());
+        assert!(
+            depthwise_plan(&x, w.dims(), &ConvOptions::new([1, 1], [1, 1], [1, 1], 8)).is_none()
+        );
+        // Pointwise only for 1x1, stride 1, unpadded, ungrouped.
+        assert!(is_pointwise([8, 4, 1, 1], &plain));
+        assert!(!is_pointwise([8, 4, 3, 3], &plain));
+        assert!(!is_pointwise(
+            [8, 4, 1, 1],
+            &ConvOptions::new([2, 2], [0, 0], [1, 1], 1)
+        ));
+        assert!(!is_pointwise(
+            [8, 4, 1, 1],
+            &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+        ));
+        assert!(!is_pointwise([8, 2, 1, 1], &grouped));
+    }
+
+    /// Pointwise convolutions against burn's `conv2d` (+ clamp): batches of one (the `gemm`
+    /// itself split across threads natively when large) and several, sizes that are not a
+    /// multiple of any block.
+    #[test]
+    fn pointwise_matches_burn() {
+        let dev = Device::flex();
+        // (batch, in, out, h, w, clip)
+        let cases = [
+            (1, 3, 5, 4, 4, None),
+            (3, 17, 9, 7, 5, Some((0.0, 6.0))),
+            (2, 40, 24, 14, 14, Some((0.0, f32::INFINITY))),
+            (1, 192, 320, 13, 13, Some((0.0, 6.0))),
+            (5, 64, 48, 3, 1, None),
+        ];
+        for (i, &(n, cin, cout, h, w, clip)) in cases.iter().enumerate() {
+            let x = Tensor::<4>::from_data(
+                TensorData::new(values(n * cin * h * w, i as u64), [n, cin, h, w]),
+                &dev,
+            );
+            let ws = values(cout * cin, 300 + i as u64);
+            let bs = values(cout, 400 + i as u64);
+            let wt = Tensor::<4>::from_data(TensorData::new(ws.clone(), [cout, cin, 1, 1]), &dev);
+            let b = Tensor::<1>::from_data(TensorData::new(bs.clone(), [cout]), &dev);
+            let opts = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            assert!(is_pointwise(wt.dims(), &opts));
+            let mut want = conv2d(x.clone(), wt, Some(b), opts);
+            if let Some((lo, hi)) = clip {
+                want = want.clamp_min(lo).clamp_max(hi);
+            }
+            let got = pointwise_conv2d(x, &ws, &bs, clip);
+            assert_eq!(got.dims(), want.dims(), "case {i}");
+            let diff = (got - want).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-4, "case {i}: max difference {diff}");
+        }
     }
 }

@@ -35,6 +35,13 @@ pub struct Graph {
     /// For each node, the BatchNormalization node that inference folds into it: set on a
     /// convolution without activation whose output only that BatchNormalization reads.
     pub fold_bn: Vec<Option<usize>>,
+    /// For each convolution, the clamp-like activation node (ReLU, ReLU6) that inference
+    /// applies inside it: the only reader of the convolution's output (after its folded
+    /// BatchNormalization, if any), not itself a model output.
+    pub fuse_clip: Vec<Option<(usize, (f32, f32))>>,
+    /// The nodes inference skips because a convolution before them computes them (folded
+    /// BatchNormalizations, fused activations): they pass their input through.
+    pub fused_away: Vec<bool>,
 }
 
 struct Builder<'a> {
@@ -102,12 +109,22 @@ impl Graph {
             last_use[o] = usize::MAX;
         }
         let fold_bn = fold_targets(&b.nodes, &outputs);
+        let fuse_clip = clip_targets(&b.nodes, &outputs, &fold_bn);
+        let mut fused_away = vec![false; b.nodes.len()];
+        for k in fold_bn.iter().flatten() {
+            fused_away[*k] = true;
+        }
+        for (k, _) in fuse_clip.iter().flatten() {
+            fused_away[*k] = true;
+        }
         Ok(Graph {
             nodes: b.nodes,
             inputs,
             outputs,
             last_use,
             fold_bn,
+            fuse_clip,
+            fused_away,
             params: b
                 .params
                 .into_iter()
@@ -120,12 +137,7 @@ impl Graph {
 /// Which convolutions take the BatchNormalization after them at inference (see
 /// [`Graph::fold_bn`]).
 fn fold_targets(nodes: &[Node], outputs: &[usize]) -> Vec<Option<usize>> {
-    let mut readers = vec![Vec::new(); nodes.len()];
-    for (i, n) in nodes.iter().enumerate() {
-        for &j in &n.inputs {
-            readers[j].push(i);
-        }
-    }
+    let readers = readers(nodes);
     let mut fold = vec![None; nodes.len()];
     for (j, n) in nodes.iter().enumerate() {
         let Op::Conv(conv) = &n.op else { continue };
@@ -139,6 +151,46 @@ fn fold_targets(nodes: &[Node], outputs: &[usize]) -> Vec<Option<usize>> {
         }
     }
     fold
+}
+
+/// Which nodes read each node's output.
+fn readers(nodes: &[Node]) -> Vec<Vec<usize>> {
+    let mut readers = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for &j in &n.inputs {
+            readers[j].push(i);
+        }
+    }
+    readers
+}
+
+/// Which convolutions take the clamp-like activation after them at inference (see
+/// [`Graph::fuse_clip`]).
+fn clip_targets(
+    nodes: &[Node],
+    outputs: &[usize],
+    fold_bn: &[Option<usize>],
+) -> Vec<Option<(usize, (f32, f32))>> {
+    let readers = readers(nodes);
+    let mut fuse = vec![None; nodes.len()];
+    for (j, n) in nodes.iter().enumerate() {
+        let Op::Conv(conv) = &n.op else { continue };
+        let last = fold_bn[j].unwrap_or(j);
+        if conv.act.kind != crate::keras::Activation::Linear || outputs.contains(&last) {
+            continue;
+        }
+        if let [k] = readers[last][..] {
+            let range = match &nodes[k].op {
+                Op::Act(a) => a.clip_range(),
+                Op::Relu(r) => r.clip_range(),
+                _ => None,
+            };
+            if let (Some(range), true) = (range, nodes[k].inputs == [last]) {
+                fuse[j] = Some((k, range));
+            }
+        }
+    }
+    fuse
 }
 
 impl Builder<'_> {
@@ -251,5 +303,39 @@ impl Builder<'_> {
             out_shape: built.out_shape,
         });
         Ok(self.nodes.len() - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::Activation;
+
+    /// In EfficientNet-Lite0 every BatchNormalization folds into the convolution before it and
+    /// every ReLU6 runs inside one: inference skips them all. The fusion keeps Keras' outputs
+    /// (tests/keras_fixtures.rs: MobileNets, ResNets, a Conv2D then Activation('relu6')).
+    #[test]
+    fn lite0_fuses_every_batchnorm_and_relu6() {
+        let spec = crate::keras::parse_model(&crate::zoo::efficientnet::structure(1000)).unwrap();
+        let g = Graph::build(&spec).unwrap();
+        let mut counts = (0, 0);
+        for (id, n) in g.nodes.iter().enumerate() {
+            match &n.op {
+                Op::BatchNorm(_) => {
+                    assert!(g.fused_away[id], "BatchNormalization node {id}");
+                    counts.0 += 1;
+                }
+                Op::Act(a) if a.kind == Activation::Relu6 => {
+                    assert!(g.fused_away[id], "ReLU6 node {id}");
+                    let conv = g.fuse_clip.iter().position(|f| f.map(|f| f.0) == Some(id));
+                    assert!(conv.is_some(), "ReLU6 node {id} has its convolution");
+                    counts.1 += 1;
+                }
+                _ => assert!(!g.fused_away[id], "node {id} runs"),
+            }
+        }
+        // 49 convolutions with a BatchNormalization; 33 of them then ReLU6 (the projections
+        // have none).
+        assert_eq!(counts, (49, 33));
     }
 }

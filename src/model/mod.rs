@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::keras::{self, ModelSpec};
 use crate::weights::{archive, hdf5, LoadReport, ShapeMismatch, WeightStore};
 use burn::tensor::{Device, Tensor, TensorData};
-use std::collections::BTreeSet;
+use layers::conv::ConvWeights;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// The variables of every layer, flattened, in burn's layout: per layer of the spec, its
 /// variables in Keras' order.
@@ -31,10 +33,42 @@ pub struct Model {
     pub spec: ModelSpec,
     /// The built graph.
     pub graph: Graph,
-    /// The variables.
-    pub params: Params,
+    /// The variables (read with [`Model::params`], changed with [`Model::set_param`]).
+    params: Params,
     /// Where it runs.
     pub device: Device,
+    /// Inference-ready convolution weights derived from `params`.
+    prepared: Prepared,
+}
+
+/// Inference-ready convolution weights ([`Conv::prepare`]: BatchNormalization folded in,
+/// values read out for the CPU kernels), keyed by (convolution layer, folded
+/// BatchNormalization layer). Built on first use, shared by clones that share the variables,
+/// replaced by an empty cache whenever a variable changes ([`Model::set_param`]).
+#[derive(Clone, Default)]
+struct Prepared(Arc<Mutex<HashMap<ConvKey, Arc<ConvWeights>>>>);
+
+/// (convolution layer, folded BatchNormalization layer).
+type ConvKey = (usize, Option<usize>);
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "Prepared({n} convolutions)")
+    }
+}
+
+impl Prepared {
+    /// The weights under `key`, made by `make` the first time.
+    fn get(&self, key: ConvKey, make: impl FnOnce() -> ConvWeights) -> Arc<ConvWeights> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = lock().get(&key) {
+            return w.clone();
+        }
+        let w = Arc::new(make());
+        lock().insert(key, w.clone());
+        w
+    }
 }
 
 /// How many images [`Model::predict_async`] runs at once on the CPU in the browser.
@@ -75,12 +109,30 @@ impl Model {
             }
             layers.push(vars);
         }
-        Ok(Model {
+        Ok(Model::from_parts(spec, graph, layers, device.clone()))
+    }
+
+    /// A model from its parts: `params` must hold, per layer of `spec`, the variables
+    /// `graph.params` lists, in burn's layout.
+    pub fn from_parts(spec: ModelSpec, graph: Graph, params: Params, device: Device) -> Model {
+        Model {
             spec,
             graph,
-            params: layers,
-            device: device.clone(),
-        })
+            params,
+            device,
+            prepared: Prepared::default(),
+        }
+    }
+
+    /// The variables: per layer of the spec, its variables in Keras' order, in burn's layout.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Sets variable `var` of layer `layer` (burn layout, same shape).
+    pub fn set_param(&mut self, layer: usize, var: usize, value: Tensor<1>) {
+        self.params[layer][var] = value;
+        self.prepared = Prepared::default();
     }
 
     /// Builds a model from a spec and a weights store, strictly: every variable present with
@@ -158,9 +210,11 @@ impl Model {
             .sum()
     }
 
-    /// Runs the graph on internal-layout inputs; returns internal-layout outputs.
+    /// Runs the graph on internal-layout inputs; returns internal-layout outputs. Inference
+    /// keeps its convolutions' prepared weights for the next call.
     pub fn forward(&self, inputs: Vec<Tensor<4>>, training: bool) -> Vec<Tensor<4>> {
-        self.forward_with(inputs, &self.params, training, &mut Vec::new())
+        let cache = (!training).then_some(&self.prepared);
+        self.run_graph(inputs, &self.params, training, &mut Vec::new(), cache)
     }
 
     /// Runs the graph with the given variable values. In training mode Dropout drops and
@@ -171,6 +225,17 @@ impl Model {
         params: &Params,
         training: bool,
         updates: &mut Vec<StatUpdate>,
+    ) -> Vec<Tensor<4>> {
+        self.run_graph(inputs, params, training, updates, None)
+    }
+
+    fn run_graph(
+        &self,
+        inputs: Vec<Tensor<4>>,
+        params: &Params,
+        training: bool,
+        updates: &mut Vec<StatUpdate>,
+        cache: Option<&Prepared>,
     ) -> Vec<Tensor<4>> {
         let g = &self.graph;
         let mut values: Vec<Option<Tensor<4>>> = vec![None; g.nodes.len()];
@@ -195,18 +260,26 @@ impl Model {
                 .collect();
             let p = &params[node.layer];
             values[id] = Some(match &node.op {
-                layers::Op::Conv(conv) if !training && g.fold_bn[id].is_some() => {
-                    let bn_node = &g.nodes[g.fold_bn[id].expect("checked")];
-                    let layers::Op::BatchNorm(bn) = &bn_node.op else {
-                        unreachable!("fold_bn points at BatchNormalization nodes")
+                layers::Op::Conv(conv) if !training => {
+                    let bn = g.fold_bn[id].map(|k| &g.nodes[k]);
+                    let make = || {
+                        let affine = bn.map(|bn_node| {
+                            let layers::Op::BatchNorm(bn) = &bn_node.op else {
+                                unreachable!("fold_bn points at BatchNormalization nodes")
+                            };
+                            bn.affine(&params[bn_node.layer])
+                        });
+                        conv.prepare(p, affine)
+                    };
+                    let weights = match cache {
+                        Some(c) => c.get((node.layer, bn.map(|n| n.layer)), make),
+                        None => Arc::new(make()),
                     };
                     let x = args.into_iter().next().expect("one input");
-                    conv.forward_folded(x, p, bn.affine(&params[bn_node.layer]))
+                    conv.forward_prepared(x, &weights, g.fuse_clip[id].map(|(_, r)| r))
                 }
-                // Folded into the convolution before it.
-                layers::Op::BatchNorm(_) if !training && g.fold_bn[node.inputs[0]] == Some(id) => {
-                    args.into_iter().next().expect("one input")
-                }
+                // Computed by the convolution before it.
+                _ if !training && g.fused_away[id] => args.into_iter().next().expect("one input"),
                 layers::Op::BatchNorm(bn) if training => {
                     let x = args.into_iter().next().expect("one input");
                     let (y, mean, var) = bn.forward_train(x, p);
@@ -396,6 +469,8 @@ impl Model {
             graph,
             params: self.params.clone(),
             device: self.device.clone(),
+            // Same layers, same variables: the prepared weights stay valid.
+            prepared: self.prepared.clone(),
         })
     }
 

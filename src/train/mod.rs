@@ -162,7 +162,7 @@ pub fn train_step(
     let classes = model.output_shapes()[0].iter().product::<usize>();
     let device = model.device.clone();
     let leaves: Params = model
-        .params
+        .params()
         .iter()
         .zip(&model.graph.params)
         .map(|(vs, specs)| {
@@ -196,13 +196,13 @@ pub fn train_step(
                 continue;
             }
             if let Some(g) = leaf.grad(&grads) {
-                let value = model.params[li][vi].clone();
-                model.params[li][vi] = opt.update(li, vi, value, g);
+                let value = model.params()[li][vi].clone();
+                updates.push((li, vi, opt.update(li, vi, value, g)));
             }
         }
     }
     for (li, vi, v) in updates {
-        model.params[li][vi] = v;
+        model.set_param(li, vi, v);
     }
     Ok((l.detach().inner(), correct))
 }
@@ -259,7 +259,7 @@ pub async fn fit(
         ));
     }
     model.device.seed(cfg.seed);
-    let shape: Vec<usize> = model.params.iter().map(Vec::len).collect();
+    let shape: Vec<usize> = model.params().iter().map(Vec::len).collect();
     let mut opt = Optimizer::new(cfg.optimizer.clone(), &shape);
     let mut rng = Rng(cfg.seed);
     let mut order: Vec<usize> = (0..train.len()).collect();

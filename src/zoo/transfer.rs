@@ -149,7 +149,7 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
                 .layers
                 .iter()
                 .position(|x| x.name == l.name)
-                .map(|i| (m.params[i].clone(), m.graph.params[i].clone()))
+                .map(|i| (m.params()[i].clone(), m.graph.params[i].clone()))
         };
         let (vals, specs) = from(head)
             .filter(|_| l.class_name != "InputLayer")
@@ -165,10 +165,5 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
         }
         params.push(vals);
     }
-    Ok(Model {
-        spec,
-        graph,
-        params,
-        device: base.device.clone(),
-    })
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
 }

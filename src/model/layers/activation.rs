@@ -39,6 +39,16 @@ impl Act {
         }
     }
 
+    /// `Some((lo, hi))` when the function is `clamp(x, lo, hi)` (ReLU, ReLU6), which a
+    /// convolution's CPU kernel can apply as it writes its output.
+    pub fn clip_range(&self) -> Option<(f32, f32)> {
+        match self.kind {
+            Activation::Relu => Some((0.0, f32::INFINITY)),
+            Activation::Relu6 => Some((0.0, 6.0)),
+            _ => None,
+        }
+    }
+
     /// Applies the function element-wise (softmax: over the channel axis).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self.kind {
@@ -62,6 +72,16 @@ impl Act {
             Activation::Softsign => x.clone() / (x.abs().add_scalar(1.0)),
             Activation::Exponential => x.exp(),
         }
+    }
+}
+
+/// `clamp(x, lo, hi)` for a [`Act::clip_range`] / [`Relu::clip_range`]: an infinite `hi` is a
+/// ReLU.
+pub(crate) fn clip_range(x: Tensor<4>, (lo, hi): (f32, f32)) -> Tensor<4> {
+    if lo == 0.0 && hi == f32::INFINITY {
+        F::relu(x)
+    } else {
+        clip(x, lo.into(), hi.into())
     }
 }
 
@@ -110,6 +130,12 @@ pub struct Relu {
 }
 
 impl Relu {
+    /// `Some((0, max_value))` when the layer is a plain clamp (no slope, no threshold).
+    pub fn clip_range(&self) -> Option<(f32, f32)> {
+        (self.negative_slope == 0.0 && self.threshold == 0.0)
+            .then(|| (0.0, self.max_value.map_or(f32::INFINITY, |m| m as f32)))
+    }
+
     /// `clip(x * (x > t), 0, max) - slope * relu(t - x)`, which is what Keras computes.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let t = self.threshold;

@@ -1,16 +1,17 @@
 //! Conv2D, DepthwiseConv2D and SeparableConv2D, with TF-style ("same", possibly asymmetric)
 //! padding.
 
-use super::activation::Act;
+use super::activation::{self, Act};
 use super::{BuildCtx, Built, Op, ParamSpec};
 use crate::error::Result;
 use crate::keras::{
     Conv2DConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair, SeparableConv2DConfig,
 };
+use crate::model::cpu;
 use crate::weights::layout::Layout;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// Output size and (before, after) padding of one spatial axis, as TensorFlow computes them.
 pub fn window(
@@ -106,37 +107,107 @@ impl Conv {
         } else {
             None
         };
-        self.run(x, w, b)
-    }
-
-    /// Inference with a following per-channel affine map (a BatchNormalization) folded into
-    /// the weights: `conv(x, w * scale) + (bias * scale + shift)`, one pass over the output
-    /// instead of three.
-    pub fn forward_folded(
-        &self,
-        x: Tensor<4>,
-        params: &[Tensor<1>],
-        (scale, shift): (Tensor<1>, Tensor<1>),
-    ) -> Tensor<4> {
-        let out = self.weight_shape[0];
-        let w =
-            params[0].clone().reshape(self.weight_shape) * scale.clone().reshape([out, 1, 1, 1]);
-        let b = if self.bias {
-            params[1].clone() * scale + shift
-        } else {
-            shift
-        };
-        self.run(x, w, Some(b))
-    }
-
-    fn run(&self, x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>) -> Tensor<4> {
-        // Glimpse's depthwise kernels beat burn's, in the browser and natively.
-        if let Some(g) = crate::model::cpu::depthwise_plan(&x, &w, &self.options) {
-            let y = crate::model::cpu::depthwise_conv2d(x, &w, b.as_ref(), &g);
-            return self.act.forward(y);
-        }
         self.act.forward(conv2d(x, w, b, self.options.clone()))
     }
+
+    /// Whether it is depthwise with multiplier 1 (one filter per channel).
+    fn is_depthwise(&self) -> bool {
+        self.weight_shape[1] == 1 && self.options.groups == self.weight_shape[0]
+    }
+
+    /// The weights for inference with `params` = [kernel, bias?] and, when given, a
+    /// following per-channel affine map (a BatchNormalization) folded in:
+    /// `conv(x, w * scale) + (bias * scale + shift)`, one pass over the output instead of
+    /// three. On the plain CPU, depthwise and pointwise convolutions get their values read
+    /// out for Glimpse's kernels.
+    pub fn prepare(
+        &self,
+        params: &[Tensor<1>],
+        affine: Option<(Tensor<1>, Tensor<1>)>,
+    ) -> ConvWeights {
+        let out = self.weight_shape[0];
+        let mut weight = params[0].clone().reshape(self.weight_shape);
+        let mut bias = self.bias.then(|| params[1].clone());
+        if let Some((scale, shift)) = affine {
+            weight = weight * scale.clone().reshape([out, 1, 1, 1]);
+            bias = Some(match bias {
+                Some(b) => b * scale + shift,
+                None => shift,
+            });
+        }
+        let host_kernel =
+            self.is_depthwise() || cpu::is_pointwise(self.weight_shape, &self.options);
+        if host_kernel && cpu::on_plain_cpu(&weight) && weight.dtype() == DType::F32 {
+            let read = |d: TensorData| d.try_into_vec::<f32>().expect("f32 (checked)");
+            return ConvWeights::Host {
+                weight: read(weight.into_data()),
+                bias: bias.map_or_else(|| vec![0.0; out], |b| read(b.into_data())),
+            };
+        }
+        ConvWeights::Tensors { weight, bias }
+    }
+
+    /// Inference with weights from [`Conv::prepare`], then the layer's activation, or `clip`
+    /// instead when the graph fused a clamp-like activation layer into it (only for a linear
+    /// layer; see [`crate::model::Graph::fuse_clip`]). On the plain CPU, depthwise and
+    /// pointwise convolutions run Glimpse's kernels, which clamp as they write.
+    pub fn forward_prepared(
+        &self,
+        x: Tensor<4>,
+        weights: &ConvWeights,
+        clip: Option<(f32, f32)>,
+    ) -> Tensor<4> {
+        let clip = clip.or(self.act.clip_range());
+        let (weight, bias) = match weights {
+            ConvWeights::Host { weight, bias } => {
+                if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
+                    return cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g);
+                }
+                if cpu::on_plain_cpu(&x)
+                    && x.dtype() == DType::F32
+                    && cpu::is_pointwise(self.weight_shape, &self.options)
+                {
+                    return cpu::pointwise_conv2d(x, weight, bias, clip);
+                }
+                // A geometry the kernels leave out (an empty output): burn's conv2d.
+                let device = x.device();
+                let w = TensorData::new(weight.clone(), self.weight_shape);
+                let b = TensorData::new(bias.clone(), [bias.len()]);
+                (
+                    Tensor::from_data(w, &device),
+                    Some(Tensor::from_data(b, &device)),
+                )
+            }
+            ConvWeights::Tensors { weight, bias } => (weight.clone(), bias.clone()),
+        };
+        let y = conv2d(x, weight, bias, self.options.clone());
+        match clip {
+            Some(range) => activation::clip_range(y, range),
+            None => self.act.forward(y),
+        }
+    }
+}
+
+/// A convolution's weights made ready for inference by [`Conv::prepare`].
+// One per convolution, held behind an `Arc`: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum ConvWeights {
+    /// Values for Glimpse's CPU kernels: the kernel in burn's layout `[out, in/groups, kh,
+    /// kw]`, and the bias `[out]` (zeros when the layer has none).
+    Host {
+        /// The kernel.
+        weight: Vec<f32>,
+        /// The bias.
+        bias: Vec<f32>,
+    },
+    /// Tensors for burn's `conv2d`.
+    Tensors {
+        /// The kernel `[out, in/groups, kh, kw]`.
+        weight: Tensor<4>,
+        /// The bias, if any.
+        bias: Option<Tensor<1>>,
+    },
 }
 
 /// Builds `Conv2D`.
@@ -229,9 +300,15 @@ pub struct Separable {
 }
 
 impl Separable {
-    /// Runs it with `params` = [depthwise_kernel, pointwise_kernel, bias?].
-    pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>]) -> Tensor<4> {
-        let y = self.depthwise.forward(x, &params[..1]);
+    /// Runs it with `params` = [depthwise_kernel, pointwise_kernel, bias?]; at inference the
+    /// depthwise step may run Glimpse's CPU kernel.
+    pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>], training: bool) -> Tensor<4> {
+        let y = if training {
+            self.depthwise.forward(x, &params[..1])
+        } else {
+            let w = self.depthwise.prepare(&params[..1], None);
+            self.depthwise.forward_prepared(x, &w, None)
+        };
         let w = params[1].clone().reshape(self.pointwise_shape);
         let b = if self.bias {
             Some(params[2].clone())

@@ -225,7 +225,7 @@ impl Op {
                 }
             }
             Op::Conv(c) => c.forward(inputs.swap_remove(0), params),
-            Op::Separable(c) => c.forward(inputs.swap_remove(0), params),
+            Op::Separable(c) => c.forward(inputs.swap_remove(0), params, training),
             Op::Dense(d) => d.forward(inputs.swap_remove(0), params),
             Op::Pool(p) => p.forward(inputs.swap_remove(0)),
             Op::GlobalPool(p) => p.forward(inputs.swap_remove(0)),
