@@ -63,7 +63,11 @@ fn predict_every_format_agrees_with_keras_and_saves_output() {
         assert_eq!(lines[0]["top"].as_array().unwrap().len(), 3);
         let (got, shape) = npy(&out_path);
         assert_eq!(shape, vec![3, 7]);
-        assert!(max_rel_diff(&got, &want) <= 1e-4);
+        assert!(
+            max_rel_diff(&got, &want) <= 1e-4,
+            "{}",
+            max_rel_diff(&got, &want)
+        );
         // Top-1 is Keras' argmax.
         let best = (0..7).max_by(|&a, &b| want[a].total_cmp(&want[b])).unwrap();
         assert_eq!(lines[0]["top"][0]["index"], best);

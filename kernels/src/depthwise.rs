@@ -7,7 +7,7 @@
 //! inputs at one fixed offset from the output's, so a tap is one contiguous multiply-add over
 //! the whole output plane, which the compiler vectorises (wasm SIMD, SSE/AVX, NEON).
 //!
-//! Natively the channels are shared out among the machine's cores (scoped threads), and on
+//! Natively the channels are shared out among the machine's cores (rayon), and on
 //! x86-64 with AVX2 the loops are compiled a second time for it (chosen at run time). In the
 //! browser they run on the page's one thread.
 
@@ -130,24 +130,17 @@ fn threads(work: usize) -> usize {
     }
 }
 
-/// Runs `jobs` on `threads` threads (this one included), job i on thread i % threads.
+/// Runs `jobs`: in parallel on rayon's pool (natively, when `threads` > 1), else one after the
+/// other on this thread.
 fn run_jobs<'a>(jobs: Vec<Job<'a>>, threads: usize, f: &(dyn Fn(Job<'a>) + Sync)) {
-    if threads <= 1 {
-        jobs.into_iter().for_each(f);
+    #[cfg(not(target_arch = "wasm32"))]
+    if threads > 1 {
+        use rayon::prelude::*;
+        jobs.into_par_iter().for_each(f);
         return;
     }
-    let mut lists: Vec<Vec<Job>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, job) in jobs.into_iter().enumerate() {
-        lists[i % threads].push(job);
-    }
-    std::thread::scope(|s| {
-        let mut lists = lists.into_iter();
-        let mine = lists.next().unwrap_or_default();
-        for list in lists {
-            s.spawn(move || list.into_iter().for_each(f));
-        }
-        mine.into_iter().for_each(f);
-    });
+    let _ = threads;
+    jobs.into_iter().for_each(f);
 }
 
 /// One image's channels `channels`, written to `dst` (`[channels.len(), oh, ow]`).

@@ -75,9 +75,15 @@ pub fn load_for_input(bytes: &[u8], source: &str, height: usize, width: usize) -
 pub fn center_crop(img: &image::RgbImage, fraction: f64) -> image::RgbImage {
     let (w, h) = img.dimensions();
     let side = ((fraction * w.min(h) as f64) as u32).max(1);
-    let x = (w - side).div_ceil(2);
-    let y = (h - side).div_ceil(2);
-    image::imageops::crop_imm(img, x, y, side, side).to_image()
+    let x = (w - side).div_ceil(2) as usize;
+    let y = (h - side).div_ceil(2) as usize;
+    // Row by row (a copy of the view pixel by pixel took ~5% of `glimpse classify`).
+    let (row, side_bytes) = (w as usize * 3, side as usize * 3);
+    let mut out = Vec::with_capacity(side_bytes * side as usize);
+    for r in img.as_raw().chunks_exact(row).skip(y).take(side as usize) {
+        out.extend_from_slice(&r[x * 3..x * 3 + side_bytes]);
+    }
+    image::RgbImage::from_raw(side, side, out).expect("side x side RGB values")
 }
 
 fn bicubic(x: f64) -> f64 {
@@ -162,6 +168,25 @@ pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The row-by-row crop gives the image crate's view crop, offsets rounding as documented.
+    #[test]
+    fn center_crop_matches_a_view_copy() {
+        for (w, h, fraction) in [
+            (500, 375, 0.875),
+            (375, 500, 0.875),
+            (7, 7, 1.0),
+            (9, 4, 0.5),
+        ] {
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([x as u8, y as u8, (x * 7 + y * 3) as u8])
+            });
+            let side = ((fraction * w.min(h) as f64) as u32).max(1);
+            let (x, y) = ((w - side).div_ceil(2), (h - side).div_ceil(2));
+            let want = image::imageops::crop_imm(&img, x, y, side, side).to_image();
+            assert_eq!(center_crop(&img, fraction), want, "{w}x{h} at {fraction}");
+        }
+    }
 
     #[test]
     fn nearest_matches_pil_rule() {

@@ -25,10 +25,17 @@ pub fn depthwise_geometry(
     weight: [usize; 4],
     options: &ConvOptions<2>,
 ) -> Option<Geometry> {
-    let [n, c, h, w] = x;
+    let c = x[1];
     if weight[0] != c || weight[1] != 1 || options.groups != c {
         return None;
     }
+    geometry(x, weight, options)
+}
+
+/// The window geometry of burn's `conv2d(x, weight, options)` (`channels`: the input's);
+/// `None` when the window does not fit the padded input.
+fn geometry(x: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
+    let [n, c, h, w] = x;
     let kernel = [weight[2], weight[3]];
     let out = |i: usize, size: usize| {
         let (before, after) = options.padding[i];
@@ -90,61 +97,91 @@ pub fn depthwise_conv2d(
     Tensor::from_data(TensorData::new(y, [g.batch, g.channels, oh, ow]), &device)
 }
 
-/// Whether burn's `conv2d` with weight shape `weight` and `options` is pointwise: a 1x1
-/// kernel, stride 1, no padding, one group (what [`pointwise_conv2d`] computes).
-pub fn is_pointwise(weight: [usize; 4], options: &ConvOptions<2>) -> bool {
-    weight[2] == 1
-        && weight[3] == 1
-        && options.stride == [1, 1]
-        && options.padding == [(0, 0), (0, 0)]
-        && options.groups == 1
+/// When [`gemm_conv2d`] can compute burn's `conv2d(x, weight, options)` for a weight of shape
+/// `weight`: `x` is `f32` on the plain CPU backend, the convolution has one group and its
+/// geometry is supported. Checked before [`gemm_conv2d`] takes `x`.
+pub fn gemm_plan(x: &Tensor<4>, weight: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
+    if !on_plain_cpu(x)
+        || x.dtype() != DType::F32
+        || options.groups != 1
+        || weight[1] != x.dims()[1]
+    {
+        return None;
+    }
+    let g = geometry(x.dims(), weight, options)?;
+    g.supported().then_some(g)
 }
 
-/// A pointwise convolution on the plain CPU: per image `clip(weight * x + bias)` as one
-/// matrix product (`gemm`) into an output pre-filled with the bias, then clamped while that
-/// image's output is still warm in cache. `weight` is `[out, in]`, `bias` `[out]`, `x`
-/// `[n, in, h, w]` `f32` on the plain CPU backend (see [`on_plain_cpu`]).
+/// Whether the convolution `g` reads its input as it is: a 1x1 kernel, stride 1, no padding.
+fn is_pointwise(g: &Geometry) -> bool {
+    g.kernel == [1, 1] && g.stride == [1, 1] && g.pad_before == [0, 0] && g.output == g.input
+}
+
+/// A one-group convolution `g` (from [`gemm_plan`]) on the plain CPU: per image
+/// `clip(weight * cols + bias)` as one matrix product (`gemm`) into an output pre-filled with
+/// the bias, then clamped while that image's output is still warm in cache. `cols` is the
+/// image itself for a pointwise convolution, else its unfolding
+/// ([`glimpse_kernels::im2col::im2col`]). `weight` is burn's `[out, in, kh, kw]`, `bias`
+/// `[out]`.
 ///
-/// burn's own 1x1 path zero-fills its output, runs the same `gemm`, then adds the bias in a
-/// second pass and leaves the activation to more passes.
-pub fn pointwise_conv2d(
+/// burn's CPU backend zero-fills its output, runs the same `gemm`, then adds the bias in a
+/// second pass and leaves the activation to more passes; its unfolding computes indices per
+/// value (~5% of `glimpse classify` for Lite0's 3x3 stem alone).
+pub fn gemm_conv2d(
     x: Tensor<4>,
     weight: &[f32],
     bias: &[f32],
     clip: Option<(f32, f32)>,
+    g: &Geometry,
 ) -> Tensor<4> {
     let device = x.device();
-    let [n, cin, h, w] = x.dims();
     let cout = bias.len();
-    assert_eq!(weight.len(), cout * cin, "pointwise: weight is [out, in]");
-    let hw = h * w;
+    let [h, w] = g.input;
+    let [oh, ow] = g.output;
+    let (cin, hw, ohw) = (g.channels, h * w, oh * ow);
+    let k = cin * g.kernel[0] * g.kernel[1];
+    assert_eq!(
+        weight.len(),
+        cout * k,
+        "gemm_conv2d: weight is [out, in, kh, kw]"
+    );
     let xs = host_values(x);
-    let mut out = Vec::with_capacity(n * cout * hw);
-    for _ in 0..n {
+    let mut out = Vec::with_capacity(g.batch * cout * ohw);
+    for _ in 0..g.batch {
         for &b in bias {
-            out.extend(std::iter::repeat_n(b, hw));
+            out.extend(std::iter::repeat_n(b, ohw));
         }
     }
-    let parallelism = gemm_parallelism(n, cout * cin * hw);
+    let pointwise = is_pointwise(g);
+    let parallelism = gemm_parallelism(g.batch, cout * k * ohw);
     let image = |(i, dst): (usize, &mut [f32])| {
         let src = &xs[i * cin * hw..(i + 1) * cin * hw];
-        // SAFETY: dst is [cout, hw] row-major (cout * hw values), weight [cout, cin]
-        // (checked above), src [cin, hw]; the strides below say exactly that.
+        let unfolded;
+        let cols = if pointwise {
+            src
+        } else {
+            let mut c = vec![0.0f32; k * ohw];
+            glimpse_kernels::im2col::im2col(src, g, &mut c);
+            unfolded = c;
+            &unfolded
+        };
+        // SAFETY: dst is [cout, ohw] row-major (cout * ohw values), weight [cout, k]
+        // (checked above), cols [k, ohw]; the strides below say exactly that.
         unsafe {
             gemm::gemm(
                 cout,
-                hw,
-                cin,
+                ohw,
+                k,
                 dst.as_mut_ptr(),
                 1,
-                hw as isize,
+                ohw as isize,
                 true,
                 weight.as_ptr(),
                 1,
-                cin as isize,
-                src.as_ptr(),
+                k as isize,
+                cols.as_ptr(),
                 1,
-                hw as isize,
+                ohw as isize,
                 1.0,
                 1.0,
                 false,
@@ -160,11 +197,11 @@ pub fn pointwise_conv2d(
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(cout * hw).enumerate().for_each(image);
+        out.par_chunks_mut(cout * ohw).enumerate().for_each(image);
     }
     #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(cout * hw).enumerate().for_each(image);
-    Tensor::from_data(TensorData::new(out, [n, cout, h, w]), &device)
+    out.chunks_mut(cout * ohw).enumerate().for_each(image);
+    Tensor::from_data(TensorData::new(out, [g.batch, cout, oh, ow]), &device)
 }
 
 /// How one image's `gemm` of `work` multiply-adds runs: natively it also splits across the
@@ -305,50 +342,68 @@ mod tests {
         assert!(
             depthwise_plan(&x, w.dims(), &ConvOptions::new([1, 1], [1, 1], [1, 1], 8)).is_none()
         );
-        // Pointwise only for 1x1, stride 1, unpadded, ungrouped.
-        assert!(is_pointwise([8, 4, 1, 1], &plain));
-        assert!(!is_pointwise([8, 4, 3, 3], &plain));
-        assert!(!is_pointwise(
-            [8, 4, 1, 1],
-            &ConvOptions::new([2, 2], [0, 0], [1, 1], 1)
-        ));
-        assert!(!is_pointwise(
-            [8, 4, 1, 1],
-            &ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
-        ));
-        assert!(!is_pointwise([8, 2, 1, 1], &grouped));
+        // One-group convolutions only, on the plain CPU.
+        let x = Tensor::<4>::zeros([1, 8, 7, 7], &Device::flex());
+        assert!(gemm_plan(&x, [4, 8, 3, 3], &plain).is_some());
+        assert!(gemm_plan(&x, [8, 2, 3, 3], &grouped).is_none());
+        let xd = Tensor::<4>::zeros([1, 8, 7, 7], &dev);
+        assert!(gemm_plan(&xd, [4, 8, 3, 3], &plain).is_none());
     }
 
-    /// Pointwise convolutions against burn's `conv2d` (+ clamp): batches of one (the `gemm`
-    /// itself split across threads natively when large) and several, sizes that are not a
-    /// multiple of any block.
+    /// One-group convolutions against burn's `conv2d` (+ clamp): pointwise ones (the input
+    /// read as it is), strided, padded (asymmetrically too), dilated and wide ones (unfolded);
+    /// batches of one (the `gemm` itself split across threads natively when large) and several,
+    /// sizes that are not a multiple of any block.
     #[test]
-    fn pointwise_matches_burn() {
+    fn gemm_convolutions_match_burn() {
         let dev = Device::flex();
-        // (batch, in, out, h, w, clip)
+        // (batch, in, out, h, w, kernel, stride, dilation, (top, bottom), (left, right), clip)
+        let relu6 = Some((0.0, 6.0));
         let cases = [
-            (1, 3, 5, 4, 4, None),
-            (3, 17, 9, 7, 5, Some((0.0, 6.0))),
-            (2, 40, 24, 14, 14, Some((0.0, f32::INFINITY))),
-            (1, 192, 320, 13, 13, Some((0.0, 6.0))),
-            (5, 64, 48, 3, 1, None),
+            (1, 3, 5, 4, 4, 1, 1, 1, (0, 0), (0, 0), None),
+            (3, 17, 9, 7, 5, 1, 1, 1, (0, 0), (0, 0), relu6),
+            (
+                2,
+                40,
+                24,
+                14,
+                14,
+                1,
+                1,
+                1,
+                (0, 0),
+                (0, 0),
+                Some((0.0, f32::INFINITY)),
+            ),
+            (1, 192, 320, 13, 13, 1, 1, 1, (0, 0), (0, 0), relu6),
+            (5, 64, 48, 3, 1, 1, 1, 1, (0, 0), (0, 0), None),
+            // Lite0's stem: 3x3 stride 2, TF "same" padding (0 before, 1 after).
+            (2, 3, 32, 32, 32, 3, 2, 1, (0, 1), (0, 1), relu6),
+            (1, 5, 7, 9, 11, 3, 1, 1, (1, 1), (1, 1), None),
+            (3, 4, 6, 12, 10, 5, 2, 1, (2, 2), (1, 3), None),
+            (1, 2, 3, 11, 13, 3, 1, 2, (2, 2), (2, 2), relu6),
+            (1, 3, 8, 15, 15, 7, 3, 1, (3, 3), (3, 3), None),
+            // A strided 1x1 (not pointwise: it is unfolded) and a window wider than the input
+            // with padding.
+            (2, 6, 4, 9, 9, 1, 2, 1, (0, 0), (0, 0), None),
+            (1, 2, 3, 2, 3, 5, 1, 1, (2, 2), (2, 2), None),
         ];
-        for (i, &(n, cin, cout, h, w, clip)) in cases.iter().enumerate() {
+        for (i, &(n, cin, cout, h, w, k, s, d, ph, pw, clip)) in cases.iter().enumerate() {
             let x = Tensor::<4>::from_data(
                 TensorData::new(values(n * cin * h * w, i as u64), [n, cin, h, w]),
                 &dev,
             );
-            let ws = values(cout * cin, 300 + i as u64);
+            let ws = values(cout * cin * k * k, 300 + i as u64);
             let bs = values(cout, 400 + i as u64);
-            let wt = Tensor::<4>::from_data(TensorData::new(ws.clone(), [cout, cin, 1, 1]), &dev);
+            let wt = Tensor::<4>::from_data(TensorData::new(ws.clone(), [cout, cin, k, k]), &dev);
             let b = Tensor::<1>::from_data(TensorData::new(bs.clone(), [cout]), &dev);
-            let opts = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-            assert!(is_pointwise(wt.dims(), &opts));
+            let opts = ConvOptions::new_with_padding([s, s], [ph, pw], [d, d], 1);
+            let g = gemm_plan(&x, wt.dims(), &opts).expect("a one-group convolution");
             let mut want = conv2d(x.clone(), wt, Some(b), opts);
             if let Some((lo, hi)) = clip {
                 want = want.clamp_min(lo).clamp_max(hi);
             }
-            let got = pointwise_conv2d(x, &ws, &bs, clip);
+            let got = gemm_conv2d(x, &ws, &bs, clip, &g);
             assert_eq!(got.dims(), want.dims(), "case {i}");
             let diff = (got - want).abs().max().into_scalar::<f32>();
             assert!(diff < 1e-4, "case {i}: max difference {diff}");

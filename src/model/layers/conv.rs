@@ -118,7 +118,7 @@ impl Conv {
     /// The weights for inference with `params` = [kernel, bias?] and, when given, a
     /// following per-channel affine map (a BatchNormalization) folded in:
     /// `conv(x, w * scale) + (bias * scale + shift)`, one pass over the output instead of
-    /// three. On the plain CPU, depthwise and pointwise convolutions get their values read
+    /// three. On the plain CPU, depthwise and one-group convolutions get their values read
     /// out for Glimpse's kernels.
     pub fn prepare(
         &self,
@@ -135,8 +135,7 @@ impl Conv {
                 None => shift,
             });
         }
-        let host_kernel =
-            self.is_depthwise() || cpu::is_pointwise(self.weight_shape, &self.options);
+        let host_kernel = self.is_depthwise() || self.options.groups == 1;
         if host_kernel && cpu::on_plain_cpu(&weight) && weight.dtype() == DType::F32 {
             let read = |d: TensorData| d.try_into_vec::<f32>().expect("f32 (checked)");
             return ConvWeights::Host {
@@ -150,7 +149,7 @@ impl Conv {
     /// Inference with weights from [`Conv::prepare`], then the layer's activation, or `clip`
     /// instead when the graph fused a clamp-like activation layer into it (only for a linear
     /// layer; see [`crate::model::Graph::fuse_clip`]). On the plain CPU, depthwise and
-    /// pointwise convolutions run Glimpse's kernels, which clamp as they write.
+    /// one-group convolutions run Glimpse's kernels, which clamp as they write.
     pub fn forward_prepared(
         &self,
         x: Tensor<4>,
@@ -158,16 +157,18 @@ impl Conv {
         clip: Option<(f32, f32)>,
     ) -> Tensor<4> {
         let clip = clip.or(self.act.clip_range());
+        // What the kernels leave to do: the layer's own activation when it is not a clamp.
+        let then = |y: Tensor<4>| match clip {
+            Some(_) => y,
+            None => self.act.forward(y),
+        };
         let (weight, bias) = match weights {
             ConvWeights::Host { weight, bias } => {
                 if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
-                    return cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g);
+                    return then(cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g));
                 }
-                if cpu::on_plain_cpu(&x)
-                    && x.dtype() == DType::F32
-                    && cpu::is_pointwise(self.weight_shape, &self.options)
-                {
-                    return cpu::pointwise_conv2d(x, weight, bias, clip);
+                if let Some(g) = cpu::gemm_plan(&x, self.weight_shape, &self.options) {
+                    return then(cpu::gemm_conv2d(x, weight, bias, clip, &g));
                 }
                 // A geometry the kernels leave out (an empty output): burn's conv2d.
                 let device = x.device();
@@ -365,6 +366,69 @@ pub fn build_separable(ctx: &BuildCtx, c: &SeparableConv2DConfig) -> Result<Buil
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keras::{Activation, KerasFlavor};
+    use burn::tensor::Device;
+
+    fn ramp(n: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * scale)
+            .collect()
+    }
+
+    /// Inference through prepared weights (Glimpse's kernels on the plain CPU) gives what
+    /// burn's `conv2d` plus the activation gives, for depthwise, pointwise and unfolded
+    /// convolutions, with clamp-like activations (run inside the kernels) and others (run
+    /// after them), with and without a bias.
+    #[test]
+    fn prepared_inference_matches_the_plain_forward() {
+        let dev = Device::flex();
+        let (n, c, h, w) = (2, 6, 9, 8);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(ramp(n * c * h * w, 0.1), [n, c, h, w]),
+            &dev,
+        );
+        let convs = [
+            ([c, 1, 3, 3], ConvOptions::new([2, 2], [1, 1], [1, 1], c)),
+            ([5, c, 1, 1], ConvOptions::new([1, 1], [0, 0], [1, 1], 1)),
+            ([5, c, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+        ];
+        let acts = [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Relu6,
+            Activation::Tanh,
+            Activation::Sigmoid,
+        ];
+        for (shape, options) in convs {
+            for act in acts {
+                for bias in [false, true] {
+                    let conv = Conv {
+                        weight_shape: shape,
+                        options: options.clone(),
+                        bias,
+                        act: Act::new(act, KerasFlavor::Keras3),
+                    };
+                    let size = shape.iter().product::<usize>();
+                    let mut params = vec![Tensor::<1>::from_data(
+                        TensorData::new(ramp(size, 0.05), [size]),
+                        &dev,
+                    )];
+                    if bias {
+                        params.push(Tensor::from_data(
+                            TensorData::new(ramp(shape[0], 0.3), [shape[0]]),
+                            &dev,
+                        ));
+                    }
+                    let want = conv.forward(x.clone(), &params);
+                    let prepared = conv.prepare(&params, None);
+                    assert!(matches!(prepared, ConvWeights::Host { .. }));
+                    let got = conv.forward_prepared(x.clone(), &prepared, None);
+                    let diff = (got - want).abs().max().into_scalar::<f32>();
+                    assert!(diff < 1e-5, "{shape:?} {act:?} bias {bias}: {diff}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn same_padding_is_tf_style() {

@@ -1,0 +1,66 @@
+//! Unfolding an image for a convolution as one matrix product ("im2col").
+
+use crate::depthwise::Geometry;
+
+/// Unfolds one image `x` `[channels, h, w]` for the convolution `g` (its `batch` is ignored)
+/// into `cols` `[channels * kh * kw, oh * ow]`: row `(c, ky, kx)` holds, for every output
+/// pixel, the input value tap `(ky, kx)` of channel `c` reads (zero in the padding). A
+/// convolution with weights `[out, channels * kh * kw]` is then one matrix product.
+///
+/// Each row is filled output row by output row: the columns in the padding are zeroed and the
+/// rest copied (one slice copy at stride 1), with no per-value index arithmetic.
+///
+/// # Panics
+/// When `x` or `cols` is shorter than the geometry says.
+pub fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
+    let [h, w] = g.input;
+    let [kh, kw] = g.kernel;
+    let [oh, ow] = g.output;
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    let [pt, pl] = g.pad_before;
+    let plane = oh * ow;
+    assert!(x.len() >= g.channels * h * w, "im2col: input too short");
+    assert!(
+        cols.len() >= g.channels * kh * kw * plane,
+        "im2col: output too short"
+    );
+    for (r, row) in cols
+        .chunks_exact_mut(plane)
+        .take(g.channels * kh * kw)
+        .enumerate()
+    {
+        let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
+        let src = &x[c * h * w..(c + 1) * h * w];
+        // Input column of output column ox: ox * sw + kx * dw - pl; the ox inside [0, w).
+        let shift = kx * dw;
+        let first = pl.saturating_sub(shift).div_ceil(sw).min(ow);
+        let end = if w + pl > shift {
+            (w + pl - shift).div_ceil(sw).min(ow)
+        } else {
+            0
+        }
+        .max(first);
+        for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
+            let iy = (oy * sh + ky * dh).wrapping_sub(pt);
+            if iy >= h || first == end {
+                dst.fill(0.0);
+                continue;
+            }
+            dst[..first].fill(0.0);
+            dst[end..].fill(0.0);
+            let line = &src[iy * w..(iy + 1) * w];
+            let start = first * sw + shift - pl;
+            if sw == 1 {
+                dst[first..end].copy_from_slice(&line[start..start + (end - first)]);
+            } else {
+                for (d, &v) in dst[first..end]
+                    .iter_mut()
+                    .zip(line[start..].iter().step_by(sw))
+                {
+                    *d = v;
+                }
+            }
+        }
+    }
+}
