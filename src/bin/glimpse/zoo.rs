@@ -193,44 +193,64 @@ pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// against 2.25-2.52 s with 16 (191 MB), best of five each.
 const BATCH: usize = 4;
 
-/// Prepared network inputs for `files`, in batches of `batch`; calls `f` per batch with the
-/// files that decoded. With `lenient`, images that do not decode are skipped with a warning
-/// (and listed in the returned vector); otherwise the first one is an error.
+/// Runs `run` (the network: a Keras-layout batch and its size → the outputs) on the prepared
+/// inputs of `files`, in batches of `batch`, then calls `f` per batch, in order, with the files
+/// that decoded and `run`'s outputs. With `lenient`, images that do not decode are skipped with
+/// a warning (and listed in the returned vector); otherwise the first one is an error.
+///
+/// Natively each of rayon's threads takes a whole batch through decoding and the network, so
+/// the threads meet once per group of batches instead of at every layer: the kernels inside
+/// still split their work, but each thread's splits stay on it while the others are busy with
+/// their own batches.
 fn for_batches(
     pre: &Preprocessing,
     files: &[PathBuf],
     batch: usize,
     lenient: bool,
+    run: impl Fn(Vec<f32>, usize) -> Result<Vec<f32>> + Sync,
     mut f: impl FnMut(&[PathBuf], Vec<f32>) -> Result<()>,
 ) -> Result<Vec<PathBuf>> {
-    let mut skipped = Vec::new();
     use rayon::prelude::*;
-    for chunk in files.chunks(batch) {
-        let prepared: Vec<Result<Vec<f32>>> = chunk
-            .par_iter()
-            .map(|p| {
-                let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-                let img = glimpse::image::decode(&bytes, &p.display().to_string())?;
-                pre.apply(&img)
+    let mut skipped = Vec::new();
+    let group = batch * rayon::current_num_threads();
+    for files in files.chunks(group) {
+        let done: Vec<_> = files
+            .par_chunks(batch)
+            .map(|chunk| {
+                let mut x = Vec::with_capacity(chunk.len() * pre.size * pre.size * 3);
+                let mut ok = Vec::with_capacity(chunk.len());
+                let mut failed = Vec::new();
+                for p in chunk {
+                    let prepared = std::fs::read(p)
+                        .map_err(|e| Error::io(p, e))
+                        .and_then(|bytes| glimpse::image::decode(&bytes, &p.display().to_string()))
+                        .and_then(|img| pre.apply(&img));
+                    match prepared {
+                        Ok(v) => {
+                            x.extend(v);
+                            ok.push(p.clone());
+                        }
+                        Err(e) if lenient => failed.push((p.clone(), e)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                let y = if ok.is_empty() {
+                    Vec::new()
+                } else {
+                    run(x, ok.len())?
+                };
+                Ok((ok, y, failed))
             })
             .collect();
-        let mut x = Vec::with_capacity(chunk.len() * pre.size * pre.size * 3);
-        let mut ok = Vec::with_capacity(chunk.len());
-        for (r, p) in prepared.into_iter().zip(chunk) {
-            match r {
-                Ok(v) => {
-                    x.extend(v);
-                    ok.push(p.clone());
-                }
-                Err(e) if lenient => {
-                    eprintln!("warning: skipped {}: {e}", p.display());
-                    skipped.push(p.clone());
-                }
-                Err(e) => return Err(e),
+        for r in done {
+            let (ok, y, failed) = r?;
+            for (p, e) in failed {
+                eprintln!("warning: skipped {}: {e}", p.display());
+                skipped.push(p);
             }
-        }
-        if !ok.is_empty() {
-            f(&ok, x)?;
+            if !ok.is_empty() {
+                f(&ok, y)?;
+            }
         }
     }
     Ok(skipped)
@@ -255,8 +275,8 @@ pub fn classify(
         ));
     }
     let shape = |n: usize| vec![n, b.pre.size, b.pre.size, 3];
-    for_batches(&b.pre, &files, BATCH, false, |chunk, x| {
-        let (y, _) = b.model.predict(x, &shape(chunk.len()))?;
+    let run = |x, n| Ok(b.model.predict(x, &shape(n))?.0);
+    for_batches(&b.pre, &files, BATCH, false, run, |chunk, y| {
         for (i, p) in chunk.iter().enumerate() {
             let row = &y[i * n_out..(i + 1) * n_out];
             let mut idx: Vec<usize> = (0..n_out).collect();
@@ -311,8 +331,9 @@ fn extract(b: &Bundle, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
     let mut feats = Vec::with_capacity(files.len() * 1280);
     let mut names = Vec::new();
     let total = files.len();
-    for_batches(&b.pre, files, BATCH, true, |chunk, x| {
-        let (y, _) = fx.predict(x, &[chunk.len(), b.pre.size, b.pre.size, 3])?;
+    let size = b.pre.size;
+    let run = |x, n| Ok(fx.predict(x, &[n, size, size, 3])?.0);
+    for_batches(&b.pre, files, BATCH, true, run, |chunk, y| {
         feats.extend(y);
         names.extend(chunk.iter().map(|p| p.display().to_string()));
         eprint!("\rfeatures: {}/{total}", names.len());
