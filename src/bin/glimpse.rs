@@ -331,7 +331,21 @@ mod train;
 #[path = "glimpse/zoo.rs"]
 mod zoo;
 
+/// glibc hands each large buffer (every layer's output is one) back to the kernel when it is
+/// freed and takes fresh zeroed pages for the next: page faults on every layer. Keeping them
+/// in the heap lets the next batch reuse them.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // SAFETY: mallopt only changes the allocator's thresholds; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    keep_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
