@@ -25,9 +25,12 @@ const target = process.env.GLIMPSE_TARGET_DIR ?? process.env.CARGO_TARGET_DIR ??
 // The package with a names-kept wasm.
 const pkg = mkdtempSync(join(tmpdir(), 'glimpse-profile-'));
 for (const f of readdirSync(join(repo, 'pkg')).filter((f) => f.endsWith('.js'))) cpSync(join(repo, 'pkg', f), join(pkg, f));
-mkdirSync(join(pkg, 'wasm'));
-execFileSync(process.env.WASM_BINDGEN ?? 'wasm-bindgen', ['--target', 'web', '--out-dir', join(pkg, 'wasm'), '--out-name', 'glimpse',
-  join(target, 'wasm32-unknown-unknown', 'wasm', 'glimpse.wasm')], { stdio: 'inherit' });
+// Both engines (scripts/build-pkg keeps their raw modules in the target dir).
+for (const [dir, variant] of [['wasm', 'webgpu'], ['wasm-cpu', 'cpu']]) {
+  mkdirSync(join(pkg, dir));
+  execFileSync(process.env.WASM_BINDGEN ?? 'wasm-bindgen', ['--target', 'web', '--out-dir', join(pkg, dir), '--out-name', 'glimpse',
+    join(target, `glimpse-${variant}.wasm`)], { stdio: 'inherit' });
+}
 
 const server = await serve({ port: 0, zooDir: zoo, extra: { '/profpkg/': pkg } });
 const origin = `http://127.0.0.1:${server.address().port}`;

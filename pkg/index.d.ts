@@ -13,8 +13,16 @@ export interface BackendInfo {
 export interface ReadyOptions {
   /** 'auto' (default) takes WebGPU when the browser has an adapter, else the CPU. */
   backend?: 'auto' | Backend;
-  /** Where glimpse_bg.wasm is served, if not beside index.js. */
+  /**
+   * Where the full engine's glimpse_bg.wasm (WebGPU + CPU, wasm/) is served, if not beside
+   * index.js. Given without `cpuWasmUrl`, the full engine also serves the CPU backend.
+   */
   wasmUrl?: string | URL;
+  /**
+   * Where the CPU-only engine's glimpse_bg.wasm (wasm-cpu/, about a quarter of the download)
+   * is served, if not beside index.js. ready() loads it for the CPU backend.
+   */
+  cpuWasmUrl?: string | URL;
 }
 
 /** Bytes of a file. */

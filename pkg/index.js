@@ -2,10 +2,19 @@
 // This module is the package's main entry; `glimpse-ml/worker` runs the same API in a Web
 // Worker (see client.js). Every failure is a real `Error` with Glimpse's message.
 
-import init, * as wasm from './wasm/glimpse.js';
+// Two builds of the engine: wasm/ has the WebGPU and CPU backends; wasm-cpu/ only the CPU
+// backend, about a quarter of the download, so pages that run on the CPU fetch, compile and
+// keep much less. ready() picks one; see loadEngine.
+const ENGINES = {
+  full: { glue: './wasm/glimpse.js', wasm: './wasm/glimpse_bg.wasm' },
+  cpu: { glue: './wasm-cpu/glimpse.js', wasm: './wasm-cpu/glimpse_bg.wasm' },
+};
 
-let loading = null;
+// The engine in use: its glue module's exports (the API below calls them) and its kind.
+let wasm = null;
+let engineKind = null;
 let exportsOfWasm = null;
+const loadingEngines = {};
 let readyInfo = null;
 
 /** Default ImageNet-style preprocessing for models without their own: resize to the input. */
@@ -22,34 +31,59 @@ function asError(e) {
   return e instanceof Error ? e : error(String(e));
 }
 
-async function loadWasm(wasmUrl) {
-  if (!loading) {
-    const source = wasmUrl ?? new URL('./wasm/glimpse_bg.wasm', import.meta.url);
-    loading = init({ module_or_path: source }).then((exports) => {
-      exportsOfWasm = exports;
+// Loads (once) and instantiates the engine `kind` ('full' or 'cpu'); `url` overrides where its
+// .wasm file is.
+function loadEngine(kind, url) {
+  if (!loadingEngines[kind]) {
+    const { glue, wasm: file } = ENGINES[kind];
+    const source = url ?? new URL(file, import.meta.url);
+    loadingEngines[kind] = import(glue).then(async (mod) => {
+      const exports = await mod.default({ module_or_path: source });
+      return { mod, exports };
     });
-    loading.catch(() => {
-      loading = null;
+    loadingEngines[kind].catch(() => {
+      delete loadingEngines[kind];
     });
   }
-  return loading;
+  return loadingEngines[kind];
+}
+
+// Whether the browser offers a WebGPU adapter (what 'auto' needs before choosing the engine).
+async function hasWebGpu() {
+  try {
+    return Boolean(typeof navigator !== 'undefined' && (await navigator.gpu?.requestAdapter()));
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Loads the engine and chooses the backend: 'auto' (WebGPU when the browser has an adapter,
  * else the CPU), 'webgpu' or 'cpu'. Resolves to { backend, adapter }.
+ *
+ * On the CPU it loads the CPU-only build of the engine (wasm-cpu/), unless the full build is
+ * already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models made
+ * before a later ready() switched engines keep working on theirs.
  */
-export async function ready({ backend = 'auto', wasmUrl } = {}) {
+export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
-  await loadWasm(wasmUrl);
+  const onlyFull = wasmUrl !== undefined && cpuWasmUrl === undefined;
+  let kind = 'full';
+  if (engineKind !== 'full' && !onlyFull) {
+    if (backend === 'cpu' || (backend === 'auto' && !(await hasWebGpu()))) kind = 'cpu';
+  }
+  const engine = await loadEngine(kind, kind === 'cpu' ? cpuWasmUrl : wasmUrl);
   let info;
   try {
-    info = await wasm.initBackend(backend);
+    info = await engine.mod.initBackend(backend);
   } catch (e) {
     throw asError(e);
   }
+  wasm = engine.mod;
+  engineKind = kind;
+  exportsOfWasm = engine.exports;
   if (info.backend === 'webgpu') info = { ...info, adapter: await describeAdapter(info.adapter) };
   readyInfo = info;
   return { ...readyInfo };

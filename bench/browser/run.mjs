@@ -161,7 +161,8 @@ const size = (f) => {
 const dirBytes = (d) => readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
 // Download sizes: from the saved run with --report (its files may be gone or elsewhere).
 const sizes = saved?.downloads ?? {
-  'Glimpse wasm': size(join(repo, 'pkg', 'wasm', 'glimpse_bg.wasm')),
+  'Glimpse wasm (WebGPU + CPU)': size(join(repo, 'pkg', 'wasm', 'glimpse_bg.wasm')),
+  'Glimpse wasm (CPU only: what a CPU page loads)': size(join(repo, 'pkg', 'wasm-cpu', 'glimpse_bg.wasm')),
   'onnxruntime-web wasm (jsep)': size(join(nm, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.jsep.wasm')),
   'TF.js JS (tf.min.js: core, layers, converter, cpu + webgl backends)': size(join(nm, '@tensorflow', 'tfjs', 'dist', 'tf.min.js')),
   'TF.js wasm backend JS + wasm (SIMD)': (() => {
@@ -238,7 +239,7 @@ md += sectioned('memory', `Memory after ${sz.memRuns} single predictions (CPU en
   { name: 'wasm memory', key: 'memory.wasmMemoryBytes', lower: true, fmt: mib, na: (r) => r.memory.wasmMemory },
   { name: 'wasm growth over the loop', text: (r) => (r.memory.wasmMemoryGrowth == null ? '' : `${r.memory.wasmMemoryGrowth.toLocaleString('en')} B`) },
   { name: 'TF.js tensors', text: (r) => (r.memory.tensorBytes == null ? '' : `${r.memory.tensors} tensors, ${mib(r.memory.tensorBytes)}`) },
-], 'Peak JS heap: the largest performance.memory.usedJSHeapSize seen after each prediction (--enable-precise-memory-info), after one forced garbage collection before the loop (--js-flags=--expose-gc). V8 releases large ArrayBuffers lazily, so the peak still counts buffers that are already garbage (the weights download, the 19 MB batch input of the throughput run) until later predictions let them go; the heap after the loop is the steady state, garbage included; the heap kept is what is left after one more forced collection (the engine\'s code and objects; for Glimpse mostly V8\'s per-function tables of its 74,500-function wasm module, WebGPU backend included). Wasm memory: the engine\'s WebAssembly.Memory (grows, never shrinks); onnxruntime-web keeps its instance private, so n/a. TF.js webgl/webgpu keep tensors on the GPU and are not in this loop.');
+], 'Peak JS heap: the largest performance.memory.usedJSHeapSize seen after each prediction (--enable-precise-memory-info), after one forced garbage collection before the loop (--js-flags=--expose-gc). V8 releases large ArrayBuffers lazily, so the peak still counts buffers that are already garbage (the weights download, the 19 MB batch input of the throughput run) until later predictions let them go; the heap after the loop is the steady state, garbage included; the heap kept is what is left after one more forced collection (the engine\'s code and objects, much of it V8\'s per-function tables of the wasm module: Glimpse\'s CPU pages load its CPU-only engine, 10,251 functions, against 74,545 for the build with the WebGPU backend). Wasm memory: the engine\'s WebAssembly.Memory (grows, never shrinks); onnxruntime-web keeps its instance private, so n/a. TF.js webgl/webgpu keep tensors on the GPU and are not in this loop.');
 md += sectioned('train', 'Training: the course CIFAR-10 CNN, batch 32', [
   { name: 'ms per step', key: 'train.msPerStep', lower: true },
   { name: 'first epoch s (compile + warm-up)', text: (r) => String(r.train.firstEpochS) },
