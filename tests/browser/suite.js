@@ -311,6 +311,24 @@ async function run() {
       w.terminate();
       return { backend: info.backend, epochsBeforeAbort: epochs };
     });
+
+    // Last: it switches this page's engine. With only `wasmUrl` (the full engine) given, the
+    // CPU backend runs on the full engine; a model made on the CPU-only engine keeps working.
+    await test('ready({ wasmUrl }) switches to the full engine; earlier models keep working', async () => {
+      const dir = `${FIX}/keras3/small_cnn`;
+      const before = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+      const x = await npy(`${dir}/input.npy`);
+      const y = await npy(`${dir}/output.npy`);
+      const info = await g.ready({ backend: 'cpu', wasmUrl: '/pkg/wasm/glimpse_bg.wasm' });
+      assert(info.backend === 'cpu', `backend ${info.backend}`);
+      const loaded = performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname);
+      assert(loaded.includes('/pkg/wasm/glimpse_bg.wasm'), `the full engine was not loaded: ${loaded.join(', ')}`);
+      const after = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+      const a = await before.predict(x.data, x.shape);
+      const b = await after.predict(x.data, x.shape);
+      assert(maxDiff(a.data, y.data) <= 1e-4 && maxDiff(b.data, y.data) <= 1e-4, 'both engines agree with Keras');
+      return { engines: loaded.filter((p) => p.endsWith('glimpse_bg.wasm')) };
+    });
   }
   net.dispose();
 }
