@@ -237,17 +237,9 @@ fn phases(t: &Task, job: Job) {
             }
         }
         let weights = &t.weight[ch * taps..(ch + 1) * taps];
-        let clipped = accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
-        let rows = dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len));
-        match t.clip.filter(|_| !clipped) {
-            None => rows.for_each(|(d, a)| d.copy_from_slice(&a[..ow])),
-            Some((lo, hi)) => {
-                for (d, a) in rows {
-                    for (d, &a) in d.iter_mut().zip(a) {
-                        *d = crate::elementwise::clamp_value(a, lo, hi);
-                    }
-                }
-            }
+        accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
+        for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
+            d.copy_from_slice(&a[..ow]);
         }
     }
 }
@@ -271,7 +263,7 @@ fn bias(t: &Task, ch: usize) -> f32 {
 }
 
 /// `acc[i] = bias + sum over taps k of weights[k] * ph[offsets[k] + i]`, clamped into `clip`
-/// when given. Returns `true` (it clamped).
+/// when given.
 ///
 /// On x86-64 with AVX2 and FMA (chosen at run time): 16 outputs at a time held in two
 /// registers across every tap and stored once. Otherwise one pass over `acc` per tap, which
@@ -285,12 +277,12 @@ fn accumulate(
     weights: &[f32],
     bias: f32,
     clip: Option<(f32, f32)>,
-) -> bool {
+) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         unsafe { x86::sum_taps(acc, ph, offsets, weights, bias, clip) };
-        return true;
+        return;
     }
     let wide = acc.len();
     acc.fill(bias);
@@ -304,7 +296,6 @@ fn accumulate(
             *v = crate::elementwise::clamp_value(*v, lo, hi);
         }
     }
-    true
 }
 
 /// Whether this x86-64 CPU has AVX2 and FMA (checked once).
@@ -389,7 +380,7 @@ mod x86 {
 
 /// The same sum with explicit wasm SIMD (see [`crate::simd`] for why explicit): 8 outputs at a
 /// time held in two registers across every tap, then clamped (when `clip` is given) and
-/// stored once, instead of a load and a store of `acc` per tap. Returns `true` when it clamped.
+/// stored once, instead of a load and a store of `acc` per tap.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn accumulate(
@@ -399,12 +390,11 @@ fn accumulate(
     weights: &[f32],
     bias: f32,
     clip: Option<(f32, f32)>,
-) -> bool {
+) {
     match clip {
         Some((lo, hi)) => sum_taps::<true>(acc, ph, offsets, weights, bias, lo, hi),
         None => sum_taps::<false>(acc, ph, offsets, weights, bias, 0.0, 0.0),
     }
-    true
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
