@@ -72,8 +72,9 @@ pub fn depthwise_plan(
     g.supported().then_some(g)
 }
 
-/// `x`'s values (zero-copy when `x` holds the only reference to its buffer).
-fn host_values(x: Tensor<4>) -> Vec<f32> {
+/// The values of `x`, an `f32` tensor on the CPU (checked by the caller's plan); zero-copy when
+/// `x` holds the only reference to its buffer.
+pub fn host_values<const D: usize>(x: Tensor<D>) -> Vec<f32> {
     x.into_data()
         .try_into_vec::<f32>()
         .expect("an f32 tensor (checked by the plan)")
@@ -229,10 +230,7 @@ pub fn can_clamp(x: &Tensor<4>) -> bool {
 pub fn clamp(x: Tensor<4>, lo: f32, hi: f32) -> Tensor<4> {
     let device = x.device();
     let dims = x.dims();
-    let mut v = x
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor (checked by can_clamp)");
+    let mut v = host_values(x);
     glimpse_kernels::elementwise::clamp(&mut v, lo, hi);
     Tensor::from_data(TensorData::new(v, dims), &device)
 }

@@ -137,10 +137,9 @@ impl Conv {
         }
         let host_kernel = self.is_depthwise() || self.options.groups == 1;
         if host_kernel && cpu::on_plain_cpu(&weight) && weight.dtype() == DType::F32 {
-            let read = |d: TensorData| d.try_into_vec::<f32>().expect("f32 (checked)");
             return ConvWeights::Host {
-                weight: read(weight.into_data()),
-                bias: bias.map_or_else(|| vec![0.0; out], |b| read(b.into_data())),
+                weight: cpu::host_values(weight),
+                bias: bias.map_or_else(|| vec![0.0; out], cpu::host_values),
             };
         }
         ConvWeights::Tensors { weight, bias }
