@@ -8,6 +8,7 @@
 
 pub mod depthwise;
 pub mod elementwise;
+pub mod gemm;
 pub mod im2col;
 pub mod layout;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -5,6 +5,7 @@
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use glimpse_kernels::depthwise::{self, Geometry};
+use glimpse_kernels::gemm::PackedWeights;
 
 /// Whether `x` lives on the plain CPU backend (no autodiff tape to keep), where these kernels
 /// may stand in for burn's.
@@ -118,19 +119,33 @@ fn is_pointwise(g: &Geometry) -> bool {
     g.kernel == [1, 1] && g.stride == [1, 1] && g.pad_before == [0, 0] && g.output == g.input
 }
 
+/// A one-group convolution's kernel for [`gemm_conv2d`].
+#[derive(Debug, Clone, Copy)]
+pub enum GemmWeights<'a> {
+    /// burn's layout `[out, in, kh, kw]`, for the general `gemm`.
+    Plain(&'a [f32]),
+    /// Packed once for Glimpse's own product ([`glimpse_kernels::gemm`]).
+    Packed(&'a PackedWeights),
+}
+
+/// Whether a one-group convolution's weights are packed for [`glimpse_kernels::gemm`] when a
+/// model is prepared: in the browser, where the general `gemm` packs both operands on every
+/// call. Natively the general `gemm` (AVX2 and FMA kernels chosen at run time) stays.
+pub const PACK_GEMM_WEIGHTS: bool = cfg!(target_arch = "wasm32");
+
 /// A one-group convolution `g` (from [`gemm_plan`]) on the plain CPU: per image
-/// `clip(weight * cols + bias)` as one matrix product (`gemm`) into an output pre-filled with
-/// the bias, then clamped while that image's output is still warm in cache. `cols` is the
-/// image itself for a pointwise convolution, else its unfolding
-/// ([`glimpse_kernels::im2col::im2col`]). `weight` is burn's `[out, in, kh, kw]`, `bias`
-/// `[out]`.
+/// `clip(weight * cols + bias)` as one matrix product, clamped while that image's output is
+/// still warm in cache. `cols` is the image itself for a pointwise convolution, else its
+/// unfolding ([`glimpse_kernels::im2col::im2col`]). `bias` is `[out]`.
 ///
-/// burn's CPU backend zero-fills its output, runs the same `gemm`, then adds the bias in a
-/// second pass and leaves the activation to more passes; its unfolding computes indices per
-/// value (~5% of `glimpse classify` for Lite0's 3x3 stem alone).
+/// With [`GemmWeights::Plain`] the general `gemm` runs into an output pre-filled with the
+/// bias; with [`GemmWeights::Packed`], Glimpse's product, which adds the bias and clamps in
+/// registers. burn's CPU backend zero-fills its output, runs the general `gemm`, then adds the
+/// bias in a second pass and leaves the activation to more passes; its unfolding computes
+/// indices per value (~5% of `glimpse classify` for Lite0's 3x3 stem alone).
 pub fn gemm_conv2d(
     x: Tensor<4>,
-    weight: &[f32],
+    weight: GemmWeights,
     bias: &[f32],
     clip: Option<(f32, f32)>,
     g: &Geometry,
@@ -141,18 +156,31 @@ pub fn gemm_conv2d(
     let [oh, ow] = g.output;
     let (cin, hw, ohw) = (g.channels, h * w, oh * ow);
     let k = cin * g.kernel[0] * g.kernel[1];
-    assert_eq!(
-        weight.len(),
-        cout * k,
-        "gemm_conv2d: weight is [out, in, kh, kw]"
-    );
-    let xs = host_values(x);
-    let mut out = Vec::with_capacity(g.batch * cout * ohw);
-    for _ in 0..g.batch {
-        for &b in bias {
-            out.extend(std::iter::repeat_n(b, ohw));
-        }
+    match weight {
+        GemmWeights::Plain(w) => assert_eq!(
+            w.len(),
+            cout * k,
+            "gemm_conv2d: weight is [out, in, kh, kw]"
+        ),
+        GemmWeights::Packed(p) => assert_eq!(
+            (p.rows(), p.depth()),
+            (cout, k),
+            "gemm_conv2d: packed weight is [out, in * kh * kw]"
+        ),
     }
+    let xs = host_values(x);
+    let mut out = match weight {
+        GemmWeights::Packed(_) => vec![0.0f32; g.batch * cout * ohw],
+        GemmWeights::Plain(_) => {
+            let mut out = Vec::with_capacity(g.batch * cout * ohw);
+            for _ in 0..g.batch {
+                for &b in bias {
+                    out.extend(std::iter::repeat_n(b, ohw));
+                }
+            }
+            out
+        }
+    };
     let pointwise = is_pointwise(g);
     let parallelism = gemm_parallelism(g.batch, cout * k * ohw);
     let image = |(i, dst): (usize, &mut [f32])| {
@@ -165,6 +193,12 @@ pub fn gemm_conv2d(
             glimpse_kernels::im2col::im2col(src, g, &mut c);
             unfolded = c;
             &unfolded
+        };
+        let weight = match weight {
+            GemmWeights::Packed(p) => {
+                return glimpse_kernels::gemm::gemm_bias_clip(p, cols, ohw, bias, clip, dst);
+            }
+            GemmWeights::Plain(w) => w,
         };
         // SAFETY: dst is [cout, ohw] row-major (cout * ohw values), weight [cout, k]
         // (checked above), cols [k, ohw]; the strides below say exactly that.
@@ -401,10 +435,13 @@ mod tests {
             if let Some((lo, hi)) = clip {
                 want = want.clamp_min(lo).clamp_max(hi);
             }
-            let got = gemm_conv2d(x, &ws, &bs, clip, &g);
-            assert_eq!(got.dims(), want.dims(), "case {i}");
-            let diff = (got - want).abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-4, "case {i}: max difference {diff}");
+            let packed = PackedWeights::new(&ws, cout, cin * k * k);
+            for weight in [GemmWeights::Plain(&ws), GemmWeights::Packed(&packed)] {
+                let got = gemm_conv2d(x.clone(), weight, &bs, clip, &g);
+                assert_eq!(got.dims(), want.dims(), "case {i}");
+                let diff = (got - want.clone()).abs().max().into_scalar::<f32>();
+                assert!(diff < 1e-4, "case {i} {weight:?}: max difference {diff}");
+            }
         }
     }
 }

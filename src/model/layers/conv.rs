@@ -7,11 +7,12 @@ use crate::error::Result;
 use crate::keras::{
     Conv2DConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair, SeparableConv2DConfig,
 };
-use crate::model::cpu;
+use crate::model::cpu::{self, GemmWeights};
 use crate::weights::layout::Layout;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
+use glimpse_kernels::gemm::PackedWeights;
 
 /// Output size and (before, after) padding of one spatial axis, as TensorFlow computes them.
 pub fn window(
@@ -137,9 +138,19 @@ impl Conv {
         }
         let host_kernel = self.is_depthwise() || self.options.groups == 1;
         if host_kernel && cpu::on_plain_cpu(&weight) && weight.dtype() == DType::F32 {
+            let values = cpu::host_values(weight);
+            let bias = bias.map_or_else(|| vec![0.0; out], cpu::host_values);
+            if cpu::PACK_GEMM_WEIGHTS && !self.is_depthwise() {
+                let depth = values.len() / out.max(1);
+                let packed = PackedWeights::new(&values, out, depth);
+                return ConvWeights::Packed {
+                    weight: packed,
+                    bias,
+                };
+            }
             return ConvWeights::Host {
-                weight: cpu::host_values(weight),
-                bias: bias.map_or_else(|| vec![0.0; out], cpu::host_values),
+                weight: values,
+                bias,
             };
         }
         ConvWeights::Tensors { weight, bias }
@@ -162,16 +173,31 @@ impl Conv {
             None => self.act.forward(y),
         };
         let (weight, bias) = match weights {
-            ConvWeights::Host { weight, bias } => {
-                if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
-                    return then(cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g));
+            ConvWeights::Host { .. } | ConvWeights::Packed { .. } => {
+                let (plain, gemm_weight, bias) = match weights {
+                    ConvWeights::Host { weight, bias } => {
+                        (Some(weight), GemmWeights::Plain(weight), bias)
+                    }
+                    ConvWeights::Packed { weight, bias } => {
+                        (None, GemmWeights::Packed(weight), bias)
+                    }
+                    ConvWeights::Tensors { .. } => unreachable!("matched above"),
+                };
+                if let Some(weight) = plain {
+                    if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
+                        return then(cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g));
+                    }
                 }
                 if let Some(g) = cpu::gemm_plan(&x, self.weight_shape, &self.options) {
-                    return then(cpu::gemm_conv2d(x, weight, bias, clip, &g));
+                    return then(cpu::gemm_conv2d(x, gemm_weight, bias, clip, &g));
                 }
                 // A geometry the kernels leave out (an empty output): burn's conv2d.
                 let device = x.device();
-                let w = TensorData::new(weight.clone(), self.weight_shape);
+                let weight = match gemm_weight {
+                    GemmWeights::Plain(w) => w.to_vec(),
+                    GemmWeights::Packed(p) => p.unpack(),
+                };
+                let w = TensorData::new(weight, self.weight_shape);
                 let b = TensorData::new(bias.clone(), [bias.len()]);
                 (
                     Tensor::from_data(w, &device),
@@ -199,6 +225,14 @@ pub enum ConvWeights {
         /// The kernel.
         weight: Vec<f32>,
         /// The bias.
+        bias: Vec<f32>,
+    },
+    /// A one-group convolution's values for Glimpse's own matrix product, the kernel packed
+    /// once (in the browser: [`cpu::PACK_GEMM_WEIGHTS`]).
+    Packed {
+        /// The kernel `[out, in * kh * kw]`, packed.
+        weight: PackedWeights,
+        /// The bias `[out]` (zeros when the layer has none).
         bias: Vec<f32>,
     },
     /// Tensors for burn's `conv2d`.
@@ -420,10 +454,23 @@ mod tests {
                     }
                     let want = conv.forward(x.clone(), &params);
                     let prepared = conv.prepare(&params, None);
-                    assert!(matches!(prepared, ConvWeights::Host { .. }));
-                    let got = conv.forward_prepared(x.clone(), &prepared, None);
-                    let diff = (got - want).abs().max().into_scalar::<f32>();
-                    assert!(diff < 1e-5, "{shape:?} {act:?} bias {bias}: {diff}");
+                    let ConvWeights::Host { weight, bias: b } = &prepared else {
+                        panic!("{shape:?}: not prepared for the CPU kernels");
+                    };
+                    let mut forms = vec![prepared.clone()];
+                    // The browser's form of a one-group convolution, checked here too.
+                    if !conv.is_depthwise() {
+                        let depth = weight.len() / shape[0];
+                        forms.push(ConvWeights::Packed {
+                            weight: PackedWeights::new(weight, shape[0], depth),
+                            bias: b.clone(),
+                        });
+                    }
+                    for form in &forms {
+                        let got = conv.forward_prepared(x.clone(), form, None);
+                        let diff = (got - want.clone()).abs().max().into_scalar::<f32>();
+                        assert!(diff < 1e-5, "{shape:?} {act:?} bias {bias}: {diff}");
+                    }
                 }
             }
         }

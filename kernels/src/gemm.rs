@@ -1,0 +1,366 @@
+//! A convolution's matrix product with its weights packed once: `out = clip(w * x + bias)`
+//! for `w` `[rows, depth]` (a one-group convolution's kernel, one row per output channel),
+//! `x` `[depth, n]` (one image's channels, or its unfolding, one column per output pixel).
+//!
+//! Written for the browser, where a general `gemm` packs both operands on every call: here
+//! the weights are packed once, when a model is prepared ([`PackedWeights`]), into panels of
+//! [`MR`] rows stored depth-major, so the inner loop reads [`MR`] consecutive weights and one
+//! packed run of [`NR`] columns of `x` per step of the depth, and keeps the `MR x NR` tile of
+//! sums in registers (8 wasm SIMD vectors) until it is finished: bias added first, clamped,
+//! then stored once. Each block of [`NR`] columns of `x` is first copied into a small
+//! contiguous buffer (zero-padded at the right edge), so the inner loop's reads are sequential
+//! and stay in the first-level cache while every panel of weights passes over them.
+
+/// Rows of the weight matrix (output channels) per panel and per tile.
+pub const MR: usize = 4;
+/// Columns (output pixels) per tile.
+pub const NR: usize = 8;
+
+/// Weights `[rows, depth]` packed for [`gemm_bias_clip`]: panel `p` holds rows `p * MR ..
+/// p * MR + MR` as `[depth][MR]` (the last panel zero-padded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedWeights {
+    rows: usize,
+    depth: usize,
+    panels: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// Packs `w` `[rows, depth]` (row-major).
+    ///
+    /// # Panics
+    /// When `w` does not hold `rows * depth` values.
+    pub fn new(w: &[f32], rows: usize, depth: usize) -> Self {
+        assert_eq!(w.len(), rows * depth, "PackedWeights: w is [rows, depth]");
+        let mut panels = vec![0.0f32; rows.div_ceil(MR) * MR * depth];
+        for (p, panel) in panels.chunks_exact_mut(MR * depth).enumerate() {
+            for r in 0..MR.min(rows - p * MR) {
+                let row = &w[(p * MR + r) * depth..(p * MR + r + 1) * depth];
+                for (k, &v) in row.iter().enumerate() {
+                    panel[k * MR + r] = v;
+                }
+            }
+        }
+        PackedWeights {
+            rows,
+            depth,
+            panels,
+        }
+    }
+
+    /// Rows (output channels).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Depth (inputs per output).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The weights back as `[rows, depth]` (row-major).
+    pub fn unpack(&self) -> Vec<f32> {
+        let mut w = vec![0.0f32; self.rows * self.depth];
+        for (i, row) in w.chunks_exact_mut(self.depth.max(1)).enumerate() {
+            let panel = &self.panels[(i / MR) * MR * self.depth..];
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = panel[k * MR + i % MR];
+            }
+        }
+        w
+    }
+}
+
+/// `out[r][j] = clip(bias[r] + sum_k w[r][k] * x[k][j])` for `x` `[depth, n]` and `out`
+/// `[rows, n]`, both row-major; `clip` `(lo, hi)` as [`crate::elementwise::clamp_value`].
+///
+/// # Panics
+/// When a slice is shorter than the shapes say.
+pub fn gemm_bias_clip(
+    w: &PackedWeights,
+    x: &[f32],
+    n: usize,
+    bias: &[f32],
+    clip: Option<(f32, f32)>,
+    out: &mut [f32],
+) {
+    let (rows, depth) = (w.rows, w.depth);
+    assert!(x.len() >= depth * n, "gemm: x is [depth, n]");
+    assert!(out.len() >= rows * n, "gemm: out is [rows, n]");
+    assert!(bias.len() >= rows, "gemm: bias is [rows]");
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    // SAFETY: this build is only loaded where the browser validates relaxed SIMD (pkg/index.js
+    // probes for it); a module with the instructions fails to compile anywhere else.
+    #[allow(unused_unsafe)]
+    unsafe {
+        blocks_relaxed(w, x, n, bias, clip, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+    blocks(w, x, n, bias, clip, out)
+}
+
+/// [`blocks`] with relaxed SIMD's fused multiply-add.
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+#[target_feature(enable = "relaxed-simd")]
+fn blocks_relaxed(
+    w: &PackedWeights,
+    x: &[f32],
+    n: usize,
+    bias: &[f32],
+    clip: Option<(f32, f32)>,
+    out: &mut [f32],
+) {
+    blocks(w, x, n, bias, clip, out)
+}
+
+/// The product by blocks of [`NR`] columns (see [`gemm_bias_clip`], which checks the sizes).
+#[inline(always)]
+fn blocks(
+    w: &PackedWeights,
+    x: &[f32],
+    n: usize,
+    bias: &[f32],
+    clip: Option<(f32, f32)>,
+    out: &mut [f32],
+) {
+    let (rows, depth) = (w.rows, w.depth);
+    let mut block = vec![0.0f32; depth * NR];
+    let mut bias_padded = [0.0f32; MR];
+    let mut j = 0;
+    while j < n {
+        let cols = NR.min(n - j);
+        pack_block(x, n, j, cols, &mut block);
+        for (p, panel) in w.panels.chunks_exact(MR * depth.max(1)).enumerate() {
+            let r0 = p * MR;
+            let live = MR.min(rows - r0);
+            bias_padded[..live].copy_from_slice(&bias[r0..r0 + live]);
+            let sums = tile(panel, &block, depth, &bias_padded, clip);
+            let dst = &mut out[r0 * n + j..];
+            if live == MR && cols == NR {
+                store_tile(&sums, dst, n);
+            } else {
+                for (r, s) in sums.iter().enumerate().take(live) {
+                    for (d, &v) in dst[r * n..r * n + cols].iter_mut().zip(s) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+        j += NR;
+    }
+}
+
+/// Copies columns `j .. j + cols` of `x` `[depth, n]` into `block` `[depth][NR]`, zeros after
+/// `cols`. Whole blocks move as vectors: a slice copy of a length unknown at compile time is a
+/// `memcpy` call in the browser build, which cost more than the products for short depths.
+#[inline(always)]
+fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
+    if cols == NR {
+        for (k, dst) in block.chunks_exact_mut(NR).enumerate() {
+            let src: &[f32; NR] = x[k * n + j..k * n + j + NR].try_into().expect("NR values");
+            copy8(src, dst.try_into().expect("NR values"));
+        }
+        return;
+    }
+    for (k, dst) in block.chunks_exact_mut(NR).enumerate() {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = if i < cols { x[k * n + j + i] } else { 0.0 };
+        }
+    }
+}
+
+/// Writes a whole tile: row `r` of `sums` to `dst[r * n ..]`.
+#[inline(always)]
+fn store_tile(sums: &[[f32; NR]; MR], dst: &mut [f32], n: usize) {
+    for (r, s) in sums.iter().enumerate() {
+        copy8(
+            s,
+            (&mut dst[r * n..r * n + NR]).try_into().expect("NR values"),
+        );
+    }
+}
+
+/// `dst = src` for 8 floats, as two vector loads and stores in the browser build.
+#[inline(always)]
+fn copy8(src: &[f32; NR], dst: &mut [f32; NR]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    // SAFETY: both hold NR = 8 floats.
+    unsafe {
+        use crate::simd::{load, store};
+        store(dst.as_mut_ptr(), load(src.as_ptr()));
+        store(dst.as_mut_ptr().add(4), load(src.as_ptr().add(4)));
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        *dst = *src;
+    }
+}
+
+/// One `MR x NR` tile: `clip(bias + panel * block)` with `panel` `[depth][MR]` and `block`
+/// `[depth][NR]`, clamped into `clip` when given.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+fn tile(
+    panel: &[f32],
+    block: &[f32],
+    depth: usize,
+    bias: &[f32; MR],
+    clip: Option<(f32, f32)>,
+) -> [[f32; NR]; MR] {
+    use crate::simd::{clamp, load, store};
+    use core::arch::wasm32::*;
+    assert!(panel.len() >= depth * MR && block.len() >= depth * NR);
+    let mut acc = [[f32x4_splat(0.0); 2]; MR];
+    for (r, a) in acc.iter_mut().enumerate() {
+        *a = [f32x4_splat(bias[r]); 2];
+    }
+    let (wp, xp) = (panel.as_ptr(), block.as_ptr());
+    // SAFETY: k < depth, so the reads stay inside panel (depth * MR) and block (depth * NR),
+    // both checked above.
+    unsafe {
+        for k in 0..depth {
+            let x0 = load(xp.add(k * NR));
+            let x1 = load(xp.add(k * NR + 4));
+            let w = wp.add(k * MR);
+            for (r, a) in acc.iter_mut().enumerate() {
+                let wr = v128_load32_splat(w.add(r) as *const u32);
+                a[0] = madd(wr, x0, a[0]);
+                a[1] = madd(wr, x1, a[1]);
+            }
+        }
+    }
+    if let Some((lo, hi)) = clip {
+        let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
+        for a in &mut acc {
+            *a = [clamp(a[0], l, h), clamp(a[1], l, h)];
+        }
+    }
+    let mut sums = [[0.0f32; NR]; MR];
+    for (s, a) in sums.iter_mut().zip(&acc) {
+        // SAFETY: s holds NR = 8 floats.
+        unsafe {
+            store(s.as_mut_ptr(), a[0]);
+            store(s.as_mut_ptr().add(4), a[1]);
+        }
+    }
+    sums
+}
+
+/// One `MR x NR` tile (see the wasm version), in plain loops the compiler vectorises natively.
+/// `a * b + c` lane by lane: one fused multiply-add in the relaxed-SIMD build (rounded once;
+/// engines without an FMA unit may round twice, which relaxed SIMD allows).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+fn madd(
+    a: core::arch::wasm32::v128,
+    b: core::arch::wasm32::v128,
+    c: core::arch::wasm32::v128,
+) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::*;
+    #[cfg(feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, c);
+    #[allow(unreachable_code)]
+    f32x4_add(f32x4_mul(a, b), c)
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn tile(
+    panel: &[f32],
+    block: &[f32],
+    depth: usize,
+    bias: &[f32; MR],
+    clip: Option<(f32, f32)>,
+) -> [[f32; NR]; MR] {
+    let mut acc = [[0.0f32; NR]; MR];
+    for (a, &b) in acc.iter_mut().zip(bias) {
+        *a = [b; NR];
+    }
+    for (w, x) in panel
+        .chunks_exact(MR)
+        .zip(block.chunks_exact(NR))
+        .take(depth)
+    {
+        for (a, &wr) in acc.iter_mut().zip(w) {
+            for (s, &xv) in a.iter_mut().zip(x) {
+                *s += wr * xv;
+            }
+        }
+    }
+    if let Some((lo, hi)) = clip {
+        for s in acc.iter_mut().flatten() {
+            *s = crate::elementwise::clamp_value(*s, lo, hi);
+        }
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pack_round_trips() {
+        for (rows, depth) in [(1, 1), (3, 5), (4, 4), (9, 2), (16, 27)] {
+            let w = values(rows * depth, rows as u64);
+            let p = PackedWeights::new(&w, rows, depth);
+            assert_eq!((p.rows(), p.depth()), (rows, depth));
+            assert_eq!(p.unpack(), w);
+        }
+    }
+
+    /// Against the sum written out, for sizes that are and are not multiples of the tile, with
+    /// and without a clamp.
+    #[test]
+    fn matches_the_plain_sum() {
+        for (rows, depth, n) in [(1, 1, 1), (4, 8, 8), (5, 3, 9), (24, 144, 49), (7, 27, 17)] {
+            let w = values(rows * depth, 1);
+            let x = values(depth * n, 2);
+            let bias = values(rows, 3);
+            let packed = PackedWeights::new(&w, rows, depth);
+            for clip in [None, Some((0.0, 6.0)), Some((-0.5, 0.25))] {
+                let mut out = vec![f32::NAN; rows * n];
+                gemm_bias_clip(&packed, &x, n, &bias, clip, &mut out);
+                for r in 0..rows {
+                    for j in 0..n {
+                        let mut s = bias[r] as f64;
+                        for k in 0..depth {
+                            s += w[r * depth + k] as f64 * x[k * n + j] as f64;
+                        }
+                        let mut s = s as f32;
+                        if let Some((lo, hi)) = clip {
+                            s = s.clamp(lo, hi);
+                        }
+                        let got = out[r * n + j];
+                        assert!(
+                            (got - s).abs() <= 1e-5 * (depth as f32).sqrt().max(1.0),
+                            "{rows}x{depth}x{n} {clip:?} [{r}][{j}]: {got} against {s}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
