@@ -25,12 +25,14 @@ const target = process.env.GLIMPSE_TARGET_DIR ?? process.env.CARGO_TARGET_DIR ??
 // The package with a names-kept wasm.
 const pkg = mkdtempSync(join(tmpdir(), 'glimpse-profile-'));
 for (const f of readdirSync(join(repo, 'pkg')).filter((f) => f.endsWith('.js'))) cpSync(join(repo, 'pkg', f), join(pkg, f));
-// Both engines (scripts/build-pkg keeps their raw modules in the target dir).
-for (const [dir, variant] of [['wasm', 'webgpu'], ['wasm-cpu', 'cpu']]) {
+// Every engine (scripts/build-pkg keeps their raw modules in the target dir).
+// The CPU engine's relaxed-SIMD module (what Chromium loads) shares wasm-cpu/'s glue.
+for (const [dir, variant] of [['wasm', 'webgpu'], ['wasm-cpu', 'cpu'], ['relaxed', 'cpu-relaxed']]) {
   mkdirSync(join(pkg, dir));
   execFileSync(process.env.WASM_BINDGEN ?? 'wasm-bindgen', ['--target', 'web', '--out-dir', join(pkg, dir), '--out-name', 'glimpse',
     join(target, `glimpse-${variant}.wasm`)], { stdio: 'inherit' });
 }
+cpSync(join(pkg, 'relaxed', 'glimpse_bg.wasm'), join(pkg, 'wasm-cpu', 'glimpse_relaxed_bg.wasm'));
 
 const server = await serve({ port: 0, zooDir: zoo, extra: { '/profpkg/': pkg } });
 const origin = `http://127.0.0.1:${server.address().port}`;

@@ -19,11 +19,20 @@ export interface ReadyOptions {
    */
   wasmUrl?: string | URL;
   /**
-   * Where the CPU-only engine's glimpse_bg.wasm (wasm-cpu/, about a quarter of the download)
-   * is served, if not beside index.js. ready() loads it for the CPU backend.
+   * Where the CPU-only engine's module (wasm-cpu/, about a quarter of the download) is served,
+   * if not beside index.js. ready() loads it for the CPU backend. Without it, ready() picks
+   * wasm-cpu/glimpse_relaxed_bg.wasm where the browser has relaxed SIMD (hasRelaxedSimd()),
+   * else wasm-cpu/glimpse_bg.wasm; with it, that file is loaded (either module: they share
+   * one glue, but the relaxed one compiles only where relaxed SIMD is supported).
    */
   cpuWasmUrl?: string | URL;
 }
+
+/**
+ * Whether this browser's WebAssembly has relaxed SIMD: then ready() loads the CPU-only engine
+ * built with fused multiply-add in its matrix product (glimpse_relaxed_bg.wasm).
+ */
+export function hasRelaxedSimd(): boolean;
 
 /** Bytes of a file. */
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response;

@@ -4,11 +4,34 @@
 
 // Two builds of the engine: wasm/ has the WebGPU and CPU backends; wasm-cpu/ only the CPU
 // backend, about a quarter of the download, so pages that run on the CPU fetch, compile and
-// keep much less. ready() picks one; see loadEngine.
+// keep much less. ready() picks one; see loadEngine. The CPU-only engine comes as two modules
+// with one glue: `relaxed` uses relaxed SIMD's fused multiply-add in its matrix product (about
+// 10-15% faster predictions in Chromium), for browsers that validate it; `wasm` for the rest.
 const ENGINES = {
   full: { glue: './wasm/glimpse.js', wasm: './wasm/glimpse_bg.wasm' },
-  cpu: { glue: './wasm-cpu/glimpse.js', wasm: './wasm-cpu/glimpse_bg.wasm' },
+  cpu: {
+    glue: './wasm-cpu/glimpse.js',
+    wasm: './wasm-cpu/glimpse_bg.wasm',
+    relaxed: './wasm-cpu/glimpse_relaxed_bg.wasm',
+  },
 };
+
+// The smallest module that uses relaxed SIMD: one function returning
+// f32x4.relaxed_madd(v128.const 0, v128.const 0, v128.const 0).
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  ...[0, 1, 2].flatMap(() => [253, 12, ...new Array(16).fill(0)]),
+  253, 133, 2, 11,
+]);
+
+/** Whether this browser's WebAssembly has relaxed SIMD (then the faster CPU module loads). */
+export function hasRelaxedSimd() {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
 
 // The engine in use: its glue module's exports (the API below calls them) and its kind.
 let wasm = null;
@@ -35,7 +58,8 @@ function asError(e) {
 // .wasm file is.
 function loadEngine(kind, url) {
   if (!loadingEngines[kind]) {
-    const { glue, wasm: file } = ENGINES[kind];
+    const { glue, wasm, relaxed } = ENGINES[kind];
+    const file = relaxed && hasRelaxedSimd() ? relaxed : wasm;
     const source = url ?? new URL(file, import.meta.url);
     loadingEngines[kind] = import(glue).then(async (mod) => {
       const exports = await mod.default({ module_or_path: source });
@@ -61,9 +85,10 @@ async function hasWebGpu() {
  * Loads the engine and chooses the backend: 'auto' (WebGPU when the browser has an adapter,
  * else the CPU), 'webgpu' or 'cpu'. Resolves to { backend, adapter }.
  *
- * On the CPU it loads the CPU-only build of the engine (wasm-cpu/), unless the full build is
- * already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models made
- * before a later ready() switched engines keep working on theirs.
+ * On the CPU it loads the CPU-only build of the engine (wasm-cpu/: glimpse_relaxed_bg.wasm where
+ * the browser has relaxed SIMD, see hasRelaxedSimd(), else glimpse_bg.wasm), unless the full build
+ * is already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models
+ * made before a later ready() switched engines keep working on theirs.
  */
 export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {

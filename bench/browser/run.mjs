@@ -162,7 +162,7 @@ const dirBytes = (d) => readdirSync(d).reduce((s, f) => s + statSync(join(d, f))
 // Download sizes: from the saved run with --report (its files may be gone or elsewhere).
 const sizes = saved?.downloads ?? {
   'Glimpse wasm (WebGPU + CPU)': size(join(repo, 'pkg', 'wasm', 'glimpse_bg.wasm')),
-  'Glimpse wasm (CPU only: what a CPU page loads)': size(join(repo, 'pkg', 'wasm-cpu', 'glimpse_bg.wasm')),
+  'Glimpse wasm (CPU only, relaxed SIMD: what a CPU page in Chromium loads)': size(join(repo, 'pkg', 'wasm-cpu', 'glimpse_relaxed_bg.wasm')),
   'onnxruntime-web wasm (jsep)': size(join(nm, 'onnxruntime-web', 'dist', 'ort-wasm-simd-threaded.jsep.wasm')),
   'TF.js JS (tf.min.js: core, layers, converter, cpu + webgl backends)': size(join(nm, '@tensorflow', 'tfjs', 'dist', 'tf.min.js')),
   'TF.js wasm backend JS + wasm (SIMD)': (() => {

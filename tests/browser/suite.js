@@ -77,12 +77,15 @@ async function run() {
     assert(info.backend === backend, `asked for ${backend}, got ${info.backend}`);
     assert(typeof info.adapter === 'string' && info.adapter.length > 0, 'adapter is reported');
     timings.readyMs = Math.round(performance.now() - t0);
-    // Each backend loads its own engine: the CPU-only build for 'cpu', the full one for WebGPU.
+    // Each backend loads its own engine: the CPU-only build for 'cpu' (its relaxed-SIMD module:
+    // this Chromium has relaxed SIMD, so every CPU test below runs it; the Node tests run the
+    // other), the full one for WebGPU.
     const engines = performance
       .getEntriesByType('resource')
       .map((e) => new URL(e.name).pathname)
-      .filter((p) => p.endsWith('glimpse_bg.wasm'));
-    const want = backend === 'cpu' ? '/wasm-cpu/glimpse_bg.wasm' : '/wasm/glimpse_bg.wasm';
+      .filter((p) => p.endsWith('_bg.wasm'));
+    assert(g.hasRelaxedSimd(), 'Chromium validates relaxed SIMD');
+    const want = backend === 'cpu' ? '/wasm-cpu/glimpse_relaxed_bg.wasm' : '/wasm/glimpse_bg.wasm';
     assert(
       engines.length === 1 && engines[0].endsWith(want),
       `the ${backend} backend should load only ${want}, loaded ${engines.join(', ') || 'none'}`,
