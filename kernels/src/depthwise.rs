@@ -219,10 +219,10 @@ fn phases(t: &Task, job: Job) {
             let yp = y + pt;
             let base = (yp % sh) * sw * block + (yp / sh) * len;
             if sw == 1 {
-                ph[base + pl..base + pl + w].copy_from_slice(row);
+                copy(&mut ph[base + pl..base + pl + w], row);
             } else {
                 // The padded row, then every sw-th column of it into each column phase.
-                padded[pl..pl + w].copy_from_slice(row);
+                copy(&mut padded[pl..pl + w], row);
                 if sw == 2 {
                     let (even, odd) = ph[base..].split_at_mut(block);
                     deinterleave(&padded, &mut even[..len], &mut odd[..len]);
@@ -239,7 +239,7 @@ fn phases(t: &Task, job: Job) {
         let weights = &t.weight[ch * taps..(ch + 1) * taps];
         accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
         for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
-            d.copy_from_slice(&a[..ow]);
+            copy(d, &a[..ow]);
         }
     }
 }
@@ -256,6 +256,16 @@ fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
         *e = pair[0];
         *o = pair[1];
     }
+}
+
+/// `dst.copy_from_slice(src)`; in the browser as a vector loop, because a slice copy of a
+/// length unknown at compile time is a `memcpy` call there, and these rows are short.
+#[inline(always)]
+fn copy(dst: &mut [f32], src: &[f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return crate::simd::copy(dst, src);
+    #[allow(unreachable_code)]
+    dst.copy_from_slice(src)
 }
 
 fn bias(t: &Task, ch: usize) -> f32 {
@@ -378,9 +388,10 @@ mod x86 {
     }
 }
 
-/// The same sum with explicit wasm SIMD (see [`crate::simd`] for why explicit): 8 outputs at a
-/// time held in two registers across every tap, then clamped (when `clip` is given) and
-/// stored once, instead of a load and a store of `acc` per tap.
+/// The same sum with explicit wasm SIMD (see [`crate::simd`] for why explicit): 32 outputs at
+/// a time held in eight registers across every tap, then clamped (when `clip` is given) and
+/// stored once, instead of a load and a store of `acc` per tap; fused multiply-adds in the
+/// relaxed-SIMD build.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn accumulate(
@@ -391,14 +402,24 @@ fn accumulate(
     bias: f32,
     clip: Option<(f32, f32)>,
 ) {
-    match clip {
-        Some((lo, hi)) => sum_taps::<true>(acc, ph, offsets, weights, bias, lo, hi),
-        None => sum_taps::<false>(acc, ph, offsets, weights, bias, 0.0, 0.0),
+    // SAFETY: in the relaxed-SIMD build, only loaded where the browser validates it
+    // (pkg/index.js); otherwise a plain call.
+    #[allow(unused_unsafe)]
+    unsafe {
+        match clip {
+            Some((lo, hi)) => sum_taps::<true>(acc, ph, offsets, weights, bias, lo, hi),
+            None => sum_taps::<false>(acc, ph, offsets, weights, bias, 0.0, 0.0),
+        }
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline(always)]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
 fn sum_taps<const CLIP: bool>(
     acc: &mut [f32],
     ph: &[f32],
@@ -408,39 +429,21 @@ fn sum_taps<const CLIP: bool>(
     lo: f32,
     hi: f32,
 ) {
-    use crate::simd::{clamp, load, store};
-    use core::arch::wasm32::*;
     let wide = acc.len();
     assert!(
-        offsets.iter().all(|&o| o + wide <= ph.len()),
+        offsets.iter().all(|&o| o + wide <= ph.len()) && weights.len() >= offsets.len(),
         "depthwise: a tap reads past its phase"
     );
-    let (b, l, h) = (f32x4_splat(bias), f32x4_splat(lo), f32x4_splat(hi));
-    let finish = |v: v128| if CLIP { clamp(v, l, h) } else { v };
-    let src = ph.as_ptr();
-    let dst = acc.as_mut_ptr();
     let mut i = 0;
-    // SAFETY: every read is at offsets[k] + i + j with i + j < wide, inside ph (asserted
-    // above); every write at i + j < wide = acc.len().
+    // SAFETY: each block reads at offsets[k] + i + j with i + j < wide, inside ph (asserted
+    // above), and writes at i + j < wide = acc.len().
     unsafe {
-        while i + 8 <= wide {
-            let (mut v0, mut v1) = (b, b);
-            for (&off, &w) in offsets.iter().zip(weights) {
-                let w = f32x4_splat(w);
-                let p = src.add(off + i);
-                v0 = f32x4_add(v0, f32x4_mul(w, load(p)));
-                v1 = f32x4_add(v1, f32x4_mul(w, load(p.add(4))));
-            }
-            store(dst.add(i), finish(v0));
-            store(dst.add(i + 4), finish(v1));
-            i += 8;
+        while i + 32 <= wide {
+            sum_block::<8, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
+            i += 32;
         }
         while i + 4 <= wide {
-            let mut v = b;
-            for (&off, &w) in offsets.iter().zip(weights) {
-                v = f32x4_add(v, f32x4_mul(f32x4_splat(w), load(src.add(off + i))));
-            }
-            store(dst.add(i), finish(v));
+            sum_block::<1, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
             i += 4;
         }
     }
@@ -454,5 +457,44 @@ fn sum_taps<const CLIP: bool>(
         } else {
             v
         };
+    }
+}
+
+/// Outputs `i .. i + 4 * V` of [`sum_taps`]: `V` vectors of sums held in registers across
+/// every tap, so that `V` independent chains of multiply-adds are in flight (with two, each
+/// add waited for the one before: the loop ran at the adder's latency, not its throughput).
+///
+/// # Safety
+/// `acc[i .. i + 4V]` and `ph[offsets[k] + i .. + 4V]` for every tap `k` must be in bounds.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+unsafe fn sum_block<const V: usize, const CLIP: bool>(
+    acc: &mut [f32],
+    ph: &[f32],
+    i: usize,
+    offsets: &[usize],
+    weights: &[f32],
+    [bias, lo, hi]: [f32; 3],
+) {
+    use crate::simd::{clamp, load, madd, store};
+    use core::arch::wasm32::*;
+    let src = ph.as_ptr().add(i);
+    let mut v = [f32x4_splat(bias); V];
+    for (&off, &w) in offsets.iter().zip(weights) {
+        let w = f32x4_splat(w);
+        let p = src.add(off);
+        for (j, s) in v.iter_mut().enumerate() {
+            *s = madd(w, load(p.add(4 * j)), *s);
+        }
+    }
+    let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
+    let dst = acc.as_mut_ptr().add(i);
+    for (j, s) in v.iter().enumerate() {
+        store(dst.add(4 * j), if CLIP { clamp(*s, l, h) } else { *s });
     }
 }

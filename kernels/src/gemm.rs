@@ -125,7 +125,8 @@ fn blocks(
 ) {
     let (rows, depth) = (w.rows, w.depth);
     let mut block = vec![0.0f32; depth * NR];
-    let mut bias_padded = [0.0f32; MR];
+    let mut bias_padded = vec![0.0f32; rows.div_ceil(MR) * MR];
+    bias_padded[..rows].copy_from_slice(&bias[..rows]);
     let mut j = 0;
     while j < n {
         let cols = NR.min(n - j);
@@ -133,8 +134,8 @@ fn blocks(
         for (p, panel) in w.panels.chunks_exact(MR * depth.max(1)).enumerate() {
             let r0 = p * MR;
             let live = MR.min(rows - r0);
-            bias_padded[..live].copy_from_slice(&bias[r0..r0 + live]);
-            let sums = tile(panel, &block, depth, &bias_padded, clip);
+            let b = bias_padded[r0..r0 + MR].try_into().expect("MR values");
+            let sums = tile(panel, &block, depth, b, clip);
             let dst = &mut out[r0 * n + j..];
             if live == MR && cols == NR {
                 store_tile(&sums, dst, n);
@@ -212,7 +213,7 @@ fn tile(
     bias: &[f32; MR],
     clip: Option<(f32, f32)>,
 ) -> [[f32; NR]; MR] {
-    use crate::simd::{clamp, load, store};
+    use crate::simd::{clamp, load, madd, store};
     use core::arch::wasm32::*;
     assert!(panel.len() >= depth * MR && block.len() >= depth * NR);
     let mut acc = [[f32x4_splat(0.0); 2]; MR];
@@ -252,27 +253,6 @@ fn tile(
 }
 
 /// One `MR x NR` tile (see the wasm version), in plain loops the compiler vectorises natively.
-/// `a * b + c` lane by lane: one fused multiply-add in the relaxed-SIMD build (rounded once;
-/// engines without an FMA unit may round twice, which relaxed SIMD allows).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[cfg_attr(
-    feature = "relaxed-simd",
-    target_feature(enable = "relaxed-simd"),
-    inline
-)]
-#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
-fn madd(
-    a: core::arch::wasm32::v128,
-    b: core::arch::wasm32::v128,
-    c: core::arch::wasm32::v128,
-) -> core::arch::wasm32::v128 {
-    use core::arch::wasm32::*;
-    #[cfg(feature = "relaxed-simd")]
-    return f32x4_relaxed_madd(a, b, c);
-    #[allow(unreachable_code)]
-    f32x4_add(f32x4_mul(a, b), c)
-}
-
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn tile(

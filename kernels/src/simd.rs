@@ -26,6 +26,22 @@ pub unsafe fn store(p: *mut f32, v: v128) {
     core::ptr::write_unaligned(p as *mut v128, v)
 }
 
+/// `a * b + c` lane by lane: one fused multiply-add in the relaxed-SIMD build (rounded once;
+/// an engine without an FMA unit may round twice, which relaxed SIMD allows), else a multiply
+/// then an add.
+#[cfg_attr(
+    feature = "relaxed-simd",
+    target_feature(enable = "relaxed-simd"),
+    inline
+)]
+#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+pub fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, c);
+    #[allow(unreachable_code)]
+    f32x4_add(f32x4_mul(a, b), c)
+}
+
 /// `v` clamped into `[lo, hi]` lane by lane, as [`crate::elementwise::clamp_value`] (a NaN
 /// becomes `lo`): `pmax(lo, v)` is `lo < v ? v : lo`, `pmin(v, hi)` is `hi < v ? hi : v`.
 #[inline(always)]
@@ -43,6 +59,29 @@ pub fn clamp_slice(values: &mut [f32], lo: f32, hi: f32) {
     }
     for v in chunks.into_remainder() {
         *v = crate::elementwise::clamp_value(*v, lo, hi);
+    }
+}
+
+/// `dst.copy_from_slice(src)` 4 floats at a time, then one by one.
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    let n = dst.len();
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for both slices.
+    unsafe {
+        while i + 4 <= n {
+            store(dst.as_mut_ptr().add(i), load(src.as_ptr().add(i)));
+            i += 4;
+        }
+    }
+    // Not `copy_from_slice`: that is the memcpy call this avoids.
+    #[allow(clippy::manual_memcpy)]
+    for j in i..n {
+        dst[j] = src[j];
     }
 }
 
