@@ -11,6 +11,8 @@
 //! x86-64 with AVX2 the loops are compiled a second time for it (chosen at run time). In the
 //! browser they run on the page's one thread.
 
+use core::mem::MaybeUninit;
+
 /// The geometry of one depthwise convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -79,13 +81,15 @@ pub fn depthwise_nchw(
         return None;
     }
     let plane = g.output[0] * g.output[1];
-    let mut out = vec![0.0f32; g.batch * c * plane];
+    let total = g.batch * c * plane;
+    // Every value is written once by a job (never zero-filled first).
+    let mut out: Vec<f32> = Vec::with_capacity(total);
     // Jobs: per image, the channels in `parts` ranges; each job writes its own contiguous
     // slice of `out`.
     let parts = threads(g.batch * c * plane * kh * kw);
     let per = c.div_ceil(parts);
     let mut jobs = Vec::new();
-    let mut rest = out.as_mut_slice();
+    let mut rest = &mut out.spare_capacity_mut()[..total];
     for image in 0..g.batch {
         for first in (0..c).step_by(per) {
             let end = (first + per).min(c);
@@ -106,6 +110,9 @@ pub fn depthwise_nchw(
         g,
     };
     run_jobs(jobs, parts, &|job| task.run(job));
+    // SAFETY: the jobs cover the first `total` values (each image's channels in order) and
+    // each writes every value of its slice (every row of every plane, in `phases`).
+    unsafe { out.set_len(total) };
     Some(out)
 }
 
@@ -147,7 +154,7 @@ fn run_jobs<'a>(jobs: Vec<Job<'a>>, threads: usize, f: &(dyn Fn(Job<'a>) + Sync)
 struct Job<'a> {
     image: usize,
     channels: std::ops::Range<usize>,
-    dst: &'a mut [f32],
+    dst: &'a mut [MaybeUninit<f32>],
 }
 
 /// What every job of one call reads.
@@ -239,7 +246,7 @@ fn phases(t: &Task, job: Job) {
         let weights = &t.weight[ch * taps..(ch + 1) * taps];
         accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
         for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
-            copy(d, &a[..ow]);
+            copy_out(d, &a[..ow]);
         }
     }
 }
@@ -258,14 +265,39 @@ fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
-/// `dst.copy_from_slice(src)`; in the browser as a vector loop, because a slice copy of a
-/// length unknown at compile time is a `memcpy` call there, and these rows are short.
+/// `dst.copy_from_slice(src)`; in the browser as an inline vector loop, because these rows are
+/// short and a slice copy of a length unknown at compile time is a `memcpy` call there. (Natively
+/// an SSE loop against glibc's memmove made no difference measurable on this machine.)
 #[inline(always)]
 fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    // SAFETY: dst holds src.len() floats.
+    unsafe { copy_raw(dst.as_mut_ptr(), src) }
+}
+
+/// [`copy`] into memory that need not be initialised.
+#[inline(always)]
+fn copy_out(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    // SAFETY: dst holds src.len() values; writing floats into them is what
+    // `MaybeUninit::write` does.
+    unsafe { copy_raw(dst.as_mut_ptr().cast::<f32>(), src) }
+}
+
+/// Writes `src` at `dst`.
+///
+/// # Safety
+/// `dst .. dst + src.len()` must be writable.
+#[inline(always)]
+unsafe fn copy_raw(dst: *mut f32, src: &[f32]) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return crate::simd::copy(dst, src);
-    #[allow(unreachable_code)]
-    dst.copy_from_slice(src)
+    // SAFETY: as the caller promises.
+    return unsafe { crate::simd::copy_raw(dst, src) };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len())
+    }
 }
 
 fn bias(t: &Task, ch: usize) -> f32 {
@@ -289,7 +321,7 @@ fn accumulate(
     clip: Option<(f32, f32)>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    if crate::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         unsafe { x86::sum_taps(acc, ph, offsets, weights, bias, clip) };
         return;
@@ -306,15 +338,6 @@ fn accumulate(
             *v = crate::elementwise::clamp_value(*v, lo, hi);
         }
     }
-}
-
-/// Whether this x86-64 CPU has AVX2 and FMA (checked once).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    })
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -11,10 +11,13 @@
 //! contiguous buffer (zero-padded at the right edge), so the inner loop's reads are sequential
 //! and stay in the first-level cache while every panel of weights passes over them.
 
+use core::mem::MaybeUninit;
+
 /// Rows of the weight matrix (output channels) per panel and per tile.
 pub const MR: usize = 4;
-/// Columns (output pixels) per tile.
-pub const NR: usize = 8;
+/// Columns (output pixels) per tile: two vectors (wasm SIMD: 8 floats; natively on x86-64,
+/// AVX: 16).
+pub const NR: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
 
 /// Weights `[rows, depth]` packed for [`gemm_bias_clip`]: panel `p` holds rows `p * MR ..
 /// p * MR + MR` as `[depth][MR]` (the last panel zero-padded).
@@ -73,6 +76,9 @@ impl PackedWeights {
 
 /// `out[r][j] = clip(bias[r] + sum_k w[r][k] * x[k][j])` for `x` `[depth, n]` and `out`
 /// `[rows, n]`, both row-major; `clip` `(lo, hi)` as [`crate::elementwise::clamp_value`].
+/// Every one of the first `rows * n` values of `out` is written, so it need not be initialised.
+/// Natively with `parallel`, the panels are shared out on rayon's pool (each thread packs the
+/// blocks of `x` it reads); in the browser `parallel` is ignored.
 ///
 /// # Panics
 /// When a slice is shorter than the shapes say.
@@ -82,72 +88,128 @@ pub fn gemm_bias_clip(
     n: usize,
     bias: &[f32],
     clip: Option<(f32, f32)>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
+    parallel: bool,
 ) {
     let (rows, depth) = (w.rows, w.depth);
     assert!(x.len() >= depth * n, "gemm: x is [depth, n]");
     assert!(out.len() >= rows * n, "gemm: out is [rows, n]");
     assert!(bias.len() >= rows, "gemm: bias is [rows]");
-    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-    // SAFETY: this build is only loaded where the browser validates relaxed SIMD (pkg/index.js
-    // probes for it); a module with the instructions fails to compile anywhere else.
-    #[allow(unused_unsafe)]
-    unsafe {
-        blocks_relaxed(w, x, n, bias, clip, out)
-    }
-    #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
-    blocks(w, x, n, bias, clip, out)
-}
-
-/// [`blocks`] with relaxed SIMD's fused multiply-add.
-#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-#[target_feature(enable = "relaxed-simd")]
-fn blocks_relaxed(
-    w: &PackedWeights,
-    x: &[f32],
-    n: usize,
-    bias: &[f32],
-    clip: Option<(f32, f32)>,
-    out: &mut [f32],
-) {
-    blocks(w, x, n, bias, clip, out)
-}
-
-/// The product by blocks of [`NR`] columns (see [`gemm_bias_clip`], which checks the sizes).
-#[inline(always)]
-fn blocks(
-    w: &PackedWeights,
-    x: &[f32],
-    n: usize,
-    bias: &[f32],
-    clip: Option<(f32, f32)>,
-    out: &mut [f32],
-) {
-    let (rows, depth) = (w.rows, w.depth);
-    let mut block = vec![0.0f32; depth * NR];
     let mut bias_padded = vec![0.0f32; rows.div_ceil(MR) * MR];
     bias_padded[..rows].copy_from_slice(&bias[..rows]);
-    let mut j = 0;
-    while j < n {
-        let cols = NR.min(n - j);
-        pack_block(x, n, j, cols, &mut block);
-        for (p, panel) in w.panels.chunks_exact(MR * depth.max(1)).enumerate() {
-            let r0 = p * MR;
-            let live = MR.min(rows - r0);
-            let b = bias_padded[r0..r0 + MR].try_into().expect("MR values");
-            let sums = tile(panel, &block, depth, b, clip);
-            let dst = &mut out[r0 * n + j..];
-            if live == MR && cols == NR {
-                store_tile(&sums, dst, n);
-            } else {
-                for (r, s) in sums.iter().enumerate().take(live) {
-                    for (d, &v) in dst[r * n..r * n + cols].iter_mut().zip(s) {
-                        *d = v;
+    let job = Job { x, n, depth, clip };
+    let out = &mut out[..rows * n];
+    #[cfg(not(target_arch = "wasm32"))]
+    if parallel && rows > MR && n > 0 && depth > 0 {
+        use rayon::prelude::*;
+        let panels = rows.div_ceil(MR);
+        let per = panels.div_ceil(rayon::current_num_threads()).max(1);
+        out.par_chunks_mut(per * MR * n)
+            .zip(w.panels.par_chunks(per * MR * depth))
+            .zip(bias_padded.par_chunks(per * MR))
+            .for_each(|((out, panels), bias)| job.run(panels, bias, out));
+        return;
+    }
+    let _ = parallel;
+    job.run(&w.panels, &bias_padded, out);
+}
+
+/// What every part of one product reads: `x` `[depth, n]` and the clamp.
+struct Job<'a> {
+    x: &'a [f32],
+    n: usize,
+    depth: usize,
+    clip: Option<(f32, f32)>,
+}
+
+impl Job<'_> {
+    /// Rows `out.len() / n` of the product from their `panels` (`[depth][MR]` each) and
+    /// `bias` (padded to whole panels).
+    fn run(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+        #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+        // SAFETY: this build is only loaded where the browser validates relaxed SIMD
+        // (pkg/index.js probes for it); a module with the instructions fails to compile
+        // anywhere else.
+        #[allow(unused_unsafe)]
+        unsafe {
+            self.blocks_relaxed(panels, bias, out)
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            unsafe { self.blocks_fma(panels, bias, out) };
+            return;
+        }
+        #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+        self.blocks(panels, bias, out, tile)
+    }
+
+    /// [`Job::blocks`] with relaxed SIMD's fused multiply-add.
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    #[target_feature(enable = "relaxed-simd")]
+    fn blocks_relaxed(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+        self.blocks(panels, bias, out, |p, b, d, bias, clip| {
+            tile(p, b, d, bias, clip)
+        })
+    }
+
+    /// [`Job::blocks`] with AVX2 and FMA tiles.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn blocks_fma(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+        self.blocks(panels, bias, out, |p, b, d, bias, clip| {
+            // SAFETY: only reached from here, where the CPU has AVX2 and FMA.
+            unsafe { x86::tile(p, b, d, bias, clip) }
+        })
+    }
+
+    /// The product by blocks of [`NR`] columns, each tile computed by `tile`.
+    #[inline(always)]
+    fn blocks(
+        &self,
+        panels: &[f32],
+        bias: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        tile: impl Fn(&[f32], &[f32], usize, &[f32; MR], Option<(f32, f32)>) -> [[f32; NR]; MR],
+    ) {
+        let (x, n, depth) = (self.x, self.n, self.depth);
+        if n == 0 || depth == 0 {
+            // No columns, or an empty sum: every output is its bias, clamped.
+            for (row, &b) in out.chunks_exact_mut(n.max(1)).zip(bias) {
+                let v = self
+                    .clip
+                    .map_or(b, |(lo, hi)| crate::elementwise::clamp_value(b, lo, hi));
+                row.iter_mut().for_each(|d| {
+                    d.write(v);
+                });
+            }
+            return;
+        }
+        let rows = out.len() / n;
+        let mut block = vec![0.0f32; depth * NR];
+        let mut j = 0;
+        while j < n {
+            let cols = NR.min(n - j);
+            pack_block(x, n, j, cols, &mut block);
+            for (p, panel) in panels.chunks_exact(MR * depth).enumerate() {
+                let r0 = p * MR;
+                let live = MR.min(rows - r0);
+                let b = bias[r0..r0 + MR].try_into().expect("MR values");
+                let sums = tile(panel, &block, depth, b, self.clip);
+                let dst = &mut out[r0 * n + j..];
+                if live == MR && cols == NR {
+                    store_tile(&sums, dst, n);
+                } else {
+                    for (r, s) in sums.iter().enumerate().take(live) {
+                        dst[r * n..r * n + cols].write_copy_of_slice(&s[..cols]);
                     }
                 }
             }
+            j += NR;
         }
-        j += NR;
     }
 }
 
@@ -159,7 +221,9 @@ fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
     if cols == NR {
         for (k, dst) in block.chunks_exact_mut(NR).enumerate() {
             let src: &[f32; NR] = x[k * n + j..k * n + j + NR].try_into().expect("NR values");
-            copy8(src, dst.try_into().expect("NR values"));
+            let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
+            // SAFETY: dst holds NR floats.
+            unsafe { copy_nr(src, dst.as_mut_ptr()) };
         }
         return;
     }
@@ -172,28 +236,32 @@ fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
 
 /// Writes a whole tile: row `r` of `sums` to `dst[r * n ..]`.
 #[inline(always)]
-fn store_tile(sums: &[[f32; NR]; MR], dst: &mut [f32], n: usize) {
+fn store_tile(sums: &[[f32; NR]; MR], dst: &mut [MaybeUninit<f32>], n: usize) {
     for (r, s) in sums.iter().enumerate() {
-        copy8(
-            s,
-            (&mut dst[r * n..r * n + NR]).try_into().expect("NR values"),
-        );
+        let d = &mut dst[r * n..r * n + NR];
+        // SAFETY: d holds NR values (sliced just above); writing floats into them through the
+        // pointer is what `MaybeUninit::write` does.
+        unsafe { copy_nr(s, d.as_mut_ptr().cast::<f32>()) };
     }
 }
 
-/// `dst = src` for 8 floats, as two vector loads and stores in the browser build.
+/// `dst[..NR] = src`, as two vector loads and stores in the browser build.
+///
+/// # Safety
+/// `dst .. dst + NR` must be writable.
 #[inline(always)]
-fn copy8(src: &[f32; NR], dst: &mut [f32; NR]) {
+unsafe fn copy_nr(src: &[f32; NR], dst: *mut f32) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    // SAFETY: both hold NR = 8 floats.
+    // SAFETY: src holds NR = 8 floats; dst as the caller promises.
     unsafe {
         use crate::simd::{load, store};
-        store(dst.as_mut_ptr(), load(src.as_ptr()));
-        store(dst.as_mut_ptr().add(4), load(src.as_ptr().add(4)));
+        store(dst, load(src.as_ptr()));
+        store(dst.add(4), load(src.as_ptr().add(4)));
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    {
-        *dst = *src;
+    // SAFETY: as the caller promises.
+    unsafe {
+        dst.cast::<[f32; NR]>().write_unaligned(*src);
     }
 }
 
@@ -285,6 +353,63 @@ fn tile(
     acc
 }
 
+/// The AVX2 + FMA tile: `MR x NR` = 4 x 16 sums in 8 registers.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// One tile (see the portable [`super::tile`]).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub unsafe fn tile(
+        panel: &[f32],
+        block: &[f32],
+        depth: usize,
+        bias: &[f32; MR],
+        clip: Option<(f32, f32)>,
+    ) -> [[f32; NR]; MR] {
+        assert!(panel.len() >= depth * MR && block.len() >= depth * NR);
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for (a, &b) in acc.iter_mut().zip(bias) {
+            *a = [_mm256_set1_ps(b); 2];
+        }
+        let (wp, xp) = (panel.as_ptr(), block.as_ptr());
+        // SAFETY: k < depth, so the reads stay inside panel (depth * MR) and block
+        // (depth * NR), both checked above.
+        unsafe {
+            for k in 0..depth {
+                let x0 = _mm256_loadu_ps(xp.add(k * NR));
+                let x1 = _mm256_loadu_ps(xp.add(k * NR + 8));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wr = _mm256_broadcast_ss(&*wp.add(k * MR + r));
+                    a[0] = _mm256_fmadd_ps(wr, x0, a[0]);
+                    a[1] = _mm256_fmadd_ps(wr, x1, a[1]);
+                }
+            }
+        }
+        if let Some((lo, hi)) = clip {
+            // max(v, lo) then min(.., hi): a NaN becomes lo, as clamp_value.
+            let (l, h) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+            for a in &mut acc {
+                *a = a.map(|v| _mm256_min_ps(_mm256_max_ps(v, l), h));
+            }
+        }
+        let mut sums = [[0.0f32; NR]; MR];
+        for (s, a) in sums.iter_mut().zip(&acc) {
+            // SAFETY: s holds NR = 16 floats.
+            unsafe {
+                _mm256_storeu_ps(s.as_mut_ptr(), a[0]);
+                _mm256_storeu_ps(s.as_mut_ptr().add(8), a[1]);
+            }
+        }
+        sums
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +426,13 @@ mod tests {
             .collect()
     }
 
+    /// The values of a buffer the product wrote in full (what the tests check).
+    fn assume_init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+        // SAFETY: gemm_bias_clip and Job::blocks write every value (their contract; the
+        // sizes match), so all are initialised.
+        v.into_iter().map(|x| unsafe { x.assume_init() }).collect()
+    }
+
     #[test]
     fn pack_round_trips() {
         for (rows, depth) in [(1, 1), (3, 5), (4, 4), (9, 2), (16, 27)] {
@@ -315,14 +447,39 @@ mod tests {
     /// and without a clamp.
     #[test]
     fn matches_the_plain_sum() {
-        for (rows, depth, n) in [(1, 1, 1), (4, 8, 8), (5, 3, 9), (24, 144, 49), (7, 27, 17)] {
+        for (rows, depth, n) in [
+            (1, 1, 1),
+            (4, 8, 8),
+            (5, 3, 9),
+            (24, 144, 49),
+            (7, 27, 17),
+            (40, 16, 70),
+        ] {
             let w = values(rows * depth, 1);
             let x = values(depth * n, 2);
             let bias = values(rows, 3);
             let packed = PackedWeights::new(&w, rows, depth);
-            for clip in [None, Some((0.0, 6.0)), Some((-0.5, 0.25))] {
-                let mut out = vec![f32::NAN; rows * n];
-                gemm_bias_clip(&packed, &x, n, &bias, clip, &mut out);
+            for (clip, parallel) in [
+                (None, false),
+                (Some((0.0, 6.0)), false),
+                (Some((-0.5, 0.25)), true),
+                (None, true),
+            ] {
+                let mut out = vec![MaybeUninit::uninit(); rows * n];
+                gemm_bias_clip(&packed, &x, n, &bias, clip, &mut out, parallel);
+                let out = assume_init(out);
+                // The portable tile too (natively the AVX2 one runs where the CPU has it).
+                let mut portable = vec![MaybeUninit::uninit(); rows * n];
+                let mut bias_padded = bias.clone();
+                bias_padded.resize(rows.div_ceil(MR) * MR, 0.0);
+                let job = Job {
+                    x: &x,
+                    n,
+                    depth,
+                    clip,
+                };
+                job.blocks(&packed.panels, &bias_padded, &mut portable, tile);
+                let portable = assume_init(portable);
                 for r in 0..rows {
                     for j in 0..n {
                         let mut s = bias[r] as f64;
@@ -333,11 +490,12 @@ mod tests {
                         if let Some((lo, hi)) = clip {
                             s = s.clamp(lo, hi);
                         }
-                        let got = out[r * n + j];
-                        assert!(
-                            (got - s).abs() <= 1e-5 * (depth as f32).sqrt().max(1.0),
-                            "{rows}x{depth}x{n} {clip:?} [{r}][{j}]: {got} against {s}"
-                        );
+                        for got in [out[r * n + j], portable[r * n + j]] {
+                            assert!(
+                                (got - s).abs() <= 1e-5 * (depth as f32).sqrt().max(1.0),
+                                "{rows}x{depth}x{n} {clip:?} [{r}][{j}]: {got} against {s}"
+                            );
+                        }
                     }
                 }
             }

@@ -13,3 +13,12 @@ pub mod im2col;
 pub mod layout;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd;
+
+/// Whether this x86-64 CPU has AVX2 and FMA (checked once): the kernels' x86 paths need both.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    })
+}

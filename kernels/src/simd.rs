@@ -62,26 +62,24 @@ pub fn clamp_slice(values: &mut [f32], lo: f32, hi: f32) {
     }
 }
 
-/// `dst.copy_from_slice(src)` 4 floats at a time, then one by one.
+/// Writes `src` at `dst`, 4 floats at a time, then one by one.
 ///
-/// # Panics
-/// When the lengths differ.
+/// # Safety
+/// `dst .. dst + src.len()` must be writable.
 #[inline(always)]
-pub fn copy(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "copy: lengths");
-    let n = dst.len();
+pub unsafe fn copy_raw(dst: *mut f32, src: &[f32]) {
+    let n = src.len();
     let mut i = 0;
-    // SAFETY: i + 4 <= n for both slices.
+    // SAFETY: i + 4 <= n for src, and for dst as the caller promises.
     unsafe {
         while i + 4 <= n {
-            store(dst.as_mut_ptr().add(i), load(src.as_ptr().add(i)));
+            store(dst.add(i), load(src.as_ptr().add(i)));
             i += 4;
         }
-    }
-    // Not `copy_from_slice`: that is the memcpy call this avoids.
-    #[allow(clippy::manual_memcpy)]
-    for j in i..n {
-        dst[j] = src[j];
+        while i < n {
+            *dst.add(i) = src[i];
+            i += 1;
+        }
     }
 }
 

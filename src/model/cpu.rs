@@ -6,6 +6,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use glimpse_kernels::depthwise::{self, Geometry};
 use glimpse_kernels::gemm::PackedWeights;
+use std::mem::MaybeUninit;
 
 /// Whether `x` lives on the plain CPU backend (no autodiff tape to keep), where these kernels
 /// may stand in for burn's.
@@ -119,33 +120,19 @@ fn is_pointwise(g: &Geometry) -> bool {
     g.kernel == [1, 1] && g.stride == [1, 1] && g.pad_before == [0, 0] && g.output == g.input
 }
 
-/// A one-group convolution's kernel for [`gemm_conv2d`].
-#[derive(Debug, Clone, Copy)]
-pub enum GemmWeights<'a> {
-    /// burn's layout `[out, in, kh, kw]`, for the general `gemm`.
-    Plain(&'a [f32]),
-    /// Packed once for Glimpse's own product ([`glimpse_kernels::gemm`]).
-    Packed(&'a PackedWeights),
-}
-
-/// Whether a one-group convolution's weights are packed for [`glimpse_kernels::gemm`] when a
-/// model is prepared: in the browser, where the general `gemm` packs both operands on every
-/// call. Natively the general `gemm` (AVX2 and FMA kernels chosen at run time) stays.
-pub const PACK_GEMM_WEIGHTS: bool = cfg!(target_arch = "wasm32");
-
 /// A one-group convolution `g` (from [`gemm_plan`]) on the plain CPU: per image
-/// `clip(weight * cols + bias)` as one matrix product, clamped while that image's output is
-/// still warm in cache. `cols` is the image itself for a pointwise convolution, else its
-/// unfolding ([`glimpse_kernels::im2col::im2col`]). `bias` is `[out]`.
+/// `clip(weight * cols + bias)` as one matrix product with the weights packed once
+/// ([`glimpse_kernels::gemm`]), which adds the bias and clamps in registers and writes each
+/// output once (into memory never zero-filled). `cols` is the image itself for a pointwise
+/// convolution, else its unfolding ([`glimpse_kernels::im2col::im2col`]). `bias` is `[out]`.
 ///
-/// With [`GemmWeights::Plain`] the general `gemm` runs into an output pre-filled with the
-/// bias; with [`GemmWeights::Packed`], Glimpse's product, which adds the bias and clamps in
-/// registers. burn's CPU backend zero-fills its output, runs the general `gemm`, then adds the
-/// bias in a second pass and leaves the activation to more passes; its unfolding computes
-/// indices per value (~5% of `glimpse classify` for Lite0's 3x3 stem alone).
+/// burn's CPU backend zero-fills its output, runs the general `gemm` (which packs both
+/// operands on every call), then adds the bias in a second pass and leaves the activation to
+/// more passes; its unfolding computes indices per value (~5% of `glimpse classify` for
+/// Lite0's 3x3 stem alone).
 pub fn gemm_conv2d(
     x: Tensor<4>,
-    weight: GemmWeights,
+    weight: &PackedWeights,
     bias: &[f32],
     clip: Option<(f32, f32)>,
     g: &Geometry,
@@ -156,34 +143,17 @@ pub fn gemm_conv2d(
     let [oh, ow] = g.output;
     let (cin, hw, ohw) = (g.channels, h * w, oh * ow);
     let k = cin * g.kernel[0] * g.kernel[1];
-    match weight {
-        GemmWeights::Plain(w) => assert_eq!(
-            w.len(),
-            cout * k,
-            "gemm_conv2d: weight is [out, in, kh, kw]"
-        ),
-        GemmWeights::Packed(p) => assert_eq!(
-            (p.rows(), p.depth()),
-            (cout, k),
-            "gemm_conv2d: packed weight is [out, in * kh * kw]"
-        ),
-    }
+    assert_eq!(
+        (weight.rows(), weight.depth()),
+        (cout, k),
+        "gemm_conv2d: packed weight is [out, in * kh * kw]"
+    );
     let xs = host_values(x);
-    let mut out = match weight {
-        GemmWeights::Packed(_) => vec![0.0f32; g.batch * cout * ohw],
-        GemmWeights::Plain(_) => {
-            let mut out = Vec::with_capacity(g.batch * cout * ohw);
-            for _ in 0..g.batch {
-                for &b in bias {
-                    out.extend(std::iter::repeat_n(b, ohw));
-                }
-            }
-            out
-        }
-    };
+    let total = g.batch * cout * ohw;
+    let mut out: Vec<f32> = Vec::with_capacity(total);
     let pointwise = is_pointwise(g);
-    let parallelism = gemm_parallelism(g.batch, cout * k * ohw);
-    let image = |(i, dst): (usize, &mut [f32])| {
+    let parallel = split_product(g.batch, cout * k * ohw);
+    let image = |(i, dst): (usize, &mut [MaybeUninit<f32>])| {
         let src = &xs[i * cin * hw..(i + 1) * cin * hw];
         let unfolded;
         let cols = if pointwise {
@@ -194,61 +164,38 @@ pub fn gemm_conv2d(
             unfolded = c;
             &unfolded
         };
-        let weight = match weight {
-            GemmWeights::Packed(p) => {
-                return glimpse_kernels::gemm::gemm_bias_clip(p, cols, ohw, bias, clip, dst);
-            }
-            GemmWeights::Plain(w) => w,
-        };
-        // SAFETY: dst is [cout, ohw] row-major (cout * ohw values), weight [cout, k]
-        // (checked above), cols [k, ohw]; the strides below say exactly that.
-        unsafe {
-            gemm::gemm(
-                cout,
-                ohw,
-                k,
-                dst.as_mut_ptr(),
-                1,
-                ohw as isize,
-                true,
-                weight.as_ptr(),
-                1,
-                k as isize,
-                cols.as_ptr(),
-                1,
-                ohw as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
-        if let Some((lo, hi)) = clip {
-            glimpse_kernels::elementwise::clamp(dst, lo, hi);
-        }
+        glimpse_kernels::gemm::gemm_bias_clip(weight, cols, ohw, bias, clip, dst, parallel);
     };
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(cout * ohw).enumerate().for_each(image);
+    let images = &mut out.spare_capacity_mut()[..total];
+    if cout * ohw > 0 {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use rayon::prelude::*;
+            images
+                .par_chunks_mut(cout * ohw)
+                .enumerate()
+                .for_each(image);
+        }
+        #[cfg(target_arch = "wasm32")]
+        images.chunks_mut(cout * ohw).enumerate().for_each(image);
     }
-    #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(cout * ohw).enumerate().for_each(image);
+    // SAFETY: gemm_bias_clip wrote every value of each image's [cout, ohw] (its contract), and
+    // the images cover the first `total` values.
+    unsafe { out.set_len(total) };
     Tensor::from_data(TensorData::new(out, [g.batch, cout, oh, ow]), &device)
 }
 
-/// How one image's `gemm` of `work` multiply-adds runs: natively it also splits across the
-/// cores (rayon) when the batch alone cannot keep them busy and the product is large (burn's
-/// threshold, 192^3); in the browser on the page's one thread.
-fn gemm_parallelism(batch: usize, work: usize) -> gemm::Parallelism {
+/// Whether one image's product of `work` multiply-adds is also split across the cores: natively
+/// when the batch alone cannot keep them busy and the product is large (burn's threshold for its
+/// `gemm`, 192^3); never in the browser (one thread).
+fn split_product(batch: usize, work: usize) -> bool {
     #[cfg(not(target_arch = "wasm32"))]
-    if batch < rayon::current_num_threads() && work >= 192 * 192 * 192 {
-        return gemm::Parallelism::Rayon(0);
+    return batch < rayon::current_num_threads() && work >= 192 * 192 * 192;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (batch, work);
+        false
     }
-    let _ = (batch, work);
-    gemm::Parallelism::None
 }
 
 /// Whether [`clamp`] applies to `x`: natively, `f32` on the plain CPU backend (burn's ops do
@@ -436,12 +383,10 @@ mod tests {
                 want = want.clamp_min(lo).clamp_max(hi);
             }
             let packed = PackedWeights::new(&ws, cout, cin * k * k);
-            for weight in [GemmWeights::Plain(&ws), GemmWeights::Packed(&packed)] {
-                let got = gemm_conv2d(x.clone(), weight, &bs, clip, &g);
-                assert_eq!(got.dims(), want.dims(), "case {i}");
-                let diff = (got - want.clone()).abs().max().into_scalar::<f32>();
-                assert!(diff < 1e-4, "case {i} {weight:?}: max difference {diff}");
-            }
+            let got = gemm_conv2d(x, &packed, &bs, clip, &g);
+            assert_eq!(got.dims(), want.dims(), "case {i}");
+            let diff = (got - want).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-4, "case {i}: max difference {diff}");
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::keras::{
     Conv2DConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair, SeparableConv2DConfig,
 };
-use crate::model::cpu::{self, GemmWeights};
+use crate::model::cpu;
 use crate::weights::layout::Layout;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -119,8 +119,8 @@ impl Conv {
     /// The weights for inference with `params` = [kernel, bias?] and, when given, a
     /// following per-channel affine map (a BatchNormalization) folded in:
     /// `conv(x, w * scale) + (bias * scale + shift)`, one pass over the output instead of
-    /// three. On the plain CPU, depthwise and one-group convolutions get their values read
-    /// out for Glimpse's kernels.
+    /// three. On the plain CPU, depthwise convolutions get their values read out for Glimpse's
+    /// depthwise kernel and one-group ones packed for its matrix product.
     pub fn prepare(
         &self,
         params: &[Tensor<1>],
@@ -140,7 +140,7 @@ impl Conv {
         if host_kernel && cpu::on_plain_cpu(&weight) && weight.dtype() == DType::F32 {
             let values = cpu::host_values(weight);
             let bias = bias.map_or_else(|| vec![0.0; out], cpu::host_values);
-            if cpu::PACK_GEMM_WEIGHTS && !self.is_depthwise() {
+            if !self.is_depthwise() {
                 let depth = values.len() / out.max(1);
                 let packed = PackedWeights::new(&values, out, depth);
                 return ConvWeights::Packed {
@@ -172,37 +172,19 @@ impl Conv {
             Some(_) => y,
             None => self.act.forward(y),
         };
+        // A geometry the kernels leave out (an empty output) goes to burn's conv2d.
         let (weight, bias) = match weights {
-            ConvWeights::Host { .. } | ConvWeights::Packed { .. } => {
-                let (plain, gemm_weight, bias) = match weights {
-                    ConvWeights::Host { weight, bias } => {
-                        (Some(weight), GemmWeights::Plain(weight), bias)
-                    }
-                    ConvWeights::Packed { weight, bias } => {
-                        (None, GemmWeights::Packed(weight), bias)
-                    }
-                    ConvWeights::Tensors { .. } => unreachable!("matched above"),
-                };
-                if let Some(weight) = plain {
-                    if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
-                        return then(cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g));
-                    }
+            ConvWeights::Host { weight, bias } => {
+                if let Some(g) = cpu::depthwise_plan(&x, self.weight_shape, &self.options) {
+                    return then(cpu::depthwise_conv2d(x, weight, Some(bias), clip, &g));
                 }
+                host_tensors(weight.clone(), bias, self.weight_shape, &x.device())
+            }
+            ConvWeights::Packed { weight, bias } => {
                 if let Some(g) = cpu::gemm_plan(&x, self.weight_shape, &self.options) {
-                    return then(cpu::gemm_conv2d(x, gemm_weight, bias, clip, &g));
+                    return then(cpu::gemm_conv2d(x, weight, bias, clip, &g));
                 }
-                // A geometry the kernels leave out (an empty output): burn's conv2d.
-                let device = x.device();
-                let weight = match gemm_weight {
-                    GemmWeights::Plain(w) => w.to_vec(),
-                    GemmWeights::Packed(p) => p.unpack(),
-                };
-                let w = TensorData::new(weight, self.weight_shape);
-                let b = TensorData::new(bias.clone(), [bias.len()]);
-                (
-                    Tensor::from_data(w, &device),
-                    Some(Tensor::from_data(b, &device)),
-                )
+                host_tensors(weight.unpack(), bias, self.weight_shape, &x.device())
             }
             ConvWeights::Tensors { weight, bias } => (weight.clone(), bias.clone()),
         };
@@ -214,13 +196,29 @@ impl Conv {
     }
 }
 
+/// burn tensors of a kernel and bias prepared for Glimpse's kernels, for a geometry those leave
+/// to burn's `conv2d`.
+fn host_tensors(
+    weight: Vec<f32>,
+    bias: &[f32],
+    shape: [usize; 4],
+    device: &burn::tensor::Device,
+) -> (Tensor<4>, Option<Tensor<1>>) {
+    let w = TensorData::new(weight, shape);
+    let b = TensorData::new(bias.to_vec(), [bias.len()]);
+    (
+        Tensor::from_data(w, device),
+        Some(Tensor::from_data(b, device)),
+    )
+}
+
 /// A convolution's weights made ready for inference by [`Conv::prepare`].
 // One per convolution, held behind an `Arc`: the variants' sizes do not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ConvWeights {
-    /// Values for Glimpse's CPU kernels: the kernel in burn's layout `[out, in/groups, kh,
-    /// kw]`, and the bias `[out]` (zeros when the layer has none).
+    /// A depthwise convolution's values for Glimpse's depthwise kernel: the kernel in burn's
+    /// layout `[out, 1, kh, kw]`, and the bias `[out]` (zeros when the layer has none).
     Host {
         /// The kernel.
         weight: Vec<f32>,
@@ -228,7 +226,7 @@ pub enum ConvWeights {
         bias: Vec<f32>,
     },
     /// A one-group convolution's values for Glimpse's own matrix product, the kernel packed
-    /// once (in the browser: [`cpu::PACK_GEMM_WEIGHTS`]).
+    /// once.
     Packed {
         /// The kernel `[out, in * kh * kw]`, packed.
         weight: PackedWeights,
@@ -454,23 +452,14 @@ mod tests {
                     }
                     let want = conv.forward(x.clone(), &params);
                     let prepared = conv.prepare(&params, None);
-                    let ConvWeights::Host { weight, bias: b } = &prepared else {
-                        panic!("{shape:?}: not prepared for the CPU kernels");
-                    };
-                    let mut forms = vec![prepared.clone()];
-                    // The browser's form of a one-group convolution, checked here too.
-                    if !conv.is_depthwise() {
-                        let depth = weight.len() / shape[0];
-                        forms.push(ConvWeights::Packed {
-                            weight: PackedWeights::new(weight, shape[0], depth),
-                            bias: b.clone(),
-                        });
+                    match &prepared {
+                        ConvWeights::Host { .. } => assert!(conv.is_depthwise(), "{shape:?}"),
+                        ConvWeights::Packed { .. } => assert!(!conv.is_depthwise(), "{shape:?}"),
+                        ConvWeights::Tensors { .. } => panic!("{shape:?}: not for the CPU kernels"),
                     }
-                    for form in &forms {
-                        let got = conv.forward_prepared(x.clone(), form, None);
-                        let diff = (got - want.clone()).abs().max().into_scalar::<f32>();
-                        assert!(diff < 1e-5, "{shape:?} {act:?} bias {bias}: {diff}");
-                    }
+                    let got = conv.forward_prepared(x.clone(), &prepared, None);
+                    let diff = (got - want).abs().max().into_scalar::<f32>();
+                    assert!(diff < 1e-5, "{shape:?} {act:?} bias {bias}: {diff}");
                 }
             }
         }
