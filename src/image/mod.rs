@@ -98,35 +98,60 @@ fn bicubic(x: f64) -> f64 {
     }
 }
 
-/// Per output position: first input index and normalized weights (PIL's resampling rule: the
-/// filter widens by the scale when shrinking, so shrinking averages instead of aliasing).
-fn coefficients(input: u32, output: u32) -> Vec<(usize, Vec<f64>)> {
+/// Fraction bits of PIL's fixed-point filter weights for 8-bit images (`PRECISION_BITS`: 32
+/// minus 8 for the pixel, minus 2 for the filter's overshoot), so the sums fit an `i32`.
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// Per output position: first input index and the weights in PIL's fixed point (its resampling
+/// rule: the filter widens by the scale when shrinking, so shrinking averages instead of
+/// aliasing; the weights are normalised in `f64`, then rounded half away from zero to
+/// [`PRECISION_BITS`] fraction bits, each step as Pillow's `precompute_coeffs` and
+/// `normalize_coeffs_8bpc` do it, so the results are PIL's to the last value).
+fn coefficients(input: u32, output: u32) -> Vec<(usize, Vec<i32>)> {
     let scale = input as f64 / output as f64;
     let filter_scale = scale.max(1.0);
     let support = 2.0 * filter_scale;
+    let inverse = 1.0 / filter_scale;
+    let one = (1u32 << PRECISION_BITS) as f64;
     (0..output)
         .map(|o| {
             let center = (o as f64 + 0.5) * scale;
             let lo = ((center - support + 0.5) as i64).max(0) as usize;
             let hi = ((center + support + 0.5) as i64).min(input as i64) as usize;
             let mut w: Vec<f64> = (lo..hi)
-                .map(|i| bicubic((i as f64 - center + 0.5) / filter_scale))
+                .map(|i| bicubic((i as f64 - center + 0.5) * inverse))
                 .collect();
             let sum: f64 = w.iter().sum();
             if sum != 0.0 {
                 w.iter_mut().for_each(|v| *v /= sum);
             }
-            (lo, w)
+            let fixed = w
+                .iter()
+                .map(|&k| {
+                    if k < 0.0 {
+                        (-0.5 + k * one) as i32
+                    } else {
+                        (0.5 + k * one) as i32
+                    }
+                })
+                .collect();
+            (lo, fixed)
         })
         .collect()
 }
 
-/// Bicubic resize as PIL's `Image.resize(..., BICUBIC)` does it: separable, horizontal pass
-/// first, rounded to 8 bits between passes.
+/// A fixed-point sum (with its rounding half already added) back to 8 bits, clamped.
+#[inline(always)]
+fn clip8(v: i32) -> u8 {
+    (v >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Bicubic resize exactly as PIL's `Image.resize(..., BICUBIC)` does it on 8-bit images:
+/// separable, horizontal pass first, each pass a fixed-point sum rounded and clamped to 8 bits
+/// (integer arithmetic: the vertical pass vectorises over whole rows).
 pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
     let (sw, sh) = img.dimensions();
-    // `v.round().clamp(0.0, 255.0) as u8`, without a libm call: the cast truncates toward zero.
-    let to_u8 = |v: f64| (v + 0.5).clamp(0.0, 255.0) as u8;
+    let half = 1i32 << (PRECISION_BITS - 1);
     let cx = coefficients(sw, width);
     let (sw, sh, width, height) = (sw as usize, sh as usize, width as usize, height as usize);
     let row = width * 3;
@@ -137,29 +162,29 @@ pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::
         .zip(tmp.chunks_exact_mut(row))
     {
         for ((lo, w), px) in cx.iter().zip(trow.chunks_exact_mut(3)) {
-            let mut acc = [0f64; 3];
-            for (wk, p) in w.iter().zip(srow[lo * 3..].chunks_exact(3)) {
+            let mut acc = [half; 3];
+            for (&wk, p) in w.iter().zip(srow[lo * 3..].chunks_exact(3)) {
                 for c in 0..3 {
-                    acc[c] += wk * p[c] as f64;
+                    acc[c] += wk * p[c] as i32;
                 }
             }
             for c in 0..3 {
-                px[c] = to_u8(acc[c]);
+                px[c] = clip8(acc[c]);
             }
         }
     }
     let cy = coefficients(sh as u32, height as u32);
     let mut out = vec![0u8; row * height];
-    let mut acc = vec![0f64; row];
+    let mut acc = vec![0i32; row];
     for ((lo, w), orow) in cy.iter().zip(out.chunks_exact_mut(row)) {
-        acc.fill(0.0);
-        for (wk, trow) in w.iter().zip(tmp[lo * row..].chunks_exact(row)) {
+        acc.fill(half);
+        for (&wk, trow) in w.iter().zip(tmp[lo * row..].chunks_exact(row)) {
             for (a, &p) in acc.iter_mut().zip(trow) {
-                *a += wk * p as f64;
+                *a += wk * p as i32;
             }
         }
         for (o, &a) in orow.iter_mut().zip(&acc) {
-            *o = to_u8(a);
+            *o = clip8(a);
         }
     }
     image::RgbImage::from_raw(width as u32, height as u32, out).expect("sizes match")
@@ -197,59 +222,48 @@ mod tests {
         assert_eq!(r.get_pixel(1, 0).0, [3, 1, 0]);
     }
 
-    /// The plain per-pixel form of the same rule (the one this module first had).
-    fn reference_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
-        let (sw, sh) = img.dimensions();
-        let round = |v: f64| v.round().clamp(0.0, 255.0) as u8;
-        let cx = coefficients(sw, width);
-        let mut tmp = image::RgbImage::new(width, sh);
-        for y in 0..sh {
-            for (x, (lo, w)) in cx.iter().enumerate() {
-                let mut acc = [0f64; 3];
-                for (k, wk) in w.iter().enumerate() {
-                    let p = img.get_pixel((lo + k) as u32, y).0;
-                    for c in 0..3 {
-                        acc[c] += wk * p[c] as f64;
-                    }
-                }
-                tmp.put_pixel(x as u32, y, image::Rgb(acc.map(round)));
-            }
-        }
-        let cy = coefficients(sh, height);
-        let mut out = image::RgbImage::new(width, height);
-        for (y, (lo, w)) in cy.iter().enumerate() {
-            for x in 0..width {
-                let mut acc = [0f64; 3];
-                for (k, wk) in w.iter().enumerate() {
-                    let p = tmp.get_pixel(x, (lo + k) as u32).0;
-                    for c in 0..3 {
-                        acc[c] += wk * p[c] as f64;
-                    }
-                }
-                out.put_pixel(x, y as u32, image::Rgb(acc.map(round)));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn bicubic_matches_the_per_pixel_rule() {
-        let mut s = 7u32;
-        let img = image::RgbImage::from_fn(53, 31, |_, _| {
+    /// The source images of tests/fixtures/resize/make_pil_bicubic.py (its generator).
+    fn generated(w: u32, h: u32, seed: u32) -> image::RgbImage {
+        let mut s = seed;
+        image::RgbImage::from_fn(w, h, |_, _| {
             let mut px = [0u8; 3];
             for p in &mut px {
                 s = s.wrapping_mul(1664525).wrapping_add(1013904223);
                 *p = (s >> 24) as u8;
             }
             image::Rgb(px)
-        });
-        // Shrinking, enlarging, and one of each; random pixels make the filter overshoot 0..255.
-        for (w, h) in [(17, 9), (80, 47), (20, 60), (53, 31)] {
-            assert_eq!(
-                resize_bicubic(&img, w, h),
-                reference_bicubic(&img, w, h),
-                "{w} x {h}"
-            );
+        })
+    }
+
+    /// Value for value PIL's `Image.resize(..., BICUBIC)` (Pillow 13; the images in
+    /// tests/fixtures/resize, made by the script there): shrinking, enlarging, one of each,
+    /// and 224 x 224, on random pixels that overshoot 0..255.
+    #[test]
+    fn bicubic_is_pils_exactly() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resize");
+        // (source size, generator seed, target sizes)
+        type Case = ((u32, u32), u32, &'static [(u32, u32)]);
+        let cases: [Case; 2] = [
+            ((53, 31), 7, &[(17, 9), (80, 47), (20, 60)]),
+            ((301, 211), 11, &[(224, 224), (100, 70)]),
+        ];
+        for ((sw, sh), seed, targets) in cases {
+            let img = generated(sw, sh, seed);
+            for &(w, h) in targets {
+                let file = dir.join(format!("pil_bicubic_{sw}x{sh}_to_{w}x{h}.png"));
+                let want = image::open(&file).expect("fixture").to_rgb8();
+                let got = resize_bicubic(&img, w, h);
+                let off = got
+                    .as_raw()
+                    .iter()
+                    .zip(want.as_raw())
+                    .filter(|(a, b)| a != b)
+                    .count();
+                assert_eq!(
+                    off, 0,
+                    "{sw}x{sh} -> {w}x{h}: {off} values differ from PIL's"
+                );
+            }
         }
     }
 
