@@ -2,14 +2,16 @@
 //! for `w` `[rows, depth]` (a one-group convolution's kernel, one row per output channel),
 //! `x` `[depth, n]` (one image's channels, or its unfolding, one column per output pixel).
 //!
-//! Written for the browser, where a general `gemm` packs both operands on every call: here
-//! the weights are packed once, when a model is prepared ([`PackedWeights`]), into panels of
-//! [`MR`] rows stored depth-major, so the inner loop reads [`MR`] consecutive weights and one
-//! packed run of [`NR`] columns of `x` per step of the depth, and keeps the `MR x NR` tile of
-//! sums in registers (8 wasm SIMD vectors) until it is finished: bias added first, clamped,
-//! then stored once. Each block of [`NR`] columns of `x` is first copied into a small
-//! contiguous buffer (zero-padded at the right edge), so the inner loop's reads are sequential
-//! and stay in the first-level cache while every panel of weights passes over them.
+//! A general `gemm` packs both operands on every call, then leaves the bias and the activation
+//! to passes of their own. Here the weights are packed once, when a model is prepared
+//! ([`PackedWeights`]), into panels of [`MR`] rows stored depth-major, so the inner loop reads
+//! [`MR`] consecutive weights and one packed run of [`NR`] columns of `x` per step of the depth,
+//! and keeps the `MR x NR` tile of sums in registers (8 vectors: wasm SIMD, with relaxed SIMD's
+//! fused multiply-add in that build; natively AVX2 + FMA, chosen at run time) until it is
+//! finished: bias added first, clamped, then stored once, into memory that is never
+//! zero-filled. Each block of [`NR`] columns of `x` is first copied into a small contiguous
+//! buffer (zero-padded at the right edge), so the inner loop's reads are sequential and stay in
+//! the first-level cache while every panel of weights passes over them.
 
 use core::mem::MaybeUninit;
 
