@@ -436,88 +436,80 @@ fn accumulate(
     }
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[cfg_attr(
-    feature = "relaxed-simd",
-    target_feature(enable = "relaxed-simd"),
-    inline
-)]
-#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
-fn sum_taps<const CLIP: bool>(
-    acc: &mut [f32],
-    ph: &[f32],
-    offsets: &[usize],
-    weights: &[f32],
-    bias: f32,
-    lo: f32,
-    hi: f32,
-) {
-    let wide = acc.len();
-    assert!(
-        offsets.iter().all(|&o| o + wide <= ph.len()) && weights.len() >= offsets.len(),
-        "depthwise: a tap reads past its phase"
-    );
-    let mut i = 0;
-    // SAFETY: each block reads at offsets[k] + i + j with i + j < wide, inside ph (asserted
-    // above), and writes at i + j < wide = acc.len().
-    unsafe {
-        while i + 32 <= wide {
-            sum_block::<8, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
-            i += 32;
+simd_fn! {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn sum_taps<const CLIP: bool>(
+        acc: &mut [f32],
+        ph: &[f32],
+        offsets: &[usize],
+        weights: &[f32],
+        bias: f32,
+        lo: f32,
+        hi: f32,
+    ) {
+        let wide = acc.len();
+        assert!(
+            offsets.iter().all(|&o| o + wide <= ph.len()) && weights.len() >= offsets.len(),
+            "depthwise: a tap reads past its phase"
+        );
+        let mut i = 0;
+        // SAFETY: each block reads at offsets[k] + i + j with i + j < wide, inside ph (asserted
+        // above), and writes at i + j < wide = acc.len().
+        unsafe {
+            while i + 32 <= wide {
+                sum_block::<8, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
+                i += 32;
+            }
+            while i + 4 <= wide {
+                sum_block::<1, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
+                i += 4;
+            }
         }
-        while i + 4 <= wide {
-            sum_block::<1, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
-            i += 4;
+        for (j, o) in acc.iter_mut().enumerate().skip(i) {
+            let mut v = bias;
+            for (&off, &w) in offsets.iter().zip(weights) {
+                v += w * ph[off + j];
+            }
+            *o = if CLIP {
+                crate::elementwise::clamp_value(v, lo, hi)
+            } else {
+                v
+            };
         }
-    }
-    for (j, o) in acc.iter_mut().enumerate().skip(i) {
-        let mut v = bias;
-        for (&off, &w) in offsets.iter().zip(weights) {
-            v += w * ph[off + j];
-        }
-        *o = if CLIP {
-            crate::elementwise::clamp_value(v, lo, hi)
-        } else {
-            v
-        };
     }
 }
 
-/// Outputs `i .. i + 4 * V` of [`sum_taps`]: `V` vectors of sums held in registers across
-/// every tap, so that `V` independent chains of multiply-adds are in flight (with two, each
-/// add waited for the one before: the loop ran at the adder's latency, not its throughput).
-///
-/// # Safety
-/// `acc[i .. i + 4V]` and `ph[offsets[k] + i .. + 4V]` for every tap `k` must be in bounds.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[cfg_attr(
-    feature = "relaxed-simd",
-    target_feature(enable = "relaxed-simd"),
-    inline
-)]
-#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
-unsafe fn sum_block<const V: usize, const CLIP: bool>(
-    acc: &mut [f32],
-    ph: &[f32],
-    i: usize,
-    offsets: &[usize],
-    weights: &[f32],
-    [bias, lo, hi]: [f32; 3],
-) {
-    use crate::simd::{clamp, load, madd, store};
-    use core::arch::wasm32::*;
-    let src = ph.as_ptr().add(i);
-    let mut v = [f32x4_splat(bias); V];
-    for (&off, &w) in offsets.iter().zip(weights) {
-        let w = f32x4_splat(w);
-        let p = src.add(off);
-        for (j, s) in v.iter_mut().enumerate() {
-            *s = madd(w, load(p.add(4 * j)), *s);
+simd_fn! {
+    /// Outputs `i .. i + 4 * V` of [`sum_taps`]: `V` vectors of sums held in registers across
+    /// every tap, so that `V` independent chains of multiply-adds are in flight (with two, each
+    /// add waited for the one before: the loop ran at the adder's latency, not its throughput).
+    ///
+    /// # Safety
+    /// `acc[i .. i + 4V]` and `ph[offsets[k] + i .. + 4V]` for every tap `k` must be in bounds.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn sum_block<const V: usize, const CLIP: bool>(
+        acc: &mut [f32],
+        ph: &[f32],
+        i: usize,
+        offsets: &[usize],
+        weights: &[f32],
+        [bias, lo, hi]: [f32; 3],
+    ) {
+        use crate::simd::{clamp, load, madd, store};
+        use core::arch::wasm32::*;
+        let src = ph.as_ptr().add(i);
+        let mut v = [f32x4_splat(bias); V];
+        for (&off, &w) in offsets.iter().zip(weights) {
+            let w = f32x4_splat(w);
+            let p = src.add(off);
+            for (j, s) in v.iter_mut().enumerate() {
+                *s = madd(w, load(p.add(4 * j)), *s);
+            }
         }
-    }
-    let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
-    let dst = acc.as_mut_ptr().add(i);
-    for (j, s) in v.iter().enumerate() {
-        store(dst.add(4 * j), if CLIP { clamp(*s, l, h) } else { *s });
+        let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
+        let dst = acc.as_mut_ptr().add(i);
+        for (j, s) in v.iter().enumerate() {
+            store(dst.add(4 * j), if CLIP { clamp(*s, l, h) } else { *s });
+        }
     }
 }

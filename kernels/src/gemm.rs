@@ -38,7 +38,8 @@ impl PackedWeights {
     pub fn new(w: &[f32], rows: usize, depth: usize) -> Self {
         assert_eq!(w.len(), rows * depth, "PackedWeights: w is [rows, depth]");
         let mut panels = vec![0.0f32; rows.div_ceil(MR) * MR * depth];
-        for (p, panel) in panels.chunks_exact_mut(MR * depth).enumerate() {
+        // (With depth 0 there is nothing to pack.)
+        for (p, panel) in panels.chunks_exact_mut((MR * depth).max(1)).enumerate() {
             for r in 0..MR.min(rows - p * MR) {
                 let row = &w[(p * MR + r) * depth..(p * MR + r + 1) * depth];
                 for (k, &v) in row.iter().enumerate() {
@@ -267,59 +268,55 @@ unsafe fn copy_nr(src: &[f32; NR], dst: *mut f32) {
     }
 }
 
-/// One `MR x NR` tile: `clip(bias + panel * block)` with `panel` `[depth][MR]` and `block`
-/// `[depth][NR]`, clamped into `clip` when given.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[cfg_attr(
-    feature = "relaxed-simd",
-    target_feature(enable = "relaxed-simd"),
-    inline
-)]
-#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
-fn tile(
-    panel: &[f32],
-    block: &[f32],
-    depth: usize,
-    bias: &[f32; MR],
-    clip: Option<(f32, f32)>,
-) -> [[f32; NR]; MR] {
-    use crate::simd::{clamp, load, madd, store};
-    use core::arch::wasm32::*;
-    assert!(panel.len() >= depth * MR && block.len() >= depth * NR);
-    let mut acc = [[f32x4_splat(0.0); 2]; MR];
-    for (r, a) in acc.iter_mut().enumerate() {
-        *a = [f32x4_splat(bias[r]); 2];
-    }
-    let (wp, xp) = (panel.as_ptr(), block.as_ptr());
-    // SAFETY: k < depth, so the reads stay inside panel (depth * MR) and block (depth * NR),
-    // both checked above.
-    unsafe {
-        for k in 0..depth {
-            let x0 = load(xp.add(k * NR));
-            let x1 = load(xp.add(k * NR + 4));
-            let w = wp.add(k * MR);
-            for (r, a) in acc.iter_mut().enumerate() {
-                let wr = v128_load32_splat(w.add(r) as *const u32);
-                a[0] = madd(wr, x0, a[0]);
-                a[1] = madd(wr, x1, a[1]);
+simd_fn! {
+    /// One `MR x NR` tile: `clip(bias + panel * block)` with `panel` `[depth][MR]` and `block`
+    /// `[depth][NR]`, clamped into `clip` when given.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn tile(
+        panel: &[f32],
+        block: &[f32],
+        depth: usize,
+        bias: &[f32; MR],
+        clip: Option<(f32, f32)>,
+    ) -> [[f32; NR]; MR] {
+        use crate::simd::{clamp, load, madd, store};
+        use core::arch::wasm32::*;
+        assert!(panel.len() >= depth * MR && block.len() >= depth * NR);
+        let mut acc = [[f32x4_splat(0.0); 2]; MR];
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = [f32x4_splat(bias[r]); 2];
+        }
+        let (wp, xp) = (panel.as_ptr(), block.as_ptr());
+        // SAFETY: k < depth, so the reads stay inside panel (depth * MR) and block (depth * NR),
+        // both checked above.
+        unsafe {
+            for k in 0..depth {
+                let x0 = load(xp.add(k * NR));
+                let x1 = load(xp.add(k * NR + 4));
+                let w = wp.add(k * MR);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wr = v128_load32_splat(w.add(r) as *const u32);
+                    a[0] = madd(wr, x0, a[0]);
+                    a[1] = madd(wr, x1, a[1]);
+                }
             }
         }
-    }
-    if let Some((lo, hi)) = clip {
-        let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
-        for a in &mut acc {
-            *a = [clamp(a[0], l, h), clamp(a[1], l, h)];
+        if let Some((lo, hi)) = clip {
+            let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
+            for a in &mut acc {
+                *a = [clamp(a[0], l, h), clamp(a[1], l, h)];
+            }
         }
-    }
-    let mut sums = [[0.0f32; NR]; MR];
-    for (s, a) in sums.iter_mut().zip(&acc) {
-        // SAFETY: s holds NR = 8 floats.
-        unsafe {
-            store(s.as_mut_ptr(), a[0]);
-            store(s.as_mut_ptr().add(4), a[1]);
+        let mut sums = [[0.0f32; NR]; MR];
+        for (s, a) in sums.iter_mut().zip(&acc) {
+            // SAFETY: s holds NR = 8 floats.
+            unsafe {
+                store(s.as_mut_ptr(), a[0]);
+                store(s.as_mut_ptr().add(4), a[1]);
+            }
         }
+        sums
     }
-    sums
 }
 
 /// One `MR x NR` tile (see the wasm version), in plain loops the compiler vectorises natively.
@@ -456,6 +453,7 @@ mod tests {
             (24, 144, 49),
             (7, 27, 17),
             (40, 16, 70),
+            (9, 0, 5),
         ] {
             let w = values(rows * depth, 1);
             let x = values(depth * n, 2);

@@ -6,6 +6,22 @@
 
 #![warn(missing_docs)]
 
+/// A wasm SIMD kernel function: in the relaxed-SIMD build compiled with that feature (so that
+/// relaxed SIMD's instructions inline into it; a function with a target feature may not be
+/// `inline(always)`), otherwise always inlined.
+#[allow(unused_macros)]
+macro_rules! simd_fn {
+    ($item:item) => {
+        #[cfg_attr(
+            feature = "relaxed-simd",
+            target_feature(enable = "relaxed-simd"),
+            inline
+        )]
+        #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+        $item
+    };
+}
+
 pub mod depthwise;
 pub mod elementwise;
 pub mod gemm;

@@ -26,20 +26,16 @@ pub unsafe fn store(p: *mut f32, v: v128) {
     core::ptr::write_unaligned(p as *mut v128, v)
 }
 
-/// `a * b + c` lane by lane: one fused multiply-add in the relaxed-SIMD build (rounded once;
-/// an engine without an FMA unit may round twice, which relaxed SIMD allows), else a multiply
-/// then an add.
-#[cfg_attr(
-    feature = "relaxed-simd",
-    target_feature(enable = "relaxed-simd"),
-    inline
-)]
-#[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
-pub fn madd(a: v128, b: v128, c: v128) -> v128 {
-    #[cfg(feature = "relaxed-simd")]
-    return f32x4_relaxed_madd(a, b, c);
-    #[allow(unreachable_code)]
-    f32x4_add(f32x4_mul(a, b), c)
+simd_fn! {
+    /// `a * b + c` lane by lane: one fused multiply-add in the relaxed-SIMD build (rounded once;
+    /// an engine without an FMA unit may round twice, which relaxed SIMD allows), else a multiply
+    /// then an add.
+    pub fn madd(a: v128, b: v128, c: v128) -> v128 {
+        #[cfg(feature = "relaxed-simd")]
+        return f32x4_relaxed_madd(a, b, c);
+        #[allow(unreachable_code)]
+        f32x4_add(f32x4_mul(a, b), c)
+    }
 }
 
 /// `v` clamped into `[lo, hi]` lane by lane, as [`crate::elementwise::clamp_value`] (a NaN
