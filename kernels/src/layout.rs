@@ -3,8 +3,25 @@
 /// Permutes row-major `data` of `shape` so that output axis `i` is input axis `perm[i]`;
 /// returns the values and the permuted shape.
 pub fn permute(data: &[f32], shape: &[usize], perm: &[usize]) -> (Vec<f32>, Vec<usize>) {
+    debug_assert_eq!(perm.len(), shape.len());
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    // Axes of size 1 do not move any value: without them a 1x1 convolution's kernel (Keras'
+    // [1, 1, in, out] to burn's [out, in, 1, 1]) is a plain transpose whose innermost run is
+    // `in` long, instead of runs of one value each.
+    let kept: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] != 1).collect();
+    let shape: Vec<usize> = kept.iter().map(|&a| shape[a]).collect();
+    let perm: Vec<usize> = perm
+        .iter()
+        .filter(|&&p| kept.contains(&p))
+        .map(|&p| kept.iter().position(|&a| a == p).expect("kept"))
+        .collect();
+    let values = permute_axes(data, &shape, &perm);
+    (values, out_shape)
+}
+
+/// [`permute`]'s values for axes that all have more than one value (or none).
+fn permute_axes(data: &[f32], shape: &[usize], perm: &[usize]) -> Vec<f32> {
     let rank = shape.len();
-    debug_assert_eq!(perm.len(), rank);
     let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
     let mut in_strides = vec![1usize; rank];
     for i in (0..rank.saturating_sub(1)).rev() {
@@ -14,7 +31,7 @@ pub fn permute(data: &[f32], shape: &[usize], perm: &[usize]) -> (Vec<f32>, Vec<
     let mut out = Vec::with_capacity(data.len());
     if rank == 0 || data.is_empty() {
         out.extend_from_slice(data);
-        return (out, out_shape);
+        return out;
     }
     // Walk the outer output axes with an odometer and copy each innermost run with one
     // constant input stride (loading the weights of a large model spent most of its time
@@ -34,5 +51,5 @@ pub fn permute(data: &[f32], shape: &[usize], perm: &[usize]) -> (Vec<f32>, Vec<
             idx[d] = 0;
         }
     }
-    (out, out_shape)
+    out
 }

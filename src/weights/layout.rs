@@ -116,7 +116,7 @@ mod permute_tests {
 
     #[test]
     fn permute_matches_the_definition() {
-        let cases: [(&[usize], &[usize]); 7] = [
+        let cases: [(&[usize], &[usize]); 9] = [
             (&[5], &[0]),
             (&[3, 4], &[1, 0]),
             (&[2, 3, 4], &[2, 0, 1]),
@@ -124,6 +124,9 @@ mod permute_tests {
             (&[5, 5, 7, 1], &[2, 3, 0, 1]),
             (&[1, 1, 6, 2], &[2, 3, 1, 0]),
             (&[2, 1, 3, 1, 2], &[4, 0, 3, 2, 1]),
+            // A 1x1 convolution's kernel, and nothing but axes of size 1.
+            (&[1, 1, 32, 16], &[3, 2, 0, 1]),
+            (&[1, 1, 1], &[2, 0, 1]),
         ];
         for (shape, perm) in cases {
             let n: usize = shape.iter().product();
