@@ -1,6 +1,8 @@
 // Runs Glimpse's browser tests (suite.js) in headless Chromium, once per backend, and checks
 // that a model saved in the browser loads natively (`glimpse predict`) with the same outputs.
-//   node tests/browser/run.mjs [--backends cpu,webgpu] [--only NAME] [--out DIR]
+//   node tests/browser/run.mjs [--backends cpu,cpu-plain,webgpu] [--only NAME] [--out DIR]
+// (cpu-plain: the CPU backend on the CPU-only engine's plain-SIMD module, for browsers without
+// relaxed SIMD; cpu runs the relaxed-SIMD module this Chromium picks.)
 // Needs: pkg/wasm (scripts/build-pkg), /usr/bin/chromium, playwright-core, the converted
 // EfficientNet-Lite0 in $GLIMPSE_ZOO_DIR (default /var/tmp/glimpse-zoo), the glimpse CLI in
 // $GLIMPSE_BIN.
@@ -16,7 +18,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const backends = opt('--backends', 'cpu,webgpu').split(',');
+const backends = opt('--backends', 'cpu,cpu-plain,webgpu').split(',');
 const only = opt('--only', '');
 const outDir = opt('--out', join(tmpdir(), 'glimpse-browser'));
 mkdirSync(outDir, { recursive: true });

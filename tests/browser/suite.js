@@ -4,7 +4,11 @@ import * as g from '/pkg/index.js';
 import { createWorker } from '/pkg/client.js';
 
 const params = new URLSearchParams(location.search);
-const backend = params.get('backend') ?? 'cpu';
+// 'cpu-plain': the CPU backend on the CPU-only engine's plain-SIMD module (the one browsers
+// without relaxed SIMD load), asked for with cpuWasmUrl; this Chromium would load the other.
+const asked = params.get('backend') ?? 'cpu';
+const plain = asked === 'cpu-plain';
+const backend = plain ? 'cpu' : asked;
 const only = params.get('only');
 const results = [];
 const log = (s) => {
@@ -73,19 +77,23 @@ async function run() {
   const t0 = performance.now();
   let info;
   await test(`ready({ backend: '${backend}' })`, async () => {
-    info = await g.ready({ backend });
+    info = await g.ready({ backend, ...(plain ? { cpuWasmUrl: '/pkg/wasm-cpu/glimpse_bg.wasm' } : {}) });
     assert(info.backend === backend, `asked for ${backend}, got ${info.backend}`);
     assert(typeof info.adapter === 'string' && info.adapter.length > 0, 'adapter is reported');
     timings.readyMs = Math.round(performance.now() - t0);
     // Each backend loads its own engine: the CPU-only build for 'cpu' (its relaxed-SIMD module:
-    // this Chromium has relaxed SIMD, so every CPU test below runs it; the Node tests run the
-    // other), the full one for WebGPU.
+    // this Chromium has relaxed SIMD; the 'cpu-plain' page runs every CPU test again on the
+    // other module), the full one for WebGPU.
     const engines = performance
       .getEntriesByType('resource')
       .map((e) => new URL(e.name).pathname)
       .filter((p) => p.endsWith('_bg.wasm'));
     assert(g.hasRelaxedSimd(), 'Chromium validates relaxed SIMD');
-    const want = backend === 'cpu' ? '/wasm-cpu/glimpse_relaxed_bg.wasm' : '/wasm/glimpse_bg.wasm';
+    const want = plain
+      ? '/wasm-cpu/glimpse_bg.wasm'
+      : backend === 'cpu'
+        ? '/wasm-cpu/glimpse_relaxed_bg.wasm'
+        : '/wasm/glimpse_bg.wasm';
     assert(
       engines.length === 1 && engines[0].endsWith(want),
       `the ${backend} backend should load only ${want}, loaded ${engines.join(', ') || 'none'}`,
