@@ -226,10 +226,10 @@ fn phases(t: &Task, job: Job) {
             let yp = y + pt;
             let base = (yp % sh) * sw * block + (yp / sh) * len;
             if sw == 1 {
-                copy(&mut ph[base + pl..base + pl + w], row);
+                crate::copy(&mut ph[base + pl..base + pl + w], row);
             } else {
                 // The padded row, then every sw-th column of it into each column phase.
-                copy(&mut padded[pl..pl + w], row);
+                crate::copy(&mut padded[pl..pl + w], row);
                 if sw == 2 {
                     let (even, odd) = ph[base..].split_at_mut(block);
                     deinterleave(&padded, &mut even[..len], &mut odd[..len]);
@@ -246,7 +246,7 @@ fn phases(t: &Task, job: Job) {
         let weights = &t.weight[ch * taps..(ch + 1) * taps];
         accumulate(&mut acc, &ph, &offsets, weights, bias(t, ch), t.clip);
         for (d, a) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(len)) {
-            copy_out(d, &a[..ow]);
+            crate::copy_out(d, &a[..ow]);
         }
     }
 }
@@ -262,41 +262,6 @@ fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
     for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(src.chunks_exact(2)) {
         *e = pair[0];
         *o = pair[1];
-    }
-}
-
-/// `dst.copy_from_slice(src)`; in the browser as an inline vector loop, because these rows are
-/// short and a slice copy of a length unknown at compile time is a `memcpy` call there. (Natively
-/// an SSE loop against glibc's memmove made no difference measurable on this machine.)
-#[inline(always)]
-fn copy(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "copy: lengths");
-    // SAFETY: dst holds src.len() floats.
-    unsafe { copy_raw(dst.as_mut_ptr(), src) }
-}
-
-/// [`copy`] into memory that need not be initialised.
-#[inline(always)]
-fn copy_out(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "copy: lengths");
-    // SAFETY: dst holds src.len() values; writing floats into them is what
-    // `MaybeUninit::write` does.
-    unsafe { copy_raw(dst.as_mut_ptr().cast::<f32>(), src) }
-}
-
-/// Writes `src` at `dst`.
-///
-/// # Safety
-/// `dst .. dst + src.len()` must be writable.
-#[inline(always)]
-unsafe fn copy_raw(dst: *mut f32, src: &[f32]) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    // SAFETY: as the caller promises.
-    return unsafe { crate::simd::copy_raw(dst, src) };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    // SAFETY: as the caller promises.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len())
     }
 }
 

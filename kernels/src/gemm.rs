@@ -223,10 +223,7 @@ impl Job<'_> {
 fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
     if cols == NR {
         for (k, dst) in block.chunks_exact_mut(NR).enumerate() {
-            let src: &[f32; NR] = x[k * n + j..k * n + j + NR].try_into().expect("NR values");
-            let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
-            // SAFETY: dst holds NR floats.
-            unsafe { copy_nr(src, dst.as_mut_ptr()) };
+            crate::copy(dst, &x[k * n + j..k * n + j + NR]);
         }
         return;
     }
@@ -241,30 +238,7 @@ fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
 #[inline(always)]
 fn store_tile(sums: &[[f32; NR]; MR], dst: &mut [MaybeUninit<f32>], n: usize) {
     for (r, s) in sums.iter().enumerate() {
-        let d = &mut dst[r * n..r * n + NR];
-        // SAFETY: d holds NR values (sliced just above); writing floats into them through the
-        // pointer is what `MaybeUninit::write` does.
-        unsafe { copy_nr(s, d.as_mut_ptr().cast::<f32>()) };
-    }
-}
-
-/// `dst[..NR] = src`, as two vector loads and stores in the browser build.
-///
-/// # Safety
-/// `dst .. dst + NR` must be writable.
-#[inline(always)]
-unsafe fn copy_nr(src: &[f32; NR], dst: *mut f32) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    // SAFETY: src holds NR = 8 floats; dst as the caller promises.
-    unsafe {
-        use crate::simd::{load, store};
-        store(dst, load(src.as_ptr()));
-        store(dst.add(4), load(src.as_ptr().add(4)));
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    // SAFETY: as the caller promises.
-    unsafe {
-        dst.cast::<[f32; NR]>().write_unaligned(*src);
+        crate::copy_out(&mut dst[r * n..r * n + NR], s);
     }
 }
 

@@ -38,3 +38,39 @@ fn has_avx2_fma() -> bool {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
     })
 }
+
+/// `dst.copy_from_slice(src)` for the kernels' short rows and blocks; in the browser as an
+/// inline vector loop, because a slice copy of a length unknown at compile time is a `memcpy`
+/// call there. (Natively an SSE loop against glibc's memmove made no difference measurable on
+/// this machine.)
+#[inline(always)]
+pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    // SAFETY: dst holds src.len() floats.
+    unsafe { copy_raw(dst.as_mut_ptr(), src) }
+}
+
+/// [`copy`] into memory that need not be initialised.
+#[inline(always)]
+pub(crate) fn copy_out(dst: &mut [core::mem::MaybeUninit<f32>], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths");
+    // SAFETY: dst holds src.len() values; writing floats into them is what
+    // `MaybeUninit::write` does.
+    unsafe { copy_raw(dst.as_mut_ptr().cast::<f32>(), src) }
+}
+
+/// Writes `src` at `dst`.
+///
+/// # Safety
+/// `dst .. dst + src.len()` must be writable.
+#[inline(always)]
+unsafe fn copy_raw(dst: *mut f32, src: &[f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    // SAFETY: as the caller promises.
+    return unsafe { crate::simd::copy_raw(dst, src) };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len())
+    }
+}
