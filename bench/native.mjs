@@ -33,7 +33,7 @@ export function nativeSection({ repo, out, python, zoo, photos = 64, perClass = 
   else {
     md += `| workload | Glimpse img/s | onnxruntime img/s | ratio (Glimpse time / ORT time) | check |\n|---|---|---|---|---|\n`;
     for (const r of z.rows) md += `| ${r.workload} | ${r.glimpse_img_s.toFixed(1)} | ${r.onnxruntime_img_s.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.check} |\n`;
-    md += `\n${z.photos} photos from ${z.images.replace(repo + '/', '')}, ${z.cores} cores; each side end to end (session or CLI start, decoding, preprocessing; onnxruntime in batches of 16, the CLI in its own batches of 4).\n\n`;
+    md += `\n${z.photos} photos from ${z.images.replace(repo + '/', '')}, ${z.cores} cores; each side end to end (session or CLI start, decoding, preprocessing; onnxruntime in batches of 16, the CLI in its own batches of 4); median of ${z.repeat ?? 1} interleaved runs each.\n\n`;
   }
   const t = run('train_vs_keras.py', ['--per-class', String(perClass), '--epochs', String(epochs)], join(out, 'native-train.json'));
   json.training = t;

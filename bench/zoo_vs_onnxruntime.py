@@ -1,10 +1,11 @@
 """EfficientNet-Lite0 images/second: `glimpse classify` / `glimpse features` against
 onnxruntime's CPU runtime on the same network, same photos, same preprocessing, in one run.
 
-    python bench/zoo_vs_onnxruntime.py [--images DIR] [--limit N] [--json FILE]
+    python bench/zoo_vs_onnxruntime.py [--images DIR] [--limit N] [--repeat R] [--json FILE]
 
 DIR defaults to ../shared/data/hymenoptera/train, or to the test fixture photos when that is
-absent (a fresh machine); --json also writes the rows for bench/browser/run.mjs.
+absent (a fresh machine); each side runs R times (default 5), interleaved, and the median counts;
+--json also writes the rows for bench/browser/run.mjs.
 
 The ONNX file is written by this script from Glimpse's converted Keras model
 ($GLIMPSE_ZOO_DIR/efficientnet-lite0/model.json + model.weights.h5), layer by layer, so both
@@ -16,6 +17,7 @@ import argparse
 import glob
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -30,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ap = argparse.ArgumentParser()
 ap.add_argument("--images", default=os.path.join(ROOT, "..", "shared", "data", "hymenoptera", "train"))
 ap.add_argument("--limit", type=int, default=160)
+ap.add_argument("--repeat", type=int, default=5, help="interleaved runs per side (median)")
 ap.add_argument("--json", help="also write the results here")
 ap.add_argument("--glimpse", default=os.path.join(
     os.environ.get("GLIMPSE_TARGET_DIR", "/var/tmp/glimpse-target"), "release", "glimpse"))
@@ -60,26 +63,37 @@ rows = []
 for task, features in (("classify", False), ("features", True)):
     onnx_path = os.path.join(work, f"{task}.onnx")
     export_from(zoo, onnx_path, features)
-    # onnxruntime: session + preprocessing + batches of 16
-    t0 = time.time()
-    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    outs = []
-    for i in range(0, len(files), 16):
-        x = np.stack([preprocess(f) for f in files[i:i + 16]])
-        outs.append(sess.run(None, {"image": x})[0])
-    ort_s = time.time() - t0
-    ort_out = np.concatenate(outs)
-    # Glimpse: the CLI end to end (model load, decode, preprocessing, its own batches)
-    t0 = time.time()
-    if features:
-        npy = os.path.join(work, "f.npy")
-        subprocess.run([args.glimpse, "features", listdir, "--out", npy], check=True, capture_output=True)
-        g_out = np.load(npy)
-    else:
-        r = subprocess.run([args.glimpse, "classify", listdir, "--json", "--top", "1"], check=True,
-                           capture_output=True, text=True)
-        g_out = [json.loads(line)["top"][0]["index"] for line in r.stdout.splitlines()]
-    g_s = time.time() - t0
+    def run_ort():
+        # onnxruntime: session + preprocessing + batches of 16
+        sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        outs = []
+        for i in range(0, len(files), 16):
+            x = np.stack([preprocess(f) for f in files[i:i + 16]])
+            outs.append(sess.run(None, {"image": x})[0])
+        return np.concatenate(outs)
+
+    def run_glimpse():
+        # Glimpse: the CLI end to end (model load, decode, preprocessing, its own batches)
+        if features:
+            npy = os.path.join(work, "f.npy")
+            subprocess.run([args.glimpse, "features", listdir, "--out", npy], check=True,
+                           capture_output=True)
+            return np.load(npy)
+        r = subprocess.run([args.glimpse, "classify", listdir, "--json", "--top", "1"],
+                           check=True, capture_output=True, text=True)
+        return [json.loads(line)["top"][0]["index"] for line in r.stdout.splitlines()]
+
+    # Interleaved repeats, median of each side: one run each swung the ratio by 0.05-0.1 on
+    # this machine.
+    ort_times, g_times = [], []
+    for _ in range(args.repeat):
+        t0 = time.time()
+        ort_out = run_ort()
+        ort_times.append(time.time() - t0)
+        t0 = time.time()
+        g_out = run_glimpse()
+        g_times.append(time.time() - t0)
+    ort_s, g_s = statistics.median(ort_times), statistics.median(g_times)
     if features:
         agree = f"max |feature diff| {np.abs(g_out - ort_out).max():.2e}"
     else:
@@ -93,6 +107,6 @@ for task, g, o, agree in rows:
 if args.json:
     with open(args.json, "w") as f:
         json.dump({"photos": len(files), "images": args.images, "onnxruntime": ort.__version__,
-                   "cores": os.cpu_count(),
+                   "cores": os.cpu_count(), "repeat": args.repeat,
                    "rows": [{"workload": t, "glimpse_img_s": g, "onnxruntime_img_s": o,
                              "ratio": o / g, "check": a} for t, g, o, a in rows]}, f, indent=1)
