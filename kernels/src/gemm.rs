@@ -144,16 +144,20 @@ impl Job<'_> {
             return;
         }
         #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
-        self.blocks(panels, bias, out, tile)
+        self.blocks(panels, bias, out, tile, None)
     }
 
     /// [`Job::blocks`] with relaxed SIMD's fused multiply-add.
     #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
     #[target_feature(enable = "relaxed-simd")]
     fn blocks_relaxed(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
-        self.blocks(panels, bias, out, |p, b, d, bias, clip| {
-            tile(p, b, d, bias, clip)
-        })
+        self.blocks(
+            panels,
+            bias,
+            out,
+            |p, b, d, bias, clip| tile(p, b, d, bias, clip),
+            None,
+        )
     }
 
     /// [`Job::blocks`] with AVX2 and FMA tiles.
@@ -163,13 +167,23 @@ impl Job<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn blocks_fma(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
-        self.blocks(panels, bias, out, |p, b, d, bias, clip| {
-            // SAFETY: only reached from here, where the CPU has AVX2 and FMA.
-            unsafe { x86::tile(p, b, d, bias, clip) }
-        })
+        self.blocks(
+            panels,
+            bias,
+            out,
+            |p, b, d, bias, clip| {
+                // SAFETY: only reached from here, where the CPU has AVX2 and FMA.
+                unsafe { x86::tile(p, b, d, bias, clip) }
+            },
+            Some(&|narrow: Narrow| {
+                // SAFETY: as above.
+                unsafe { x86::narrow(narrow) }
+            }),
+        )
     }
 
-    /// The product by blocks of [`NR`] columns, each tile computed by `tile`.
+    /// The product by blocks of [`NR`] columns, each tile computed by `tile`; a last block of at
+    /// most [`NARROW`] columns by `narrow` when given.
     #[inline(always)]
     fn blocks(
         &self,
@@ -177,6 +191,7 @@ impl Job<'_> {
         bias: &[f32],
         out: &mut [MaybeUninit<f32>],
         tile: impl Fn(&[f32], &[f32], usize, &[f32; MR], Option<(f32, f32)>) -> [[f32; NR]; MR],
+        narrow: Option<&dyn Fn(Narrow)>,
     ) {
         let (x, n, depth) = (self.x, self.n, self.depth);
         if n == 0 || depth == 0 {
@@ -197,6 +212,19 @@ impl Job<'_> {
         while j < n {
             let cols = NR.min(n - j);
             pack_block(x, n, j, cols, &mut block);
+            if let (Some(narrow), true) = (narrow, cols <= NARROW) {
+                narrow(Narrow {
+                    panels,
+                    block: &block,
+                    depth,
+                    cols,
+                    bias,
+                    clip: self.clip,
+                    out: &mut out[j..],
+                    n,
+                });
+                break;
+            }
             for (p, panel) in panels.chunks_exact(MR * depth).enumerate() {
                 let r0 = p * MR;
                 let live = MR.min(rows - r0);
@@ -214,6 +242,26 @@ impl Job<'_> {
             j += NR;
         }
     }
+}
+
+/// The most columns a last block may have for [`Job::blocks`]'s `narrow` tiles (x86-64): at
+/// 7x7 a product has 49 columns, so a whole 16-column tile for the last one wasted a fifth of
+/// the work.
+const NARROW: usize = 4;
+
+/// A last block of at most [`NARROW`] columns for every panel: for `c < cols` and every row
+/// `r`, `out[r * n + c] = clip(bias[r] + sum over k of panel[k][r] * block[k * NR + c])`
+/// (`out` starts at the block's first column).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Narrow<'a> {
+    panels: &'a [f32],
+    block: &'a [f32],
+    depth: usize,
+    cols: usize,
+    bias: &'a [f32],
+    clip: Option<(f32, f32)>,
+    out: &'a mut [MaybeUninit<f32>],
+    n: usize,
 }
 
 /// Copies columns `j .. j + cols` of `x` `[depth, n]` into `block` `[depth][NR]`, zeros after
@@ -329,8 +377,116 @@ fn tile(
 /// The AVX2 + FMA tile: `MR x NR` = 4 x 16 sums in 8 registers.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MR, NR};
+    use super::{Narrow, MR, NR};
     use std::arch::x86_64::*;
+
+    /// A last block of 1 to 4 columns ([`Narrow`]) with the rows in the vector lanes instead of
+    /// the columns: each register holds 8 rows (two panels) of one column, so no lane is spent
+    /// on a missing column. `Q` registers of rows times `C` columns are summed at once (8 or
+    /// more independent chains).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn narrow(a: Narrow) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            match a.cols {
+                1 => narrow_sums::<8, 1>(a),
+                2 => narrow_sums::<4, 2>(a),
+                _ => narrow_sums::<2, 4>(a),
+            }
+        }
+    }
+
+    /// [`narrow`] with `Q` registers of 8 rows and `C` columns (`cols <= C`; the block is
+    /// zero-padded past `cols`, and only `cols` are stored).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn narrow_sums<const Q: usize, const C: usize>(job: Narrow) {
+        let Narrow {
+            panels,
+            block,
+            depth,
+            cols,
+            bias,
+            clip,
+            out,
+            n,
+        } = job;
+        let count = panels.len() / (MR * depth).max(1);
+        let rows = out.len().div_ceil(n);
+        assert!(
+            count > 0
+                && cols <= C
+                && C <= NR
+                && block.len() >= depth * NR
+                && bias.len() >= count * MR
+                && rows <= count * MR
+                && (rows - 1) * n + cols <= out.len(),
+            "gemm: narrow block shapes"
+        );
+        let (wp, xp, bp) = (panels.as_ptr(), block.as_ptr(), bias.as_ptr());
+        let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let (l, h) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let mut first = 0;
+        while first < count {
+            // Register q holds panels first + 2q (low lanes) and first + 2q + 1 (high lanes);
+            // the last panel stands in for missing ones (computed, not stored).
+            let panel = |i: usize| (first + i).min(count - 1);
+            let mut acc = [[_mm256_setzero_ps(); C]; Q];
+            // SAFETY (all reads): panel(i) < count, so its bias ends within count * MR and its
+            // weights within count * MR * depth = panels.len(); k < depth and c < C <= NR, so
+            // block reads stay within depth * NR. All asserted above.
+            unsafe {
+                for (q, sums) in acc.iter_mut().enumerate() {
+                    let b = _mm256_loadu2_m128(
+                        bp.add(panel(2 * q + 1) * MR),
+                        bp.add(panel(2 * q) * MR),
+                    );
+                    *sums = [b; C];
+                }
+                let base: [[*const f32; 2]; Q] = core::array::from_fn(|q| {
+                    [2 * q, 2 * q + 1].map(|i| wp.add(panel(i) * MR * depth))
+                });
+                for k in 0..depth {
+                    let x: [__m256; C] =
+                        core::array::from_fn(|c| _mm256_broadcast_ss(&*xp.add(k * NR + c)));
+                    for (sums, [low, high]) in acc.iter_mut().zip(&base) {
+                        let w = _mm256_loadu2_m128(high.add(k * MR), low.add(k * MR));
+                        for (s, &xv) in sums.iter_mut().zip(&x) {
+                            *s = _mm256_fmadd_ps(w, xv, *s);
+                        }
+                    }
+                }
+            }
+            for (q, sums) in acc.iter().enumerate() {
+                for (c, &s) in sums.iter().enumerate().take(cols) {
+                    // max then min: a NaN becomes lo, as clamp_value.
+                    let s = if clip.is_some() {
+                        _mm256_min_ps(_mm256_max_ps(s, l), h)
+                    } else {
+                        s
+                    };
+                    let mut v = [0.0f32; 8];
+                    // SAFETY: v holds 8 floats.
+                    unsafe { _mm256_storeu_ps(v.as_mut_ptr(), s) };
+                    for (half, p) in [first + 2 * q, first + 2 * q + 1].into_iter().enumerate() {
+                        for (r, &value) in v[half * MR..half * MR + MR].iter().enumerate() {
+                            let row = p * MR + r;
+                            if p < count && row < rows {
+                                out[row * n + c].write(value);
+                            }
+                        }
+                    }
+                }
+            }
+            first += 2 * Q;
+        }
+    }
 
     /// One tile (see the portable [`super::tile`]).
     ///
@@ -416,8 +572,8 @@ mod tests {
         }
     }
 
-    /// Against the sum written out, for sizes that are and are not multiples of the tile, with
-    /// and without a clamp.
+    /// Against the sum written out, for sizes that are and are not multiples of the tile (and
+    /// last blocks of every narrow width), with and without a clamp.
     #[test]
     fn matches_the_plain_sum() {
         for (rows, depth, n) in [
@@ -428,6 +584,11 @@ mod tests {
             (7, 27, 17),
             (40, 16, 70),
             (9, 0, 5),
+            // Last blocks of 2, 3 and 4 columns (the narrow tiles natively), 2 columns in all.
+            (12, 20, 18),
+            (13, 9, 35),
+            (36, 40, 196),
+            (70, 5, 2),
         ] {
             let w = values(rows * depth, 1);
             let x = values(depth * n, 2);
@@ -452,7 +613,7 @@ mod tests {
                     depth,
                     clip,
                 };
-                job.blocks(&packed.panels, &bias_padded, &mut portable, tile);
+                job.blocks(&packed.panels, &bias_padded, &mut portable, tile, None);
                 let portable = assume_init(portable);
                 for r in 0..rows {
                     for j in 0..n {
