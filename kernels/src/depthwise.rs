@@ -338,10 +338,22 @@ mod x86 {
                 sum_block::<8>(acc, ph, i, offsets, weights, bias, clip);
                 i += 64;
             }
-            while i + 8 <= wide {
-                sum_block::<1>(acc, ph, i, offsets, weights, bias, clip);
-                i += 8;
+            // The rest in one block, its vectors summed side by side (small planes: 1152 x 7
+            // x 7 with 5x5 taps is 80 wide, 16 after the first 64; one chain at a time waited
+            // on each multiply-add).
+            let args = (&mut *acc, ph, i, offsets, weights, bias, clip);
+            let rest = (wide - i) / 8;
+            match rest {
+                1 => sum_rest::<1>(args),
+                2 => sum_rest::<2>(args),
+                3 => sum_rest::<3>(args),
+                4 => sum_rest::<4>(args),
+                5 => sum_rest::<5>(args),
+                6 => sum_rest::<6>(args),
+                7 => sum_rest::<7>(args),
+                _ => {}
             }
+            i += 8 * rest;
         }
         for j in i..wide {
             let mut v = bias;
@@ -353,6 +365,28 @@ mod x86 {
                 None => v,
             };
         }
+    }
+
+    /// The arguments of [`sum_block`].
+    type Args<'a> = (
+        &'a mut [f32],
+        &'a [f32],
+        usize,
+        &'a [usize],
+        &'a [f32],
+        f32,
+        Option<(f32, f32)>,
+    );
+
+    /// [`sum_block`] with its arguments in one tuple.
+    ///
+    /// # Safety
+    /// As [`sum_block`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn sum_rest<const V: usize>((acc, ph, i, offsets, weights, bias, clip): Args) {
+        // SAFETY: as the caller promises.
+        unsafe { sum_block::<V>(acc, ph, i, offsets, weights, bias, clip) }
     }
 
     /// Outputs `i .. i + 8 * V` of [`sum_taps`], `V` vectors of sums held in registers across
