@@ -481,6 +481,12 @@ simd_fn! {
                 sum_block::<8, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
                 i += 32;
             }
+            // `wide` is a multiple of 16: the rest in one block of four chains, not four blocks
+            // of one.
+            if i + 16 <= wide {
+                sum_block::<4, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
+                i += 16;
+            }
             while i + 4 <= wide {
                 sum_block::<1, CLIP>(acc, ph, i, offsets, weights, [bias, lo, hi]);
                 i += 4;

@@ -144,7 +144,7 @@ impl Job<'_> {
             return;
         }
         #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
-        self.blocks(panels, bias, out, tile, None)
+        self.blocks(panels, bias, out, tile, NARROW_TILES)
     }
 
     /// [`Job::blocks`] with relaxed SIMD's fused multiply-add.
@@ -156,7 +156,7 @@ impl Job<'_> {
             bias,
             out,
             |p, b, d, bias, clip| tile(p, b, d, bias, clip),
-            None,
+            Some(&|job: Narrow| narrow(job)),
         )
     }
 
@@ -244,15 +244,29 @@ impl Job<'_> {
     }
 }
 
-/// The most columns a last block may have for [`Job::blocks`]'s `narrow` tiles (x86-64): at
-/// 7x7 a product has 49 columns, so a whole 16-column tile for the last one wasted a fifth of
-/// the work.
+/// The most columns a last block may have for [`Job::blocks`]'s `narrow` tiles: at 7x7 a
+/// product has 49 columns, so a whole tile for the last one wasted a fifth of the work natively
+/// (16 columns) and an eighth in the browser (8).
 const NARROW: usize = 4;
+
+/// The narrow tiles [`Job::run`] passes on: wasm SIMD's (the relaxed-SIMD build passes its own);
+/// natively none (x86-64 with AVX2 and FMA passes its own).
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    not(feature = "relaxed-simd")
+))]
+const NARROW_TILES: Option<&dyn Fn(Narrow)> = Some(&|job: Narrow| narrow(job));
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const NARROW_TILES: Option<&dyn Fn(Narrow)> = None;
 
 /// A last block of at most [`NARROW`] columns for every panel: for `c < cols` and every row
 /// `r`, `out[r * n + c] = clip(bias[r] + sum over k of panel[k][r] * block[k * NR + c])`
 /// (`out` starts at the block's first column).
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_feature = "simd128")),
+    allow(dead_code)
+)]
 struct Narrow<'a> {
     panels: &'a [f32],
     block: &'a [f32],
@@ -338,6 +352,98 @@ simd_fn! {
             }
         }
         sums
+    }
+}
+
+simd_fn! {
+    /// A last block of 1 to 4 columns ([`Narrow`]) with the rows in the vector lanes: each
+    /// vector holds one panel's 4 rows of one column, so no lane is spent on a missing column.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn narrow(job: Narrow) {
+        match job.cols {
+            1 => narrow_sums::<8, 1>(job),
+            2 => narrow_sums::<4, 2>(job),
+            _ => narrow_sums::<2, 4>(job),
+        }
+    }
+}
+
+simd_fn! {
+    /// [`narrow`] with `Q` panels and `C` columns at once (`cols <= C`; the block is
+    /// zero-padded past `cols`, and only `cols` are stored): `Q x C` independent chains.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn narrow_sums<const Q: usize, const C: usize>(job: Narrow) {
+        use crate::simd::{clamp, load, madd, store};
+        use core::arch::wasm32::*;
+        let Narrow {
+            panels,
+            block,
+            depth,
+            cols,
+            bias,
+            clip,
+            out,
+            n,
+        } = job;
+        let count = panels.len() / (MR * depth).max(1);
+        let rows = out.len().div_ceil(n);
+        assert!(
+            count > 0
+                && cols <= C
+                && C <= NR
+                && block.len() >= depth * NR
+                && bias.len() >= count * MR
+                && rows <= count * MR
+                && (rows - 1) * n + cols <= out.len(),
+            "gemm: narrow block shapes"
+        );
+        let (wp, xp) = (panels.as_ptr(), block.as_ptr());
+        let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
+        let mut first = 0;
+        while first < count {
+            // Vector q holds panel first + q; the last panel stands in for missing ones
+            // (computed, not stored).
+            let panel = |q: usize| (first + q).min(count - 1);
+            let mut acc = [[f32x4_splat(0.0); C]; Q];
+            // SAFETY (all reads): panel(q) < count, so its bias ends within count * MR and its
+            // weights within count * MR * depth = panels.len(); k < depth and c < C <= NR, so
+            // block reads stay within depth * NR. All asserted above.
+            unsafe {
+                for (q, sums) in acc.iter_mut().enumerate() {
+                    *sums = [load(bias.as_ptr().add(panel(q) * MR)); C];
+                }
+                let base: [*const f32; Q] =
+                    core::array::from_fn(|q| wp.add(panel(q) * MR * depth));
+                for k in 0..depth {
+                    let x: [v128; C] = core::array::from_fn(|c| {
+                        v128_load32_splat(xp.add(k * NR + c) as *const u32)
+                    });
+                    for (sums, w) in acc.iter_mut().zip(&base) {
+                        let w = load(w.add(k * MR));
+                        for (s, &xv) in sums.iter_mut().zip(&x) {
+                            *s = madd(w, xv, *s);
+                        }
+                    }
+                }
+            }
+            for (q, sums) in acc.iter().enumerate() {
+                let p = first + q;
+                for (c, &s) in sums.iter().enumerate().take(cols) {
+                    let s = if clip.is_some() { clamp(s, l, h) } else { s };
+                    let mut v = [0.0f32; MR];
+                    // SAFETY: v holds 4 floats.
+                    unsafe { store(v.as_mut_ptr(), s) };
+                    for (r, &value) in v.iter().enumerate() {
+                        let row = p * MR + r;
+                        if p < count && row < rows {
+                            out[row * n + c].write(value);
+                        }
+                    }
+                }
+            }
+            first += Q;
+        }
     }
 }
 
