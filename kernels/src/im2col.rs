@@ -1,6 +1,7 @@
 //! Unfolding an image for a convolution as one matrix product ("im2col").
 
 use crate::depthwise::Geometry;
+use core::mem::MaybeUninit;
 
 /// Unfolds one image `x` `[channels, h, w]` for the convolution `g` (its `batch` is ignored)
 /// into `cols` `[channels * kh * kw, oh * ow]`: row `(c, ky, kx)` holds, for every output
@@ -8,11 +9,12 @@ use crate::depthwise::Geometry;
 /// convolution with weights `[out, channels * kh * kw]` is then one matrix product.
 ///
 /// Each row is filled output row by output row: the columns in the padding are zeroed and the
-/// rest copied (one slice copy at stride 1), with no per-value index arithmetic.
+/// rest copied (one slice copy at stride 1), with no per-value index arithmetic. Every value of
+/// the first `channels * kh * kw * oh * ow` is written, so `cols` need not be initialised.
 ///
 /// # Panics
 /// When `x` or `cols` is shorter than the geometry says.
-pub fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
+pub fn im2col(x: &[f32], g: &Geometry, cols: &mut [MaybeUninit<f32>]) {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
     let [oh, ow] = g.output;
@@ -43,22 +45,23 @@ pub fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
         .max(first);
         for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
             let iy = (oy * sh + ky * dh).wrapping_sub(pt);
+            let zero = MaybeUninit::new(0.0);
             if iy >= h || first == end {
-                dst.fill(0.0);
+                dst.fill(zero);
                 continue;
             }
-            dst[..first].fill(0.0);
-            dst[end..].fill(0.0);
+            dst[..first].fill(zero);
+            dst[end..].fill(zero);
             let line = &src[iy * w..(iy + 1) * w];
             let start = first * sw + shift - pl;
             if sw == 1 {
-                dst[first..end].copy_from_slice(&line[start..start + (end - first)]);
+                dst[first..end].write_copy_of_slice(&line[start..start + (end - first)]);
             } else {
                 for (d, &v) in dst[first..end]
                     .iter_mut()
                     .zip(line[start..].iter().step_by(sw))
                 {
-                    *d = v;
+                    d.write(v);
                 }
             }
         }

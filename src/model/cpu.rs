@@ -159,8 +159,10 @@ pub fn gemm_conv2d(
         let cols = if pointwise {
             src
         } else {
-            let mut c = vec![0.0f32; k * ohw];
-            glimpse_kernels::im2col::im2col(src, g, &mut c);
+            let mut c = Vec::with_capacity(k * ohw);
+            glimpse_kernels::im2col::im2col(src, g, &mut c.spare_capacity_mut()[..k * ohw]);
+            // SAFETY: im2col wrote all k * ohw values (its contract).
+            unsafe { c.set_len(k * ohw) };
             unfolded = c;
             &unfolded
         };
