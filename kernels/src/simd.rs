@@ -45,6 +45,25 @@ pub fn clamp(v: v128, lo: v128, hi: v128) -> v128 {
     f32x4_pmin(f32x4_pmax(lo, v), hi)
 }
 
+/// `v * s + o` for every value of `values`, in place (a multiply then an add, as the scalar
+/// rule rounds).
+pub fn affine_slice(values: &mut [f32], s: f32, o: f32) {
+    let (sv, ov) = (f32x4_splat(s), f32x4_splat(o));
+    let mut chunks = values.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: c holds 4 floats.
+        unsafe {
+            store(
+                c.as_mut_ptr(),
+                f32x4_add(f32x4_mul(load(c.as_ptr()), sv), ov),
+            )
+        };
+    }
+    for v in chunks.into_remainder() {
+        *v = *v * s + o;
+    }
+}
+
 /// Clamps every value of `values` into `[lo, hi]` in place.
 pub fn clamp_slice(values: &mut [f32], lo: f32, hi: f32) {
     let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));

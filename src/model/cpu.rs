@@ -218,6 +218,17 @@ pub fn clamp(x: Tensor<4>, lo: f32, hi: f32) -> Tensor<4> {
     Tensor::from_data(TensorData::new(v, dims), &device)
 }
 
+/// `x * scale + offset` (Keras' `Rescaling`), `scale` and `offset` one value or one per
+/// channel, in one pass over `x`'s own buffer on the plain CPU (`x` `f32` there, checked by
+/// the caller); burn's needs two, each into a new buffer.
+pub fn rescale(x: Tensor<4>, scale: &[f32], offset: &[f32]) -> Tensor<4> {
+    let device = x.device();
+    let dims = x.dims();
+    let mut v = host_values(x);
+    glimpse_kernels::elementwise::affine(&mut v, dims[1], dims[2] * dims[3], scale, offset);
+    Tensor::from_data(TensorData::new(v, dims), &device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +314,27 @@ mod tests {
         // Autodiff tensors keep burn's ops.
         let t = Tensor::<4>::zeros([1, 1, 2, 2], &dev.autodiff());
         assert!(!can_clamp(&t));
+    }
+
+    /// The one-pass rescale gives exactly burn's two steps (product, then sum), with one value
+    /// for every channel and with one per channel, on a strided (permuted) input too.
+    #[test]
+    fn rescale_matches_burn() {
+        let dev = Device::flex();
+        let v: Vec<f32> = values(2 * 3 * 5 * 7, 11)
+            .iter()
+            .map(|v| v * 255.0)
+            .collect();
+        let x =
+            Tensor::<4>::from_data(TensorData::new(v, [2, 5, 7, 3]), &dev).permute([0, 3, 1, 2]);
+        let got = rescale(x.clone(), &[0.0078125], &[-0.9921875]);
+        let want = x.clone().mul_scalar(0.0078125).add_scalar(-0.9921875);
+        assert_eq!(got.to_data(), want.to_data());
+        let (s, o) = ([0.1f32, 0.2, 0.3], [-1.0f32, 0.5, 2.0]);
+        let per = |v: [f32; 3]| Tensor::<1>::from_floats(v, &dev).reshape([1, 3, 1, 1]);
+        let got = rescale(x.clone(), &s, &o);
+        let want = x * per(s) + per(o);
+        assert_eq!(got.to_data(), want.to_data());
     }
 
     #[test]

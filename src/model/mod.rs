@@ -336,6 +336,15 @@ impl Model {
             ));
         }
         let [c, a, b] = axes::internal_dims(&want, "input")?;
+        if cpu::is_cpu(&self.device) {
+            // Channels first here, in one pass: burn's permute is a strided view, which its
+            // next element-wise op (or a kernel's read) walks value by value.
+            let (v, _) = glimpse_kernels::layout::permute(&data, &[n, a, b, c], &[0, 3, 1, 2]);
+            return Ok(Tensor::from_data(
+                TensorData::new(v, [n, c, a, b]),
+                &self.device,
+            ));
+        }
         let t = Tensor::<4>::from_data(TensorData::new(data, [n, a, b, c]), &self.device);
         Ok(axes::from_keras_order(t))
     }

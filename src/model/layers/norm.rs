@@ -7,7 +7,8 @@ use crate::keras::{
     ScalarOrList,
 };
 use crate::model::axes::{from_keras_order, internal_axis};
-use burn::tensor::Tensor;
+use crate::model::cpu;
+use burn::tensor::{DType, Tensor};
 use serde_json::Value;
 
 fn channels(ctx: &BuildCtx) -> Result<usize> {
@@ -340,6 +341,14 @@ impl Rescaling {
     /// Rescales.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let dev = x.device();
+        let [_, c, h, w] = x.dims();
+        if cpu::on_plain_cpu(&x) && x.dtype() == DType::F32 && c > 0 && h * w > 0 {
+            let list = |v: &ScalarOrList| match v {
+                ScalarOrList::Scalar(s) => vec![*s as f32],
+                ScalarOrList::List(l) => l.iter().map(|&f| f as f32).collect(),
+            };
+            return cpu::rescale(x, &list(&self.scale), &list(&self.offset));
+        }
         let vec = |v: &[f64]| {
             per_channel(Tensor::<1>::from_floats(
                 v.iter().map(|&f| f as f32).collect::<Vec<_>>().as_slice(),
