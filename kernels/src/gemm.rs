@@ -278,6 +278,32 @@ struct Narrow<'a> {
     n: usize,
 }
 
+impl Narrow<'_> {
+    /// The number of panels and of rows, once the shapes are checked for tiles of `c` columns.
+    ///
+    /// # Panics
+    /// When a slice is shorter than the shapes say, or there are more than `c` columns.
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_feature = "simd128")),
+        allow(dead_code)
+    )]
+    fn shape(&self, c: usize) -> (usize, usize) {
+        let count = self.panels.len() / (MR * self.depth).max(1);
+        let rows = self.out.len().div_ceil(self.n);
+        assert!(
+            count > 0
+                && self.cols <= c
+                && c <= NR
+                && self.block.len() >= self.depth * NR
+                && self.bias.len() >= count * MR
+                && rows <= count * MR
+                && (rows - 1) * self.n + self.cols <= self.out.len(),
+            "gemm: narrow block shapes"
+        );
+        (count, rows)
+    }
+}
+
 /// Copies columns `j .. j + cols` of `x` `[depth, n]` into `block` `[depth][NR]`, zeros after
 /// `cols`. Whole blocks move as vectors: a slice copy of a length unknown at compile time is a
 /// `memcpy` call in the browser build, which cost more than the products for short depths.
@@ -375,6 +401,7 @@ simd_fn! {
     fn narrow_sums<const Q: usize, const C: usize>(job: Narrow) {
         use crate::simd::{clamp, load, madd, store};
         use core::arch::wasm32::*;
+        let (count, rows) = job.shape(C);
         let Narrow {
             panels,
             block,
@@ -385,18 +412,6 @@ simd_fn! {
             out,
             n,
         } = job;
-        let count = panels.len() / (MR * depth).max(1);
-        let rows = out.len().div_ceil(n);
-        assert!(
-            count > 0
-                && cols <= C
-                && C <= NR
-                && block.len() >= depth * NR
-                && bias.len() >= count * MR
-                && rows <= count * MR
-                && (rows - 1) * n + cols <= out.len(),
-            "gemm: narrow block shapes"
-        );
         let (wp, xp) = (panels.as_ptr(), block.as_ptr());
         let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
         let (l, h) = (f32x4_splat(lo), f32x4_splat(hi));
@@ -513,6 +528,7 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn narrow_sums<const Q: usize, const C: usize>(job: Narrow) {
+        let (count, rows) = job.shape(C);
         let Narrow {
             panels,
             block,
@@ -523,18 +539,6 @@ mod x86 {
             out,
             n,
         } = job;
-        let count = panels.len() / (MR * depth).max(1);
-        let rows = out.len().div_ceil(n);
-        assert!(
-            count > 0
-                && cols <= C
-                && C <= NR
-                && block.len() >= depth * NR
-                && bias.len() >= count * MR
-                && rows <= count * MR
-                && (rows - 1) * n + cols <= out.len(),
-            "gemm: narrow block shapes"
-        );
         let (wp, xp, bp) = (panels.as_ptr(), block.as_ptr(), bias.as_ptr());
         let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
         let (l, h) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
