@@ -311,8 +311,8 @@ mod x86 {
 
     /// The register-blocked sum of [`super::accumulate`] with AVX2 + FMA: 64 outputs at a
     /// time in eight registers (eight independent chains of multiply-adds, enough to cover the
-    /// fused multiply-add's latency; with two, the loop waited on it), then 8 at a time, then
-    /// one by one.
+    /// fused multiply-add's latency; with two, the loop waited on it), then the rest of the
+    /// vectors in one block, then any last values one by one.
     ///
     /// # Safety
     /// The CPU must have AVX2 and FMA.
