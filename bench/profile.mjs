@@ -1,8 +1,10 @@
 // Where Glimpse's time goes in the browser: Chromium's sampling profiler (over CDP) around a
 // workload, on a build of the package whose wasm keeps its function names, printed as self time
 // per function (and, with --inclusive PATTERN, inclusive time of the functions matching it).
-//   node bench/profile.mjs [--work predict|batch|head|cold] [--runs N] [--inclusive REGEX]
-// (cold: up to 5 fresh pages, each profiled from importing the package to its first prediction.)
+//   node bench/profile.mjs [--work predict|batch|head|prepare|cold] [--runs N] [--inclusive REGEX]
+// (cold: up to 5 fresh pages, each profiled from importing the package to its first prediction;
+// prepare: a 12-megapixel photo's pixels, 4000 x 3000 RGBA as a canvas gives them, made into
+// Lite0's input: central crop and bicubic resize in the engine.)
 // Needs scripts/build-pkg done (it reuses the cargo output, re-running only wasm-bindgen
 // without --remove-name-section into a scratch folder) and the zoo model.
 import { chromium } from 'playwright-core';
@@ -102,6 +104,10 @@ if (work === 'cold') {
       const n = work === 'batch' ? 8 : 1;
       const x = new Float32Array(n * one).map((_, i) => (i * 7919) % 255);
       window.step = () => net.predict(x, [n, 224, 224, 3]);
+    } else if (work === 'prepare') {
+      const net = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
+      const img = new ImageData(new Uint8ClampedArray(4000 * 3000 * 4).map((_, i) => (i * 7919) % 251), 4000, 3000);
+      window.step = () => net.prepareImages([img]);
     } else if (work === 'head') {
       const f = new Float32Array(100 * 1280).map((_, i) => ((i * 7919) % 255) / 255);
       const y = Int32Array.from({ length: 100 }, (_, i) => i % 7);

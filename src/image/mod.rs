@@ -74,9 +74,7 @@ pub fn load_for_input(bytes: &[u8], source: &str, height: usize, width: usize) -
 /// `((W - side + 1) // 2, (H - side + 1) // 2)`).
 pub fn center_crop(img: &image::RgbImage, fraction: f64) -> image::RgbImage {
     let (w, h) = img.dimensions();
-    let side = ((fraction * w.min(h) as f64) as u32).max(1);
-    let x = (w - side).div_ceil(2) as usize;
-    let y = (h - side).div_ceil(2) as usize;
+    let (x, y, side) = crop_square(w, h, fraction);
     // Row by row (a copy of the view pixel by pixel took ~5% of `glimpse classify`).
     let (row, side_bytes) = (w as usize * 3, side as usize * 3);
     let mut out = Vec::with_capacity(side_bytes * side as usize);
@@ -84,6 +82,14 @@ pub fn center_crop(img: &image::RgbImage, fraction: f64) -> image::RgbImage {
         out.extend_from_slice(&r[x * 3..x * 3 + side_bytes]);
     }
     image::RgbImage::from_raw(side, side, out).expect("side x side RGB values")
+}
+
+/// Left, top and side of the central square crop of a `w x h` image (see [`center_crop`]).
+fn crop_square(w: u32, h: u32, fraction: f64) -> (usize, usize, u32) {
+    let side = ((fraction * w.min(h) as f64) as u32).clamp(1, w.min(h));
+    let x = (w - side).div_ceil(2) as usize;
+    let y = (h - side).div_ceil(2) as usize;
+    (x, y, side)
 }
 
 fn bicubic(x: f64) -> f64 {
@@ -140,79 +146,21 @@ fn coefficients(input: u32, output: u32) -> Vec<(usize, Vec<i32>)> {
         .collect()
 }
 
-/// A fixed-point sum (with its rounding half already added) back to 8 bits, clamped.
-#[inline(always)]
-fn clip8(v: i32) -> u8 {
-    (v >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
 /// Bicubic resize exactly as PIL's `Image.resize(..., BICUBIC)` does it on 8-bit images:
 /// separable, horizontal pass first, each pass a fixed-point sum rounded and clamped to 8 bits
-/// (integer arithmetic: the vertical pass vectorises over whole rows). Natively on x86-64 with
-/// AVX2 (chosen at run time) the loops are compiled for it: the baseline has no 32-bit vector
-/// multiply, so its vertical pass built each product from two 64-bit ones.
+/// (integer arithmetic, [`glimpse_kernels::resample`]: SIMD in the browser, AVX2 natively where
+/// the CPU has it).
 pub fn resize_bicubic(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { resize_bicubic_avx2(img, width, height) };
-    }
-    resize_bicubic_with(img, width, height)
-}
-
-/// [`resize_bicubic`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn resize_bicubic_avx2(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
-    resize_bicubic_with(img, width, height)
-}
-
-/// The loops of [`resize_bicubic`], inlined into each caller's target features.
-#[inline(always)]
-fn resize_bicubic_with(img: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    use glimpse_kernels::resample;
     let (sw, sh) = img.dimensions();
-    let half = 1i32 << (PRECISION_BITS - 1);
     let cx = coefficients(sw, width);
-    let (sw, sh, width, height) = (sw as usize, sh as usize, width as usize, height as usize);
-    let row = width * 3;
-    let mut tmp = vec![0u8; row * sh];
-    for (srow, trow) in img
-        .as_raw()
-        .chunks_exact(sw * 3)
-        .zip(tmp.chunks_exact_mut(row))
-    {
-        for ((lo, w), px) in cx.iter().zip(trow.chunks_exact_mut(3)) {
-            // Four lanes (the fourth always zero), so that each tap is one vector multiply-add.
-            let mut acc = [half, half, half, 0];
-            for (&wk, p) in w.iter().zip(srow[lo * 3..].chunks_exact(3)) {
-                let q = [p[0] as i32, p[1] as i32, p[2] as i32, 0];
-                for (a, v) in acc.iter_mut().zip(q) {
-                    *a += wk * v;
-                }
-            }
-            for c in 0..3 {
-                px[c] = clip8(acc[c]);
-            }
-        }
-    }
-    let cy = coefficients(sh as u32, height as u32);
-    let mut out = vec![0u8; row * height];
-    let mut acc = vec![0i32; row];
-    for ((lo, w), orow) in cy.iter().zip(out.chunks_exact_mut(row)) {
-        acc.fill(half);
-        for (&wk, trow) in w.iter().zip(tmp[lo * row..].chunks_exact(row)) {
-            for (a, &p) in acc.iter_mut().zip(trow) {
-                *a += wk * p as i32;
-            }
-        }
-        for (o, &a) in orow.iter_mut().zip(&acc) {
-            *o = clip8(a);
-        }
-    }
-    image::RgbImage::from_raw(width as u32, height as u32, out).expect("sizes match")
+    let row = width as usize * 3;
+    let mut tmp = vec![0u8; row * sh as usize];
+    resample::horizontal(img.as_raw(), sw as usize, &cx, PRECISION_BITS, &mut tmp);
+    let cy = coefficients(sh, height);
+    let mut out = vec![0u8; row * height as usize];
+    resample::vertical(&tmp, row, &cy, PRECISION_BITS, &mut out);
+    image::RgbImage::from_raw(width, height, out).expect("sizes match")
 }
 
 #[cfg(test)]
@@ -301,6 +249,18 @@ mod tests {
 /// An RGB image from the RGBA bytes a browser canvas gives (`ImageData.data`); alpha is
 /// dropped, as PIL's `convert("RGB")` does.
 pub fn from_rgba(rgba: &[u8], width: u32, height: u32, source: &str) -> Result<image::RgbImage> {
+    from_rgba_cropped(rgba, width, height, 1.0, source)
+}
+
+/// [`center_crop`]`(`[`from_rgba`]`(..), fraction)` (`fraction` in (0, 1]), converting only the
+/// crop's pixels: a phone photo's full RGBA copy was a fifth of preparing it in the browser.
+pub fn from_rgba_cropped(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    fraction: f64,
+    source: &str,
+) -> Result<image::RgbImage> {
     let expected = width as usize * height as usize * 4;
     if width == 0 || height == 0 || rgba.len() != expected {
         return Err(Error::Shape {
@@ -315,11 +275,24 @@ pub fn from_rgba(rgba: &[u8], width: u32, height: u32, source: &str) -> Result<i
             format!("{width} x {height} pixels exceeds the limit of {MAX_SIDE} a side"),
         ));
     }
-    let rgb = rgba
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    Ok(image::RgbImage::from_raw(width, height, rgb).expect("size checked"))
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(Error::input(
+            "preprocessing",
+            format!("crop fraction must be in (0, 1], found {fraction}"),
+        ));
+    }
+    let (x, y, w, h) = if fraction < 1.0 {
+        let (x, y, side) = crop_square(width, height, fraction);
+        (x, y, side, side)
+    } else {
+        (0, 0, width, height)
+    };
+    let row = width as usize * 4;
+    let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
+    for r in rgba.chunks_exact(row).skip(y).take(h as usize) {
+        glimpse_kernels::resample::rgba_to_rgb(&r[x * 4..(x + w as usize) * 4], &mut rgb);
+    }
+    Ok(image::RgbImage::from_raw(w, h, rgb).expect("size checked"))
 }
 
 /// How an image becomes a network input.

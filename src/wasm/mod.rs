@@ -261,11 +261,13 @@ pub fn prepare_image(
     resize: String,
     scale: f32,
 ) -> Result<Vec<f32>, JsError> {
-    let img = crate::image::from_rgba(rgba, width, height, "image").map_err(js_err)?;
+    // The crop first, from the RGBA bytes (only its pixels converted); then the resize.
+    let img = crate::image::from_rgba_cropped(rgba, width, height, crop_fraction, "image")
+        .map_err(js_err)?;
     crate::image::Prepare {
         height: out_height as usize,
         width: out_width as usize,
-        crop_fraction,
+        crop_fraction: 1.0,
         resize,
         scale,
     }
