@@ -240,6 +240,19 @@ mod tests {
         }
     }
 
+    /// The crop taken from the RGBA bytes is the crop of the whole converted image.
+    #[test]
+    fn crop_from_rgba_matches_crop_of_the_image() {
+        for (w, h, fraction) in [(53, 31, 0.5), (31, 53, 0.875), (7, 7, 1.0), (9, 4, 0.3)] {
+            let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
+            let whole = from_rgba(&rgba, w, h, "x").expect("valid");
+            let want = center_crop(&whole, fraction);
+            let got = from_rgba_cropped(&rgba, w, h, fraction, "x").expect("valid");
+            assert_eq!(got, want, "{w}x{h} at {fraction}");
+        }
+        assert!(from_rgba_cropped(&[0; 16], 2, 2, 0.0, "x").is_err());
+    }
+
     #[test]
     fn rejects_non_images() {
         assert!(decode(b"definitely not an image", "x").is_err());
