@@ -2,9 +2,8 @@
 //! browser (found by profiling EfficientNet-Lite0 in Chromium), and the image resampling that
 //! prepares a photo for it. They work on plain slices and are written so that the compiler
 //! vectorises them natively (AVX, NEON), with explicit wasm SIMD where the browser build needs
-//! it; this
-//! crate is its own package so that the size-optimised wasm build can still compile it at full
-//! speed (`[profile.wasm.package.glimpse-kernels]`).
+//! it; this crate is its own package so that the size-optimised wasm build can still compile it
+//! at full speed (`[profile.wasm.package.glimpse-kernels]`).
 
 #![warn(missing_docs)]
 
