@@ -288,12 +288,7 @@ pub fn from_rgba_cropped(
             format!("{width} x {height} pixels exceeds the limit of {MAX_SIDE} a side"),
         ));
     }
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(Error::input(
-            "preprocessing",
-            format!("crop fraction must be in (0, 1], found {fraction}"),
-        ));
-    }
+    check_crop_fraction(fraction)?;
     let (x, y, w, h) = if fraction < 1.0 {
         let (x, y, side) = crop_square(width, height, fraction);
         (x, y, side, side)
@@ -306,6 +301,17 @@ pub fn from_rgba_cropped(
         glimpse_kernels::resample::rgba_to_rgb(&r[x * 4..(x + w as usize) * 4], &mut rgb);
     }
     Ok(image::RgbImage::from_raw(w, h, rgb).expect("size checked"))
+}
+
+/// A central crop's fraction of the shorter side must be in (0, 1].
+fn check_crop_fraction(fraction: f64) -> Result<()> {
+    if fraction > 0.0 && fraction <= 1.0 {
+        return Ok(());
+    }
+    Err(Error::input(
+        "preprocessing",
+        format!("crop fraction must be in (0, 1], found {fraction}"),
+    ))
 }
 
 /// How an image becomes a network input.
@@ -326,15 +332,7 @@ pub struct Prepare {
 impl Prepare {
     /// The network input (HWC floats) for `img`.
     pub fn apply(&self, img: &image::RgbImage) -> Result<Vec<f32>> {
-        if !(self.crop_fraction > 0.0 && self.crop_fraction <= 1.0) {
-            return Err(Error::input(
-                "preprocessing",
-                format!(
-                    "crop fraction must be in (0, 1], found {}",
-                    self.crop_fraction
-                ),
-            ));
-        }
+        check_crop_fraction(self.crop_fraction)?;
         if self.height == 0 || self.width == 0 {
             return Err(Error::input(
                 "preprocessing",
