@@ -2,6 +2,7 @@
 import type {
   BackendInfo, ReadyOptions, ModelSource, LoadOptions, ImageInput, TensorData, Prediction,
   FitOptions, History, SavedModel, Occlusion, TransferOptions, Preprocessing, EpochLogs,
+  FeaturesOptions,
 } from './index.js';
 
 export class GlimpseWorker {
@@ -14,6 +15,7 @@ export class GlimpseWorker {
     options?: { baseUrl?: string; onProgress?: (p: { loaded: number; total: number }) => void; warmUp?: boolean },
   ): Promise<RemoteModel>;
   createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<RemoteModel>;
+  /** Stops the worker; calls still running reject. */
   terminate(): void;
 }
 
@@ -31,10 +33,7 @@ export class RemoteModel {
   predict(data: Float32Array, shape: number[]): Promise<TensorData>;
   classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
   classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
-  features(
-    images: ImageInput | ImageInput[],
-    options?: { batchSize?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
-  ): Promise<TensorData>;
+  features(images: ImageInput | ImageInput[], options?: FeaturesOptions): Promise<TensorData>;
   fit(x: Float32Array, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
   save(): Promise<SavedModel>;
   saveKeras(): Promise<Uint8Array>;

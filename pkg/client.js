@@ -100,9 +100,15 @@ export class GlimpseWorker {
   async createHead(options) {
     return new RemoteModel(this, await this.call('createHead', [options]));
   }
-  /** Stops the worker (and frees everything in it). */
+  /** Stops the worker (and frees everything in it); calls still running reject. */
   terminate() {
     this.#worker.terminate();
+    const err = new Error('the Glimpse worker was terminated');
+    for (const call of this.#calls.values()) {
+      call.cleanup?.();
+      call.reject(err);
+    }
+    this.#calls.clear();
   }
 }
 

@@ -15,17 +15,19 @@ export interface ReadyOptions {
   backend?: 'auto' | Backend;
   /**
    * Where the full engine's glimpse_bg.wasm (WebGPU + CPU, wasm/) is served, if not beside
-   * index.js. Given without `cpuWasmUrl`, the full engine also serves the CPU backend.
+   * index.js, or that module already compiled. Given without `cpuWasmUrl`, the full engine
+   * also serves the CPU backend.
    */
-  wasmUrl?: string | URL;
+  wasmUrl?: string | URL | WebAssembly.Module;
   /**
    * Where the CPU-only engine's module (wasm-cpu/, about a quarter of the download) is served,
    * if not beside index.js. ready() loads it for the CPU backend. Without it, ready() picks
    * wasm-cpu/glimpse_relaxed_bg.wasm where the browser has relaxed SIMD (hasRelaxedSimd()),
    * else wasm-cpu/glimpse_bg.wasm; with it, that file is loaded (either module: they share
-   * one glue, but the relaxed one compiles only where relaxed SIMD is supported).
+   * one glue, but the relaxed one compiles only where relaxed SIMD is supported), or that
+   * module already compiled.
    */
-  cpuWasmUrl?: string | URL;
+  cpuWasmUrl?: string | URL | WebAssembly.Module;
 }
 
 /**
@@ -140,6 +142,23 @@ export interface SavedModel {
   labels: string[] | null;
 }
 
+export interface FeaturesOptions {
+  /** Images per network call (default 8). */
+  batchSize?: number;
+  /**
+   * Threads in all (default 1). On the CPU backend, more than 1 starts that many minus one
+   * helper Web Workers for the call: each instantiates the already compiled engine, loads its
+   * own copy of the model (its memory: about the engine's again, each) and takes batches from
+   * one queue with this thread; they stop when the call ends. No SharedArrayBuffer, so the page
+   * needs no cross-origin isolation. Only Blob, ImageBitmap and ImageData images go to helpers
+   * (others run here); on WebGPU the GPU does the work and helpers are not started.
+   */
+  workers?: number;
+  /** After each batch: images done so far, of total. */
+  onProgress?: (p: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
 export interface TransferOptions {
   epochs?: number;
   batchSize?: number;
@@ -147,6 +166,8 @@ export interface TransferOptions {
   learningRate?: number;
   validationSplit?: number;
   seed?: number;
+  /** Threads for the features: see FeaturesOptions.workers (default 1). */
+  workers?: number;
   onProgress?: (p: {
     phase: 'features' | 'train';
     done?: number;
@@ -196,10 +217,7 @@ export class Model {
   classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
   classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
   featureExtractor(layer?: string): Model;
-  features(
-    images: ImageInput | ImageInput[],
-    options?: { batchSize?: number; onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal },
-  ): Promise<TensorData>;
+  features(images: ImageInput | ImageInput[], options?: FeaturesOptions): Promise<TensorData>;
   fit(x: Float32Array | TensorData, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
   save(): Promise<SavedModel>;
   /** One .keras file (structure, weights and labels.txt). */

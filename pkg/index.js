@@ -2,6 +2,8 @@
 // This module is the package's main entry; `glimpse-ml/worker` runs the same API in a Web
 // Worker (see client.js). Every failure is a real `Error` with Glimpse's message.
 
+import { GlimpseWorker } from './client.js';
+
 // Two builds of the engine: wasm/ has the WebGPU and CPU backends; wasm-cpu/ only the CPU
 // backend, about a quarter of the download, so pages that run on the CPU fetch, compile and
 // keep much less. ready() picks one; see loadEngine. The CPU-only engine comes as two modules
@@ -39,6 +41,8 @@ let engineKind = null;
 let exportsOfWasm = null;
 const loadingEngines = {};
 let readyInfo = null;
+// The engine's compiled WebAssembly.Module (helper workers instantiate it too).
+let engineModule = null;
 
 /** Default ImageNet-style preprocessing for models without their own: resize to the input. */
 const GENERIC_PREPROCESSING = { crop_fraction: 1, resize: 'nearest', scale: 1 / 255 };
@@ -55,21 +59,33 @@ function asError(e) {
 }
 
 // Loads (once) and instantiates the engine `kind` ('full' or 'cpu'); `url` overrides where its
-// .wasm file is.
+// .wasm file is, or is the compiled module itself. The compiled module is kept: helper workers
+// (features({ workers })) instantiate the same one, with its optimised code, instead of compiling
+// their own.
 function loadEngine(kind, url) {
   if (!loadingEngines[kind]) {
     const { glue, wasm, relaxed } = ENGINES[kind];
     const file = relaxed && hasRelaxedSimd() ? relaxed : wasm;
     const source = url ?? new URL(file, import.meta.url);
     loadingEngines[kind] = import(glue).then(async (mod) => {
-      const exports = await mod.default({ module_or_path: source });
-      return { mod, exports };
+      const module = source instanceof WebAssembly.Module ? source : await compileEngine(source);
+      const exports = await mod.default({ module_or_path: module });
+      return { mod, exports, module };
     });
     loadingEngines[kind].catch(() => {
       delete loadingEngines[kind];
     });
   }
   return loadingEngines[kind];
+}
+
+async function compileEngine(url) {
+  const response = await fetchOk(url, 'the Glimpse engine');
+  if (typeof WebAssembly.compileStreaming === 'function' &&
+      response.headers.get('Content-Type')?.startsWith('application/wasm')) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
 }
 
 // Whether the browser offers a WebGPU adapter (what 'auto' needs before choosing the engine).
@@ -108,6 +124,7 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
   }
   wasm = engine.mod;
   engineKind = kind;
+  engineModule = engine.module;
   exportsOfWasm = engine.exports;
   if (info.backend === 'webgpu') info = { ...info, adapter: await describeAdapter(info.adapter) };
   readyInfo = info;
@@ -494,25 +511,114 @@ export class Model {
     }
   }
 
-  /** Features of images at featuresLayer: { data, shape: [n, width] }. onProgress({ done, total }). */
-  async features(images, { batchSize = 8, onProgress, signal } = {}) {
+  /**
+   * Features of images at featuresLayer: { data, shape: [n, width] }. onProgress({ done, total }).
+   * `workers` > 1 (CPU backend) shares the batches with that many threads in all: this one and
+   * helper Web Workers, each with its own copy of the model (see #startHelpers).
+   */
+  async features(images, { batchSize = 8, workers = 1, onProgress, signal } = {}) {
+    const list = Array.isArray(images) ? images : [images];
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw error(`features(): batchSize must be a whole number >= 1, found ${batchSize}`);
+    }
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw error(`features(): workers must be a whole number >= 1, found ${workers}`);
+    }
+    if (list.length === 0) throw error('no images given');
+    const out = { data: null, width: 0, done: 0 };
+    // Batch starts, taken in order by whichever thread is free; a batch a helper fails goes
+    // back to the front, for this thread (where its error surfaces with its message).
+    const run = {
+      list, batchSize, signal, queue: [], busy: new Set(), helpers: [], stopped: false,
+      store(start, rows, y) {
+        out.width = y.length / rows;
+        out.data ??= new Float32Array(list.length * out.width);
+        out.data.set(y, start * out.width);
+        out.done += rows;
+        onProgress?.({ done: out.done, total: list.length });
+      },
+    };
+    for (let i = 0; i < list.length; i += batchSize) run.queue.push(i);
     const fx = this.featureExtractor();
-    try {
-      const list = Array.isArray(images) ? images : [images];
-      let data = null;
-      let width = 0;
-      for (let i = 0; i < list.length; i += batchSize) {
+    const local = async () => {
+      while (run.queue.length > 0) {
         if (signal?.aborted) throw signal.reason ?? error('aborted');
-        const x = await this.prepareImages(list.slice(i, i + batchSize));
+        const start = run.queue.shift();
+        const x = await this.prepareImages(list.slice(start, start + batchSize));
         const y = await fx.predict(x.data, x.shape);
-        width = y.data.length / x.shape[0];
-        data ??= new Float32Array(list.length * width);
-        data.set(y.data, i * width);
-        onProgress?.({ done: Math.min(i + batchSize, list.length), total: list.length });
+        run.store(start, x.shape[0], y.data);
       }
-      return { data, shape: [list.length, width] };
+    };
+    try {
+      // A helper's start (engine, model) takes about two batches' time: none for fewer batches.
+      this.#startHelpers(run, Math.min(workers - 1, (run.queue.length - 1) >> 1));
+      await local();
+      // Then only the helpers' batches still running (and any they give back).
+      while (run.busy.size > 0) {
+        await Promise.allSettled([...run.busy]);
+        await local();
+      }
     } finally {
+      run.stopped = true;
+      for (const w of run.helpers) w.terminate();
       fx.dispose();
+    }
+    if (signal?.aborted) throw signal.reason ?? error('aborted');
+    return { data: out.data, shape: [list.length, out.width] };
+  }
+
+  // Starts `count` helper Web Workers (this package's worker.js on this engine, its compiled
+  // module posted to them) that each load a copy of this model and take batches from
+  // `run.queue`. No SharedArrayBuffer, so the page needs no cross-origin isolation; each costs
+  // an engine instance and its memory until the call ends. Helpers only help: one that cannot
+  // start, or fails a batch, gives the batch back and retires. On WebGPU, or with images a
+  // worker cannot receive (elements, canvases), none start.
+  #startHelpers(run, count) {
+    const cloneable = (x) =>
+      (typeof Blob !== 'undefined' && x instanceof Blob) ||
+      (typeof ImageBitmap !== 'undefined' && x instanceof ImageBitmap) ||
+      (typeof ImageData !== 'undefined' && x instanceof ImageData) ||
+      (x && x.data instanceof Uint8ClampedArray && Number.isInteger(x.width));
+    if (count < 1 || typeof Worker === 'undefined' || readyInfo?.backend !== 'cpu' ||
+        !run.list.every(cloneable)) {
+      return;
+    }
+    const source = this.save().then((s) => ({
+      structure: s.structure,
+      weights: s.weights,
+      preprocessing: this.preprocessing,
+      featuresLayer: this.featuresLayer,
+    }));
+    source.catch(() => {}); // each helper sees the failure itself
+    const helper = async () => {
+      const w = new GlimpseWorker();
+      run.helpers.push(w);
+      // The same engine build, already compiled (posting a module shares its code).
+      await w.ready({
+        backend: 'cpu',
+        ...(engineKind === 'cpu' ? { cpuWasmUrl: engineModule } : { wasmUrl: engineModule }),
+      });
+      const m = await w.loadModel(await source);
+      while (run.queue.length > 0 && !run.stopped && !run.signal?.aborted) {
+        const start = run.queue.shift();
+        const chunk = run.list.slice(start, start + run.batchSize);
+        const job = m.features(chunk, { batchSize: run.batchSize });
+        run.busy.add(job);
+        try {
+          const y = await job;
+          if (!run.stopped) run.store(start, chunk.length, y.data);
+        } catch {
+          run.queue.unshift(start);
+          return;
+        } finally {
+          run.busy.delete(job);
+        }
+      }
+    };
+    for (let i = 0; i < count; i++) {
+      helper().catch(() => {
+        // could not start (or was stopped): the other threads take its share
+      });
     }
   }
 
@@ -632,8 +738,9 @@ export class Model {
    * Transfer learning in one call: `examples` = [{ label, images: [...] }, ...]. Extracts
    * features once, trains a new head and returns { model (end to end), head, history,
    * validation: { labels, predictions } }. Options: epochs (20), batchSize (16), hidden,
-   * learningRate, validationSplit (0.2 when there are enough images), seed, onProgress({ phase,
-   * done, total }), onEpochEnd, onBatchEnd, signal.
+   * learningRate, validationSplit (0.2 when there are enough images), seed, workers (threads for
+   * the features, see features()), onProgress({ phase, done, total }), onEpochEnd, onBatchEnd,
+   * signal.
    */
   async transfer(examples, options = {}) {
     if (!Array.isArray(examples) || examples.length < 2) {
@@ -650,6 +757,7 @@ export class Model {
     const ys = examples.flatMap((ex, c) => ex.images.map(() => c));
     const feats = await this.features(images, {
       signal,
+      workers: options.workers,
       onProgress: (p) => onProgress?.({ phase: 'features', ...p }),
     });
     const width = feats.shape[1];

@@ -407,6 +407,8 @@ async function train() {
       classes.map((c) => ({ label: c.name.trim(), images: c.files })),
       {
         epochs, learningRate, validationSplit: total >= 10 ? holdout : 0, signal: ctrl.signal,
+        // Features on the CPU: helper workers share the photos (no effect on WebGPU).
+        workers: Math.min(4, navigator.hardwareConcurrency || 1),
         onProgress: (p) => {
           if (p.phase === 'features') {
             progress.value = (0.5 * p.done) / p.total;

@@ -323,6 +323,48 @@ async function run() {
       return { backend: info.backend, epochsBeforeAbort: epochs };
     });
 
+    await test('features({ workers: 3 }): helper workers give the same features; errors, abort', async () => {
+      // Count the helpers the package starts, the batches they are sent and the ones stopped.
+      const Real = globalThis.Worker;
+      const seen = { made: 0, batches: 0, stopped: 0 };
+      globalThis.Worker = class extends Real {
+        constructor(...a) { super(...a); seen.made++; }
+        postMessage(m, t) { if (m?.op === 'features') seen.batches++; return super.postMessage(m, t); }
+        terminate() { seen.stopped++; return super.terminate(); }
+      };
+      try {
+        const blobs = await Promise.all(PHOTOS.map(async (n) => new Blob([await bytes(`${FIX}/efficientnet/${n}_224.png`)], { type: 'image/png' })));
+        const images = Array.from({ length: 22 }, (_, i) => blobs[i % blobs.length]);
+        const one = await net.features(images, { batchSize: 2 });
+        assert(seen.made === 0, 'one thread starts no helper');
+        const done = [];
+        const par = await net.features(images, { batchSize: 2, workers: 3, onProgress: (p) => done.push(p.done) });
+        assert(seen.made === 2 && seen.stopped === 2, `helpers started ${seen.made}, stopped ${seen.stopped}`);
+        assert(seen.batches > 0, 'the helpers took no batch');
+        assert(JSON.stringify(par.shape) === JSON.stringify(one.shape), `shape ${par.shape}`);
+        const diff = maxDiff(par.data, one.data);
+        assert(diff <= 1e-6, `features differ by ${diff}`);
+        assert(done.length === 11 && done.at(-1) === 22 && done.every((d, i) => i === 0 || d > done[i - 1]), `progress ${done}`);
+        // A photo that cannot be decoded fails the call with its message, wherever it lands.
+        const bad = [...images];
+        bad[15] = new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' });
+        await expectError(() => net.features(bad, { batchSize: 2, workers: 3 }), 'cannot decode');
+        await expectError(() => net.features(images, { workers: 0 }), 'workers must be');
+        const ctrl = new AbortController();
+        let err;
+        try {
+          await net.features(images, { batchSize: 2, workers: 3, signal: ctrl.signal, onProgress: () => ctrl.abort() });
+        } catch (e) {
+          err = e;
+        }
+        assert(err?.name === 'AbortError', `abort: ${err}`);
+        assert(seen.made === 6 && seen.stopped === 6, `every helper stopped: ${seen.stopped} of ${seen.made}`);
+        return { maxDiff: diff, helperBatches: seen.batches };
+      } finally {
+        globalThis.Worker = Real;
+      }
+    });
+
     // Last: it switches this page's engine. With only `wasmUrl` (the full engine) given, the
     // CPU backend runs on the full engine; a model made on the CPU-only engine keeps working.
     await test('ready({ wasmUrl }) switches to the full engine; earlier models keep working', async () => {
