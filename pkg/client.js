@@ -79,6 +79,10 @@ export class GlimpseWorker {
   ready(options = {}) {
     return this.call('ready', [options]);
   }
+  /** ready(options), then loadModel(source), in one message (index.js's feature helpers). */
+  async startHelper(options, source) {
+    return new RemoteModel(this, await this.call('startHelper', [options, source]));
+  }
   /** Bytes of the worker engine's WebAssembly memory. */
   memoryBytes() {
     return this.call('memory');

@@ -348,6 +348,20 @@ export async function imagePixels(image) {
   return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
 }
 
+// Resolves in a later task of the event loop, not a microtask: a message to ourselves, queued
+// behind the tasks already waiting (scheduler.yield() would jump ahead of them; setTimeout
+// clamps to 4 ms).
+function nextTask() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
 function seededShuffle(n, seed) {
   const order = Array.from({ length: n }, (_, i) => i);
   let s = seed >>> 0 || 1;
@@ -529,7 +543,7 @@ export class Model {
     // Batch starts, taken in order by whichever thread is free; a batch a helper fails goes
     // back to the front, for this thread (where its error surfaces with its message).
     const run = {
-      list, batchSize, signal, queue: [], busy: new Set(), helpers: [], stopped: false,
+      list, batchSize, signal, queue: [], busy: new Set(), helpers: [], starting: 0, stopped: false,
       store(start, rows, y) {
         out.width = y.length / rows;
         out.data ??= new Float32Array(list.length * out.width);
@@ -542,11 +556,21 @@ export class Model {
     const fx = this.featureExtractor();
     const local = async () => {
       while (run.queue.length > 0) {
-        if (signal?.aborted) throw signal.reason ?? error('aborted');
         const start = run.queue.shift();
-        const x = await this.prepareImages(list.slice(start, start + batchSize));
-        const y = await fx.predict(x.data, x.shape);
-        run.store(start, x.shape[0], y.data);
+        const end = Math.min(start + batchSize, list.length);
+        for (let i = start; i < end;) {
+          if (signal?.aborted) throw signal.reason ?? error('aborted');
+          // While helpers start (each step of which waits for this thread's event loop), a
+          // quarter batch at a time: the network's time per image hardly depends on the batch.
+          const step = run.starting > 0 ? Math.max(1, batchSize >> 2) : end - i;
+          const x = await this.prepareImages(list.slice(i, Math.min(i + step, end)));
+          const y = await fx.predict(x.data, x.shape);
+          run.store(i, x.shape[0], y.data);
+          i += x.shape[0];
+          // On the CPU a batch resolves without leaving this task: let the event loop run (the
+          // page's input and painting, the helpers' replies) before the next one.
+          await nextTask();
+        }
       }
     };
     try {
@@ -590,16 +614,13 @@ export class Model {
       featuresLayer: this.featuresLayer,
     }));
     source.catch(() => {}); // each helper sees the failure itself
-    const helper = async () => {
-      const w = new GlimpseWorker();
-      run.helpers.push(w);
-      // The same engine build, already compiled (posting a module shares its code).
-      await w.ready({
-        backend: 'cpu',
-        ...(engineKind === 'cpu' ? { cpuWasmUrl: engineModule } : { wasmUrl: engineModule }),
-      });
-      const m = await w.loadModel(await source);
-      while (run.queue.length > 0 && !run.stopped && !run.signal?.aborted) {
+    // Two batches in flight per helper: its next one is already there when it finishes one,
+    // however long this thread takes to get back to the event loop. The spare lane stops
+    // while there are still batches for every thread, so that no thread waits at the end on
+    // a batch queued behind another.
+    const lane = async (m, spare) => {
+      const left = spare ? count + 1 : 0;
+      while (run.queue.length > left && !run.stopped && !run.signal?.aborted) {
         const start = run.queue.shift();
         const chunk = run.list.slice(start, start + run.batchSize);
         const job = m.features(chunk, { batchSize: run.batchSize });
@@ -615,6 +636,21 @@ export class Model {
         }
       }
     };
+    const helper = async () => {
+      const w = new GlimpseWorker();
+      run.helpers.push(w);
+      // The same engine build, already compiled (posting a module shares its code), and the
+      // model, in one message.
+      const engine = engineKind === 'cpu' ? { cpuWasmUrl: engineModule } : { wasmUrl: engineModule };
+      let m;
+      try {
+        m = await w.startHelper({ backend: 'cpu', ...engine }, await source);
+      } finally {
+        run.starting--;
+      }
+      await Promise.all([lane(m, false), lane(m, true)]);
+    };
+    run.starting = count;
     for (let i = 0; i < count; i++) {
       helper().catch(() => {
         // could not start (or was stopped): the other threads take its share

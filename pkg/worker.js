@@ -40,6 +40,10 @@ function signalFor(id) {
 const ops = {
   ready: (id, options) => glimpse.ready(options),
   memory: () => glimpse.memoryBytes(),
+  startHelper: async (id, options, source) => {
+    await glimpse.ready(options);
+    return describe(await glimpse.loadModel(source));
+  },
   loadModel: async (id, source, options) => describe(await glimpse.loadModel(source, options)),
   loadPretrained: async (id, name, options = {}) =>
     describe(await glimpse.loadPretrained(name, {

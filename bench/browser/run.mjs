@@ -25,7 +25,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 const args = process.argv.slice(2);
 const opt = (n, d) => (args.includes(n) ? args[args.indexOf(n) + 1] : d);
-const ALL = 'glimpse-cpu,ort-wasm,tfjs-wasm,glimpse-webgpu,ort-webgpu,tfjs-webgl,tfjs-webgpu';
+// glimpse-cpu-workers runs only the transfer workload (features on helper workers).
+const ALL = 'glimpse-cpu,glimpse-cpu-workers,ort-wasm,tfjs-wasm,glimpse-webgpu,ort-webgpu,tfjs-webgl,tfjs-webgpu';
 const engines = opt('--engines', ALL).split(',');
 const work = opt('--work', 'infer,memory,train,transfer,native');
 const iters = Number(opt('--iters', 20));
@@ -88,7 +89,9 @@ async function runAll() {
   for (const engine of engines) {
     const page = await browser.newPage();
     page.on('console', (m) => m.text().startsWith('[bench]') && console.log(m.text()));
-    const q = new URLSearchParams({ engine, work, ...SIZES[isGpu(engine) ? 'gpu' : 'cpu'] });
+    const only = engine.endsWith('-workers') ? work.split(',').filter((w) => w === 'transfer').join(',') : work;
+    if (!only) continue;
+    const q = new URLSearchParams({ engine, work: only, ...SIZES[isGpu(engine) ? 'gpu' : 'cpu'] });
     const t = Date.now();
     await page.goto(`${origin}/bench/browser/index.html?${q}`);
     const r = await page.evaluate(() => window.benchDone);
@@ -221,7 +224,7 @@ const gz = SIZES.gpu;
 let md = `# Browser benchmark: one Chromium session, a fresh page per engine\n\n`;
 md += `Chromium ${chromiumVersion} headless; EfficientNet-Lite0 with the same weights in every engine (Glimpse: Keras .weights.h5; onnxruntime-web: ONNX from bench/onnx_export.py; TF.js: layers model from bench/tfjs_export.py). `;
 md += `Numbers in parentheses are ratios to the best engine of the same group (CPU or GPU) in that column: 1.00 is the best. `;
-md += `The page is not cross-origin isolated, so every wasm engine runs single-threaded (onnxruntime-web numThreads = 1; TF.js wasm gets no SharedArrayBuffer and uses SIMD without threads). `;
+md += `The page is not cross-origin isolated, so every wasm engine runs single-threaded (onnxruntime-web numThreads = 1; TF.js wasm gets no SharedArrayBuffer and uses SIMD without threads). Glimpse's features() can also spread its batches over helper Web Workers, which need no isolation: the transfer table's extra Glimpse row (one thread per core, at most 4). `;
 md += `WebGL and WebGPU are SwiftShader (CPU emulation) on this machine: the GPU group runs smaller workloads (noted per table) and says nothing about real GPUs.\n\n`;
 md += sectioned(null, 'Inference (EfficientNet-Lite0, 224x224)', [
   { name: 'top-1 (golden cat: 282)', text: (r) => String(r.top1) },

@@ -344,7 +344,7 @@ async function run() {
         assert(JSON.stringify(par.shape) === JSON.stringify(one.shape), `shape ${par.shape}`);
         const diff = maxDiff(par.data, one.data);
         assert(diff <= 1e-6, `features differ by ${diff}`);
-        assert(done.length === 11 && done.at(-1) === 22 && done.every((d, i) => i === 0 || d > done[i - 1]), `progress ${done}`);
+        assert(done.length >= 11 && done.at(-1) === 22 && done.every((d, i) => i === 0 || d > done[i - 1]), `progress ${done}`);
         // A photo that cannot be decoded fails the call with its message, wherever it lands.
         const bad = [...images];
         bad[15] = new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' });
