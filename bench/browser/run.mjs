@@ -205,7 +205,7 @@ function sectioned(key, title, cols, note, gpuNote = '') {
   if (!ok.some((r) => r[key ?? 'top1'] !== undefined)) return '';
   let md = `## ${title}\n\n`;
   for (const [name, gpu] of [['CPU', false], ['GPU (WebGL, WebGPU)', true]]) {
-    const rows = ok.filter((r) => isGpu(r.engine) === gpu && (key === null || r[key] !== undefined));
+    const rows = ok.filter((r) => isGpu(r.engine) === gpu && r[key ?? 'top1'] !== undefined);
     const good = key === null ? rows : rows.filter((r) => r[key] && !r[key].error && !r[key].na);
     const bad = key === null ? [] : rows.filter((r) => !good.includes(r));
     let t = table(name, good, cols, gpu ? gpuNote : '');
@@ -255,7 +255,7 @@ md += sectioned('transfer', 'Transfer learning: EfficientNet-Lite0 features + a 
   { name: 'features ms / photo', key: 'transfer.featuresMsPerImage', lower: true },
   { name: `head training s (${sz.headEpochs} epochs)`, key: 'transfer.headS', lower: true, na: (r) => r.transfer.head },
   { name: 'head train accuracy', text: (r) => (r.transfer.headAccuracy == null ? '' : String(r.transfer.headAccuracy)) },
-], `${sz.transferN} distinct 224x224 photos made in the page from the 7 fixture photos (random crops of 60-100%, flips), 7 classes; features: the network up to avg_pool (1280 values), batches of ${sz.featureBatch}, input tensors and the cut model (or ORT session) made before timing, first batch timed; head: Dense(7, softmax), Adam (lr 0.001), batch 32. onnxruntime-web extracts features from an ONNX file cut at avg_pool (onnx_export.py --features) and has no training.`,
+], `${sz.transferN} distinct 224x224 photos made in the page from the 7 fixture photos (random crops of 60-100%, flips), 7 classes; features: the network up to avg_pool (1280 values), batches of ${sz.featureBatch}, input tensors and the cut model (or ORT session) made before timing, first batch timed; head: Dense(7, softmax), Adam (lr 0.001), batch 32. onnxruntime-web extracts features from an ONNX file cut at avg_pool (onnx_export.py --features) and has no training. The helper-workers row: features(images, { workers }) on ImageData made from the same tensors before timing and taken as they are (no crop or resize); the helpers' start (an engine instance from the compiled module, a copy of the model) is inside the time.`,
 `GPU group: ${gz.transferN} photos in batches of ${gz.featureBatch} (same head training on their features).`);
 for (const r of results.filter((r) => r.error)) md += `- ${r.engine} failed: ${r.error.split('\n')[0]}\n`;
 md += `\n## Download sizes\n\n| file | bytes | gzip |\n|---|---|---|\n`;
