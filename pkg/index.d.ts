@@ -148,10 +148,11 @@ export interface FeaturesOptions {
   /**
    * Threads in all (default 1). On the CPU backend, more than 1 starts that many minus one
    * helper Web Workers for the call: each instantiates the already compiled engine, loads its
-   * own copy of the model (its memory: about the engine's again, each) and takes batches from
-   * one queue with this thread; they stop when the call ends. No SharedArrayBuffer, so the page
-   * needs no cross-origin isolation. Only Blob, ImageBitmap and ImageData images go to helpers
-   * (others run here); on WebGPU the GPU does the work and helpers are not started.
+   * own copy of the model (EfficientNet-Lite0, batches of 8: about 115 MiB each) and takes
+   * batches from one queue with this thread; they stop when the call ends. No
+   * SharedArrayBuffer, so the page needs no cross-origin isolation. Helpers start only when
+   * every image is a Blob, ImageBitmap or ImageData (what a worker can receive; the worker
+   * client turns elements into ImageBitmaps), and not on WebGPU, where the GPU does the work.
    */
   workers?: number;
   /** After each batch: images done so far, of total. */

@@ -407,8 +407,7 @@ async function train() {
       classes.map((c) => ({ label: c.name.trim(), images: c.files })),
       {
         epochs, learningRate, validationSplit: total >= 10 ? holdout : 0, signal: ctrl.signal,
-        // Features on the CPU: helper workers share the photos (no effect on WebGPU).
-        workers: Math.min(4, navigator.hardwareConcurrency || 1),
+        workers: featureThreads(),
         onProgress: (p) => {
           if (p.phase === 'features') {
             progress.value = (0.5 * p.done) / p.total;
@@ -447,6 +446,15 @@ async function train() {
     $('train').disabled = false;
     $('cancel').disabled = true;
   }
+}
+
+// Threads for the features on the CPU (no effect on WebGPU): one per core, at most 4, and at
+// most one per 2 GB of memory where the browser says (each helper worker holds about 115 MiB
+// while the photos are looked at).
+function featureThreads() {
+  const cores = navigator.hardwareConcurrency || 1;
+  const memory = navigator.deviceMemory;
+  return Math.max(1, Math.min(4, cores, memory ? Math.floor(memory / 2) : 4));
 }
 
 function accuracy(v) {
