@@ -32,7 +32,7 @@ export class RemoteModel {
   countParams(): number;
   predict(data: Float32Array, shape: number[]): Promise<TensorData>;
   classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
-  classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
+  classify(images: ImageInput[], options?: { topK?: number } & FeaturesOptions): Promise<Prediction[][]>;
   features(images: ImageInput | ImageInput[], options?: FeaturesOptions): Promise<TensorData>;
   fit(x: Float32Array, y: ArrayLike<number>, options?: FitOptions): Promise<History>;
   save(): Promise<SavedModel>;

@@ -140,8 +140,11 @@ export class RemoteModel {
   predict(data, shape) {
     return this.#w.call('predict', [this.handle, data, shape]);
   }
-  async classify(image, options) {
-    return this.#w.call('classify', [this.handle, await transferable(image), options]);
+  async classify(image, { onProgress, signal, ...options } = {}) {
+    return this.#w.call('classify', [this.handle, await transferable(image), options], {
+      listeners: { progress: onProgress },
+      signal,
+    });
   }
   async features(images, { onProgress, signal, ...options } = {}) {
     return this.#w.call('features', [this.handle, await transferable(images), options], {

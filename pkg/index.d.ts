@@ -216,7 +216,8 @@ export class Model {
   warmUp(): Promise<void>;
   prepareImages(images: ImageInput | ImageInput[]): Promise<TensorData>;
   classify(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
-  classify(images: ImageInput[], options?: { topK?: number; batchSize?: number }): Promise<Prediction[][]>;
+  /** One list per image; `workers` etc. as in features(). */
+  classify(images: ImageInput[], options?: { topK?: number } & FeaturesOptions): Promise<Prediction[][]>;
   featureExtractor(layer?: string): Model;
   features(images: ImageInput | ImageInput[], options?: FeaturesOptions): Promise<TensorData>;
   fit(x: Float32Array | TensorData, y: ArrayLike<number>, options?: FitOptions): Promise<History>;

@@ -499,19 +499,24 @@ export class Model {
 
   /**
    * Classifies one image (→ [{ index, label, score }], best first) or an array of images
-   * (→ one such list per image).
+   * (→ one such list per image). Options: topK (5), batchSize (8), workers (threads, as in
+   * features()), onProgress({ done, total }), signal.
    */
-  async classify(image, { topK: k = 5, batchSize = 8 } = {}) {
+  async classify(image, { topK: k = 5, batchSize = 8, workers = 1, onProgress, signal } = {}) {
     const list = Array.isArray(image) ? image : [image];
-    const out = [];
-    for (let i = 0; i < list.length; i += batchSize) {
-      const x = await this.prepareImages(list.slice(i, i + batchSize));
-      const y = await this.predict(x.data, x.shape);
-      const per = y.data.length / x.shape[0];
-      for (let j = 0; j < x.shape[0]; j++) {
-        out.push(topK(y.data.subarray(j * per, (j + 1) * per), this.labels, k));
-      }
-    }
+    const out = new Array(list.length);
+    await this.#spread(list, {
+      what: 'classify()', batchSize, workers, onProgress, signal,
+      here: async (images) => {
+        const x = await this.prepareImages(images);
+        const y = await this.predict(x.data, x.shape);
+        const per = y.data.length / x.shape[0];
+        return Array.from({ length: x.shape[0] }, (_, j) =>
+          topK(y.data.subarray(j * per, (j + 1) * per), this.labels, k));
+      },
+      there: (m, images) => m.classify(images, { topK: k, batchSize }),
+      store: (start, rows) => rows.forEach((r, j) => (out[start + j] = r)),
+    });
     return Array.isArray(image) ? out : out[0];
   }
 
@@ -526,34 +531,58 @@ export class Model {
   }
 
   /**
-   * Features of images at featuresLayer: { data, shape: [n, width] }. onProgress({ done, total }).
-   * `workers` > 1 (CPU backend) shares the batches with that many threads in all: this one and
-   * helper Web Workers, each with its own copy of the model (see #startHelpers).
+   * Features of images at featuresLayer: { data, shape: [n, width] }. Options: batchSize (8),
+   * workers (threads in all, default 1: see #spread), onProgress({ done, total }), signal.
    */
   async features(images, { batchSize = 8, workers = 1, onProgress, signal } = {}) {
     const list = Array.isArray(images) ? images : [images];
+    if (list.length === 0) throw error('features(): no images given');
+    const fx = this.featureExtractor();
+    let data = null;
+    let width = 0;
+    try {
+      await this.#spread(list, {
+        what: 'features()', batchSize, workers, onProgress, signal,
+        here: async (imgs) => {
+          const x = await this.prepareImages(imgs);
+          return (await fx.predict(x.data, x.shape)).data;
+        },
+        there: async (m, imgs) => (await m.features(imgs, { batchSize })).data,
+        store: (start, y, rows) => {
+          width = y.length / rows;
+          data ??= new Float32Array(list.length * width);
+          data.set(y, start * width);
+        },
+      });
+    } finally {
+      fx.dispose();
+    }
+    return { data, shape: [list.length, width] };
+  }
+
+  // Runs `list` in batches: here(images) on this thread, or there(remoteModel, images) on a
+  // helper; store(start, result, count) keeps each batch's result. With `workers` > 1 on the
+  // CPU backend the batches are shared with helper Web Workers (see #startHelpers): whichever
+  // thread is free takes the next one; a batch a helper fails goes back to the front, for this
+  // thread, where its error surfaces with its usual message.
+  async #spread(list, { what, batchSize, workers, onProgress, signal, here, there, store }) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw error(`features(): batchSize must be a whole number >= 1, found ${batchSize}`);
+      throw error(`${what}: batchSize must be a whole number >= 1, found ${batchSize}`);
     }
     if (!Number.isInteger(workers) || workers < 1) {
-      throw error(`features(): workers must be a whole number >= 1, found ${workers}`);
+      throw error(`${what}: workers must be a whole number >= 1, found ${workers}`);
     }
-    if (list.length === 0) throw error('no images given');
-    const out = { data: null, width: 0, done: 0 };
-    // Batch starts, taken in order by whichever thread is free; a batch a helper fails goes
-    // back to the front, for this thread (where its error surfaces with its message).
+    let done = 0;
     const run = {
-      list, batchSize, signal, queue: [], busy: new Set(), helpers: [], starting: 0, stopped: false,
-      store(start, rows, y) {
-        out.width = y.length / rows;
-        out.data ??= new Float32Array(list.length * out.width);
-        out.data.set(y, start * out.width);
-        out.done += rows;
-        onProgress?.({ done: out.done, total: list.length });
+      list, batchSize, signal, there, queue: [], busy: new Set(), helpers: [], starting: 0,
+      stopped: false,
+      store(start, result, count) {
+        store(start, result, count);
+        done += count;
+        onProgress?.({ done, total: list.length });
       },
     };
     for (let i = 0; i < list.length; i += batchSize) run.queue.push(i);
-    const fx = this.featureExtractor();
     const local = async () => {
       while (run.queue.length > 0) {
         const start = run.queue.shift();
@@ -563,10 +592,9 @@ export class Model {
           // While helpers start (each step of which waits for this thread's event loop), a
           // quarter batch at a time: the network's time per image hardly depends on the batch.
           const step = run.starting > 0 ? Math.max(1, batchSize >> 2) : end - i;
-          const x = await this.prepareImages(list.slice(i, Math.min(i + step, end)));
-          const y = await fx.predict(x.data, x.shape);
-          run.store(i, x.shape[0], y.data);
-          i += x.shape[0];
+          const images = list.slice(i, Math.min(i + step, end));
+          run.store(i, await here(images), images.length);
+          i += images.length;
           // On the CPU a batch resolves without leaving this task: let the event loop run (the
           // page's input and painting, the helpers' replies) before the next one.
           await nextTask();
@@ -585,15 +613,13 @@ export class Model {
     } finally {
       run.stopped = true;
       for (const w of run.helpers) w.terminate();
-      fx.dispose();
     }
     if (signal?.aborted) throw signal.reason ?? error('aborted');
-    return { data: out.data, shape: [list.length, out.width] };
   }
 
   // Starts `count` helper Web Workers (this package's worker.js on this engine, its compiled
   // module posted to them) that each load a copy of this model and take batches from
-  // `run.queue`. No SharedArrayBuffer, so the page needs no cross-origin isolation; each costs
+  // `run.queue` (for #spread). No SharedArrayBuffer, so the page needs no cross-origin isolation; each costs
   // an engine instance and its memory until the call ends. Helpers only help: one that cannot
   // start, or fails a batch, gives the batch back and retires. On WebGPU, or with images a
   // worker cannot receive (elements, canvases), none start.
@@ -610,6 +636,7 @@ export class Model {
     const source = this.save().then((s) => ({
       structure: s.structure,
       weights: s.weights,
+      labels: this.labels,
       preprocessing: this.preprocessing,
       featuresLayer: this.featuresLayer,
     }));
@@ -623,11 +650,11 @@ export class Model {
       while (run.queue.length > left && !run.stopped && !run.signal?.aborted) {
         const start = run.queue.shift();
         const chunk = run.list.slice(start, start + run.batchSize);
-        const job = m.features(chunk, { batchSize: run.batchSize });
+        const job = run.there(m, chunk);
         run.busy.add(job);
         try {
-          const y = await job;
-          if (!run.stopped) run.store(start, chunk.length, y.data);
+          const result = await job;
+          if (!run.stopped) run.store(start, result, chunk.length);
         } catch {
           run.queue.unshift(start);
           return;

@@ -52,7 +52,12 @@ const ops = {
     })),
   createHead: async (id, options) => describe(await glimpse.createHead(options)),
   predict: (id, h, data, shape) => model(h).predict(data, shape),
-  classify: (id, h, images, options) => model(h).classify(images, options),
+  classify: (id, h, images, options = {}) =>
+    model(h).classify(images, {
+      ...options,
+      signal: signalFor(id),
+      onProgress: (p) => postMessage({ id, event: 'progress', payload: p }),
+    }),
   features: (id, h, images, options = {}) =>
     model(h).features(images, {
       ...options,

@@ -323,13 +323,13 @@ async function run() {
       return { backend: info.backend, epochsBeforeAbort: epochs };
     });
 
-    await test('features({ workers: 3 }): helper workers give the same features; errors, abort', async () => {
+    await test('features({ workers: 3 }), classify({ workers: 3 }): helper workers give the same results; errors, abort', async () => {
       // Count the helpers the package starts, the batches they are sent and the ones stopped.
       const Real = globalThis.Worker;
       const seen = { made: 0, batches: 0, stopped: 0 };
       globalThis.Worker = class extends Real {
         constructor(...a) { super(...a); seen.made++; }
-        postMessage(m, t) { if (m?.op === 'features') seen.batches++; return super.postMessage(m, t); }
+        postMessage(m, t) { if (m?.op === 'features' || m?.op === 'classify') seen.batches++; return super.postMessage(m, t); }
         terminate() { seen.stopped++; return super.terminate(); }
       };
       try {
@@ -345,6 +345,17 @@ async function run() {
         const diff = maxDiff(par.data, one.data);
         assert(diff <= 1e-6, `features differ by ${diff}`);
         assert(done.length >= 11 && done.at(-1) === 22 && done.every((d, i) => i === 0 || d > done[i - 1]), `progress ${done}`);
+        // classify() shares its batches the same way: the same labels and scores.
+        const batches = seen.batches;
+        const top = await net.classify(images, { batchSize: 2, topK: 3 });
+        const topPar = await net.classify(images, { batchSize: 2, topK: 3, workers: 3 });
+        assert(seen.made === 4 && seen.batches > batches, `classify helpers: ${seen.made - 2} started, ${seen.batches - batches} batches`);
+        // (Batches split differently sum in a different order: scores agree to float rounding.)
+        const idx = (t) => JSON.stringify(t.map((r) => r.map((p) => p.index)));
+        assert(idx(topPar) === idx(top), 'classify on 3 threads ranks differently from one thread');
+        const scoreDiff = Math.max(...top.flatMap((r, i) => r.map((p, j) => Math.abs(p.score - topPar[i][j].score))));
+        assert(scoreDiff <= 1e-5, `classify scores differ by ${scoreDiff}`);
+        assert(top[0][0].label === 'tiger cat', `first photo: ${top[0][0].label}`);
         // A photo that cannot be decoded fails the call with its message, wherever it lands.
         const bad = [...images];
         bad[15] = new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' });
@@ -358,7 +369,7 @@ async function run() {
           err = e;
         }
         assert(err?.name === 'AbortError', `abort: ${err}`);
-        assert(seen.made === 6 && seen.stopped === 6, `every helper stopped: ${seen.stopped} of ${seen.made}`);
+        assert(seen.made === 8 && seen.stopped === 8, `every helper stopped: ${seen.stopped} of ${seen.made}`);
         return { maxDiff: diff, helperBatches: seen.batches };
       } finally {
         globalThis.Worker = Real;
