@@ -146,13 +146,14 @@ export interface FeaturesOptions {
   /** Images per network call (default 8). */
   batchSize?: number;
   /**
-   * Threads in all (default 1). On the CPU backend, more than 1 starts that many minus one
-   * helper Web Workers for the call: each instantiates the already compiled engine, loads its
-   * own copy of the model (EfficientNet-Lite0, batches of 8: about 115 MiB each) and takes
-   * batches from one queue with this thread; they stop when the call ends. No
-   * SharedArrayBuffer, so the page needs no cross-origin isolation. Helpers start only when
-   * every image is a Blob, ImageBitmap or ImageData (what a worker can receive; the worker
-   * client turns elements into ImageBitmaps), and not on WebGPU, where the GPU does the work.
+   * Threads in all (default 1; at most navigator.hardwareConcurrency, and one per two
+   * batches). On the CPU backend, more than 1 starts that many minus one helper Web Workers for
+   * the call: each instantiates the already compiled engine, loads its own copy of the model
+   * (EfficientNet-Lite0, batches of 8: about 115 MiB each) and takes batches from one queue
+   * with this thread; they stop when the call ends. No SharedArrayBuffer, so the page needs no
+   * cross-origin isolation. Helpers start only when every image is a Blob, ImageBitmap or
+   * ImageData (what a worker can receive; the worker client turns elements into ImageBitmaps),
+   * and not on WebGPU, where the GPU does the work.
    */
   workers?: number;
   /** After each batch: images done so far, of total. */

@@ -602,8 +602,10 @@ export class Model {
       }
     };
     try {
-      // A helper's start (engine, model) takes about two batches' time: none for fewer batches.
-      this.#startHelpers(run, Math.min(workers - 1, (run.queue.length - 1) >> 1));
+      // At most one thread per core (more only add memory), and as a helper's start (engine,
+      // model) takes about two batches' time, none for fewer batches.
+      const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
+      this.#startHelpers(run, Math.min(workers, cores, (run.queue.length + 1) >> 1) - 1);
       await local();
       // Then only the helpers' batches still running (and any they give back).
       while (run.busy.size > 0) {
