@@ -149,7 +149,8 @@ export interface FeaturesOptions {
    * Threads in all (default 1; at most navigator.hardwareConcurrency, and one per two
    * batches). On the CPU backend, more than 1 starts that many minus one helper Web Workers for
    * the call: each instantiates the already compiled engine, loads its own copy of the model
-   * (EfficientNet-Lite0, batches of 8: about 115 MiB each) and takes batches from one queue
+   * (EfficientNet-Lite0, batches of 8: about 100 MiB each for features, which load the
+   * network up to featuresLayer only, 115 for classify) and takes batches from one queue
    * with this thread; they stop when the call ends. No SharedArrayBuffer, so the page needs no
    * cross-origin isolation. Helpers start only when every image is a Blob, ImageBitmap or
    * ImageData (what a worker can receive; the worker client turns elements into ImageBitmaps),

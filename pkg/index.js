@@ -543,6 +543,8 @@ export class Model {
     try {
       await this.#spread(list, {
         what: 'features()', batchSize, workers, onProgress, signal,
+        // Helpers load the network up to featuresLayer only (Lite0: 13 of its 18 MB).
+        copy: fx,
         here: async (imgs) => {
           const x = await this.prepareImages(imgs);
           return (await fx.predict(x.data, x.shape)).data;
@@ -561,11 +563,12 @@ export class Model {
   }
 
   // Runs `list` in batches: here(images) on this thread, or there(remoteModel, images) on a
-  // helper; store(start, result, count) keeps each batch's result. With `workers` > 1 on the
+  // helper (which loads the model `copy`, this one or a part of it, with this one's labels,
+  // preprocessing and featuresLayer); store(start, result, count) keeps each batch's result. With `workers` > 1 on the
   // CPU backend the batches are shared with helper Web Workers (see #startHelpers): whichever
   // thread is free takes the next one; a batch a helper fails goes back to the front, for this
   // thread, where its error surfaces with its usual message.
-  async #spread(list, { what, batchSize, workers, onProgress, signal, here, there, store }) {
+  async #spread(list, { what, batchSize, workers, onProgress, signal, copy = this, here, there, store }) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw error(`${what}: batchSize must be a whole number >= 1, found ${batchSize}`);
     }
@@ -574,7 +577,7 @@ export class Model {
     }
     let done = 0;
     const run = {
-      list, batchSize, signal, there, queue: [], busy: new Set(), helpers: [], starting: 0,
+      list, batchSize, signal, copy, there, queue: [], busy: new Set(), helpers: [], starting: 0,
       stopped: false,
       store(start, result, count) {
         store(start, result, count);
@@ -635,7 +638,7 @@ export class Model {
         !run.list.every(cloneable)) {
       return;
     }
-    const source = this.save().then((s) => ({
+    const source = run.copy.save().then((s) => ({
       structure: s.structure,
       weights: s.weights,
       labels: this.labels,

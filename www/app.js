@@ -449,7 +449,7 @@ async function train() {
 }
 
 // Threads for the features on the CPU (no effect on WebGPU): one per core, at most 4, and at
-// most one per 2 GB of memory where the browser says (each helper worker holds about 115 MiB
+// most one per 2 GB of memory where the browser says (each helper worker holds about 100 MiB
 // while the photos are looked at).
 function featureThreads() {
   const cores = navigator.hardwareConcurrency || 1;
