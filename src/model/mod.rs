@@ -139,20 +139,22 @@ impl Model {
     /// the right shape and nothing left over, or an error with the full report.
     pub fn from_spec_and_weights(
         spec: ModelSpec,
-        weights: &WeightStore,
+        mut weights: WeightStore,
         device: &Device,
     ) -> Result<Model> {
         let graph = Graph::build(&spec)?;
-        let report = check_weights(&spec, &graph, weights);
+        let report = check_weights(&spec, &graph, &weights);
         if !report.is_clean() {
             return Err(Error::WeightsMismatch(report));
         }
         drop(graph);
+        // Each variable's values leave the store as its tensor is made: the file's values and
+        // the model's are never all in memory at once (in the browser, memory never shrinks).
         Model::from_spec_with(spec, device, |layer, i, _| {
             Ok(weights
                 .layers
-                .get(layer)
-                .map(|v| v[i].data.clone())
+                .get_mut(layer)
+                .map(|v| std::mem::take(&mut v[i].data))
                 .unwrap_or_default())
         })
     }
@@ -168,7 +170,7 @@ impl Model {
         // Check the structure before reading any weights.
         Graph::build(&spec)?;
         let store = hdf5::read_weights(weights, weights_name)?;
-        Model::from_spec_and_weights(spec, &store, device)
+        Model::from_spec_and_weights(spec, store, device)
     }
 
     /// Loads a file that carries structure and weights: a `.keras` zip or a full-model `.h5`.
@@ -179,7 +181,7 @@ impl Model {
             archive::read_full_h5(bytes, name)?
         };
         let spec = keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())?;
-        Model::from_spec_and_weights(spec, &arch.weights, device)
+        Model::from_spec_and_weights(spec, arch.weights, device)
     }
 
     /// Keras shape (without batch) of each input.

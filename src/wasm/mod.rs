@@ -214,7 +214,7 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     let spec = crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
         .map_err(js_err)?;
     let model =
-        Model::from_spec_and_weights(spec, &arch.weights, &backend().device).map_err(js_err)?;
+        Model::from_spec_and_weights(spec, arch.weights, &backend().device).map_err(js_err)?;
     let mut m = WasmModel::new(model, arch.structure);
     m.archive_labels = labels;
     Ok(m)
