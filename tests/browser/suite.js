@@ -319,8 +319,23 @@ async function run() {
       }
       assert(err?.name === 'AbortError', `worker fit abort: ${err}`);
       await expectError(() => w.loadModel({ structure: '{', weights: new Uint8Array(1) }), 'model JSON');
+      // An abort reaches the worker between batches even when no image needs decoding
+      // (ImageData: every batch resolves without leaving the worker's task).
+      const remoteNet = await w.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
+      const pixels = await g.imagePixels(new Blob([await bytes(`${FIX}/efficientnet/chelsea_224.png`)]));
+      const many = Array.from({ length: 24 }, () => pixels);
+      const stop = new AbortController();
+      let seenDone = 0;
+      let featErr;
+      try {
+        await remoteNet.features(many, { batchSize: 2, signal: stop.signal, onProgress: (p) => { seenDone = p.done; stop.abort(); } });
+      } catch (e) {
+        featErr = e;
+      }
+      assert(featErr?.name === 'AbortError', `worker features abort: ${featErr}`);
+      assert(seenDone < 24, `the abort came after all ${seenDone} images`);
       w.terminate();
-      return { backend: info.backend, epochsBeforeAbort: epochs };
+      return { backend: info.backend, epochsBeforeAbort: epochs, imagesBeforeAbort: seenDone };
     });
 
     await test('features({ workers: 3 }), classify({ workers: 3 }): helper workers give the same results; errors, abort', async () => {
