@@ -310,11 +310,19 @@ export async function createHead({ features, classes, hidden, seed = 1337 } = {}
 
 /** RGBA pixels of an image: ImageData, ImageBitmap, HTMLImageElement, canvases or a Blob. */
 export async function imagePixels(image) {
-  if (typeof ImageData !== 'undefined' && image instanceof ImageData) return image;
-  if (image && typeof image === 'object' && image.data instanceof Uint8ClampedArray &&
-      Number.isInteger(image.width) && Number.isInteger(image.height)) {
-    return image;
-  }
+  if (isPixels(image)) return image;
+  const bitmap = await imageBitmap(image);
+  return drawn(bitmap, 0, 0, bitmap.width, bitmap.height);
+}
+
+function isPixels(image) {
+  return (typeof ImageData !== 'undefined' && image instanceof ImageData) ||
+    Boolean(image && typeof image === 'object' && image.data instanceof Uint8ClampedArray &&
+      Number.isInteger(image.width) && Number.isInteger(image.height));
+}
+
+// The image as something a canvas draws (a Blob decoded), with a typed error for the rest.
+async function imageBitmap(image) {
   let bitmap;
   const options = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
   try {
@@ -342,10 +350,15 @@ export async function imagePixels(image) {
     throw error(`cannot decode ${name}: not an image the browser can read (${e.message ?? e})`, e);
   }
   if (!bitmap.width || !bitmap.height) throw error('the image is empty (0 pixels)');
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  return bitmap;
+}
+
+// The RGBA pixels of the w x h part of `bitmap` at (x, y), drawn 1:1.
+function drawn(bitmap, x, y, w, h) {
+  const canvas = new OffscreenCanvas(w, h);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(bitmap, 0, 0);
-  return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  ctx.drawImage(bitmap, x, y, w, h, 0, 0, w, h);
+  return ctx.getImageData(0, 0, w, h);
 }
 
 // Resolves in a later task of the event loop, not a microtask: a message to ourselves, queued
@@ -482,12 +495,27 @@ export class Model {
     const per = p.h * p.w * 3;
     const data = new Float32Array(list.length * per);
     for (let i = 0; i < list.length; i++) {
-      const px = await imagePixels(list[i]);
+      // Pixels the page already has go to the engine whole (it crops); anything drawn is drawn
+      // only where the crop is (cropBox: the engine's own rule), so a phone photo's 48 MB of
+      // RGBA becomes its crop's 28 MB, in JS and in the engine's memory.
+      let px = list[i];
+      let crop = p.crop;
+      if (!isPixels(px)) {
+        const bitmap = await imageBitmap(px);
+        let box;
+        try {
+          box = wasm.cropBox(bitmap.width, bitmap.height, crop);
+        } catch (e) {
+          throw asError(e);
+        }
+        px = drawn(bitmap, box[0], box[1], box[2], box[3]);
+        crop = 1;
+      }
       let x;
       try {
         x = wasm.prepareImage(
           new Uint8Array(px.data.buffer, px.data.byteOffset, px.data.byteLength),
-          px.width, px.height, p.h, p.w, p.crop, p.resize, p.scale,
+          px.width, px.height, p.h, p.w, crop, p.resize, p.scale,
         );
       } catch (e) {
         throw asError(e);

@@ -249,8 +249,19 @@ mod tests {
             let want = center_crop(&whole, fraction);
             let got = from_rgba_cropped(&rgba, w, h, fraction, "x").expect("valid");
             assert_eq!(got, want, "{w}x{h} at {fraction}");
+            // What the browser glue does: only crop_box's part, then no crop.
+            let (x, y, cw, ch) = crop_box(w, h, fraction).expect("valid");
+            let part: Vec<u8> = rgba
+                .chunks_exact(w as usize * 4)
+                .skip(y as usize)
+                .take(ch as usize)
+                .flat_map(|r| r[x as usize * 4..(x + cw) as usize * 4].to_vec())
+                .collect();
+            let from_part = from_rgba(&part, cw, ch, "x").expect("valid");
+            assert_eq!(from_part, want, "{w}x{h} at {fraction}, from the box");
         }
         assert!(from_rgba_cropped(&[0; 16], 2, 2, 0.0, "x").is_err());
+        assert!(crop_box(2, 2, 1.5).is_err());
     }
 
     #[test]
@@ -288,19 +299,26 @@ pub fn from_rgba_cropped(
             format!("{width} x {height} pixels exceeds the limit of {MAX_SIDE} a side"),
         ));
     }
-    check_crop_fraction(fraction)?;
-    let (x, y, w, h) = if fraction < 1.0 {
-        let (x, y, side) = crop_square(width, height, fraction);
-        (x, y, side, side)
-    } else {
-        (0, 0, width, height)
-    };
+    let (x, y, w, h) = crop_box(width, height, fraction)?;
+    let (x, y) = (x as usize, y as usize);
     let row = width as usize * 4;
     let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
     for r in rgba.chunks_exact(row).skip(y).take(h as usize) {
         glimpse_kernels::resample::rgba_to_rgb(&r[x * 4..(x + w as usize) * 4], &mut rgb);
     }
     Ok(image::RgbImage::from_raw(w, h, rgb).expect("size checked"))
+}
+
+/// Left, top, width and height of the part of a `width x height` image that a central crop
+/// of `fraction` (in (0, 1]) keeps: the central square of [`center_crop`], or the whole image
+/// at 1. The browser glue draws only this part of a photo (a phone photo is 48 MB as RGBA).
+pub fn crop_box(width: u32, height: u32, fraction: f64) -> Result<(u32, u32, u32, u32)> {
+    check_crop_fraction(fraction)?;
+    if fraction < 1.0 && width > 0 && height > 0 {
+        let (x, y, side) = crop_square(width, height, fraction);
+        return Ok((x as u32, y as u32, side, side));
+    }
+    Ok((0, 0, width, height))
 }
 
 /// A central crop's fraction of the shorter side must be in (0, 1].

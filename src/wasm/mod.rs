@@ -275,6 +275,15 @@ pub fn prepare_image(
     .map_err(js_err)
 }
 
+/// The part of a `width x height` image that `prepareImage` keeps for `crop_fraction`:
+/// `[left, top, width, height]` (the central square, or the whole image at 1). Pages that
+/// draw only this part and pass it with a fraction of 1 get the same input.
+#[wasm_bindgen(js_name = cropBox)]
+pub fn crop_box(width: u32, height: u32, crop_fraction: f64) -> Result<Vec<u32>, JsError> {
+    let (x, y, w, h) = crate::image::crop_box(width, height, crop_fraction).map_err(js_err)?;
+    Ok(vec![x, y, w, h])
+}
+
 fn shape_array(dims: &[usize]) -> Array {
     let a = Array::new();
     a.push(&JsValue::NULL);

@@ -269,6 +269,21 @@ async function run() {
     return { top1: got.map((t) => t[0].label), perImageMs: Math.round(perImage) };
   });
 
+  await test('prepareImages: a photo drawn only where the crop is equals the engine cropping all its pixels', async () => {
+    const sizes = [];
+    let worst = 0;
+    for (const name of ['chelsea', 'astronaut', 'rocket']) {
+      const blob = new Blob([await bytes(`${FIX}/efficientnet/${name}_orig.jpg`)], { type: 'image/jpeg' });
+      const whole = await g.imagePixels(blob); // ImageData: the engine crops it
+      const a = await net.prepareImages(blob); // drawn: only cropBox's part
+      const b = await net.prepareImages(whole);
+      for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
+      sizes.push(`${whole.width}x${whole.height}`);
+    }
+    assert(worst === 0, `inputs differ by ${worst}`);
+    return { sizes };
+  });
+
   await test('transfer learning: features once, new head, classify with new labels, save', async () => {
     // Two "objects": photos of the cat and of the rocket, with flips and crops as variety.
     const make = async (name) => {
