@@ -8,10 +8,16 @@ export interface BackendInfo {
   backend: Backend;
   /** Adapter description, e.g. "SwiftShader Device (Subzero) (BrowserWebGpu)". */
   adapter: string;
+  /** Why 'auto' chose the CPU, when it did. */
+  reason?: 'no WebGPU adapter' | 'software WebGPU adapter';
 }
 
 export interface ReadyOptions {
-  /** 'auto' (default) takes WebGPU when the browser has an adapter, else the CPU. */
+  /**
+   * 'auto' (default) takes WebGPU when the browser has a hardware adapter, else the CPU (a
+   * software fallback adapter, such as SwiftShader, is far slower than the CPU engine);
+   * 'webgpu' takes any adapter.
+   */
   backend?: 'auto' | Backend;
   /**
    * Where the full engine's glimpse_bg.wasm (WebGPU + CPU, wasm/) is served, if not beside

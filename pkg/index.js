@@ -88,18 +88,24 @@ async function compileEngine(url) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-// Whether the browser offers a WebGPU adapter (what 'auto' needs before choosing the engine).
-async function hasWebGpu() {
+// The browser's WebGPU adapter, for 'auto': 'hardware', 'software' (a fallback adapter such as
+// SwiftShader, which renders on the CPU: Lite0 takes ~2 s a photo there against ~30 ms in the
+// CPU engine) or null (none).
+async function webGpuAdapter() {
   try {
-    return Boolean(typeof navigator !== 'undefined' && (await navigator.gpu?.requestAdapter()));
+    const a = typeof navigator !== 'undefined' ? await navigator.gpu?.requestAdapter() : null;
+    if (!a) return null;
+    return a.info?.isFallbackAdapter || a.isFallbackAdapter ? 'software' : 'hardware';
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
- * Loads the engine and chooses the backend: 'auto' (WebGPU when the browser has an adapter,
- * else the CPU), 'webgpu' or 'cpu'. Resolves to { backend, adapter }.
+ * Loads the engine and chooses the backend: 'auto' (WebGPU when the browser has a hardware
+ * adapter, else the CPU: a software fallback adapter is far slower than the CPU engine),
+ * 'webgpu' (any adapter) or 'cpu'. Resolves to { backend, adapter }, plus `reason` when 'auto'
+ * chose the CPU: 'no WebGPU adapter' or 'software WebGPU adapter'.
  *
  * On the CPU it loads the CPU-only build of the engine (wasm-cpu/: glimpse_relaxed_bg.wasm where
  * the browser has relaxed SIMD, see hasRelaxedSimd(), else glimpse_bg.wasm), unless the full build
@@ -111,16 +117,21 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
   const onlyFull = wasmUrl !== undefined && cpuWasmUrl === undefined;
+  const gpu = backend === 'auto' ? await webGpuAdapter() : null;
+  const autoCpu = backend === 'auto' && gpu !== 'hardware';
   let kind = 'full';
-  if (engineKind !== 'full' && !onlyFull) {
-    if (backend === 'cpu' || (backend === 'auto' && !(await hasWebGpu()))) kind = 'cpu';
-  }
+  if (engineKind !== 'full' && !onlyFull && (backend === 'cpu' || autoCpu)) kind = 'cpu';
   const engine = await loadEngine(kind, kind === 'cpu' ? cpuWasmUrl : wasmUrl);
   let info;
   try {
-    info = await engine.mod.initBackend(backend);
+    // 'auto' on an engine that has chosen already keeps its choice.
+    info = await engine.mod.initBackend(autoCpu && !engine.chosen ? 'cpu' : backend);
   } catch (e) {
     throw asError(e);
+  }
+  engine.chosen = true;
+  if (autoCpu && info.backend === 'cpu') {
+    info = { ...info, reason: gpu === 'software' ? 'software WebGPU adapter' : 'no WebGPU adapter' };
   }
   wasm = engine.mod;
   engineKind = kind;

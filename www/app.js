@@ -41,8 +41,9 @@ function setStatus(text, kind = '') {
 
 function backendText(info) {
   if (info.backend === 'webgpu') return `WebGPU — ${info.adapter}`;
-  return info.requested === 'cpu'
-    ? 'CPU (WebAssembly), as asked by ?backend=cpu'
+  if (info.requested === 'cpu') return 'CPU (WebAssembly), as asked by ?backend=cpu';
+  return info.reason === 'software WebGPU adapter'
+    ? 'CPU (WebAssembly) — this browser\'s WebGPU runs in software, slower than Glimpse on the CPU'
     : 'CPU (WebAssembly) — this browser has no WebGPU adapter, so Glimpse computes on the CPU';
 }
 

@@ -61,6 +61,22 @@ await step('page loads and names its backend', async () => {
   expect(/CPU \(WebAssembly\)/.test(status), `status: ${status}`);
 });
 
+// The automatic choice on a second page: WebGPU only on a hardware adapter. Here (SwiftShader,
+// a software fallback adapter) that is the CPU, saying why; on a machine with a GPU, WebGPU.
+await step('automatic backend: the CPU unless the WebGPU adapter is hardware', async () => {
+  const auto = await context.newPage();
+  await auto.goto(`${origin}/`);
+  await auto.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+  const status = await auto.textContent('#status');
+  const adapter = await auto.evaluate(async () => {
+    const a = await navigator.gpu?.requestAdapter();
+    return a ? (a.info?.isFallbackAdapter ? 'software' : 'hardware') : 'none';
+  });
+  await auto.close();
+  const want = { software: /CPU \(WebAssembly\).*runs in software/, hardware: /^WebGPU/, none: /CPU \(WebAssembly\).*no WebGPU adapter/ }[adapter];
+  expect(want.test(status), `adapter ${adapter}, status: ${status}`);
+});
+
 await step('classify the golden cat photo: tiger cat on top', async () => {
   await page.setInputFiles('#classify-files', [file(join(fixtures, 'chelsea_orig.jpg'))]);
   await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
