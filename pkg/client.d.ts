@@ -9,6 +9,8 @@ export class GlimpseWorker {
   constructor(url?: string | URL);
   ready(options?: Omit<ReadyOptions, never>): Promise<BackendInfo>;
   memoryBytes(): Promise<number>;
+  /** ready(options) then loadModel(source) in one message (what features({ workers }) uses). */
+  startHelper(options: ReadyOptions, source: ModelSource): Promise<RemoteModel>;
   loadModel(source: ModelSource, options?: LoadOptions): Promise<RemoteModel>;
   loadPretrained(
     name?: 'efficientnet-lite0',
