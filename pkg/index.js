@@ -88,17 +88,19 @@ async function compileEngine(url) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-// The browser's WebGPU adapter, for 'auto': 'hardware', 'software' (a fallback adapter such as
-// SwiftShader, which renders on the CPU: Lite0 takes ~2 s a photo there against ~30 ms in the
-// CPU engine) or null (none).
-async function webGpuAdapter() {
+// The browser's WebGPU adapter, or null.
+async function browserAdapter() {
   try {
-    const a = typeof navigator !== 'undefined' ? await navigator.gpu?.requestAdapter() : null;
-    if (!a) return null;
-    return a.info?.isFallbackAdapter || a.isFallbackAdapter ? 'software' : 'hardware';
+    return (typeof navigator !== 'undefined' && (await navigator.gpu?.requestAdapter())) || null;
   } catch {
     return null;
   }
+}
+
+// A fallback adapter such as SwiftShader renders on the CPU: Lite0 takes ~2 s a photo there
+// against ~30 ms in the CPU engine.
+function isSoftware(adapter) {
+  return Boolean(adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter);
 }
 
 /**
@@ -117,8 +119,8 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
   const onlyFull = wasmUrl !== undefined && cpuWasmUrl === undefined;
-  const gpu = backend === 'auto' ? await webGpuAdapter() : null;
-  const autoCpu = backend === 'auto' && gpu !== 'hardware';
+  const adapter = backend === 'auto' ? await browserAdapter() : null;
+  const autoCpu = backend === 'auto' && (!adapter || isSoftware(adapter));
   let kind = 'full';
   if (engineKind !== 'full' && !onlyFull && (backend === 'cpu' || autoCpu)) kind = 'cpu';
   const engine = await loadEngine(kind, kind === 'cpu' ? cpuWasmUrl : wasmUrl);
@@ -131,27 +133,24 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
   }
   engine.chosen = true;
   if (autoCpu && info.backend === 'cpu') {
-    info = { ...info, reason: gpu === 'software' ? 'software WebGPU adapter' : 'no WebGPU adapter' };
+    info = { ...info, reason: adapter ? 'software WebGPU adapter' : 'no WebGPU adapter' };
   }
   wasm = engine.mod;
   engineKind = kind;
   engineModule = engine.module;
   exportsOfWasm = engine.exports;
-  if (info.backend === 'webgpu') info = { ...info, adapter: await describeAdapter(info.adapter) };
+  if (info.backend === 'webgpu') {
+    info = { ...info, adapter: describeAdapter(adapter ?? (await browserAdapter()), info.adapter) };
+  }
   readyInfo = info;
   return { ...readyInfo };
 }
 
 // The browser's own description of its WebGPU adapter (wgpu's is often empty on the web).
-async function describeAdapter(fallback) {
-  try {
-    const a = await navigator.gpu.requestAdapter();
-    const i = a?.info;
-    const text = [i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' ');
-    return text ? `${text} (WebGPU)` : fallback;
-  } catch {
-    return fallback;
-  }
+function describeAdapter(a, fallback) {
+  const i = a?.info;
+  const text = [i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' ');
+  return text ? `${text} (WebGPU)` : fallback;
 }
 
 async function ensureReady() {
@@ -671,8 +670,7 @@ export class Model {
     const cloneable = (x) =>
       (typeof Blob !== 'undefined' && x instanceof Blob) ||
       (typeof ImageBitmap !== 'undefined' && x instanceof ImageBitmap) ||
-      (typeof ImageData !== 'undefined' && x instanceof ImageData) ||
-      (x && x.data instanceof Uint8ClampedArray && Number.isInteger(x.width));
+      isPixels(x);
     if (count < 1 || typeof Worker === 'undefined' || readyInfo?.backend !== 'cpu' ||
         !run.list.every(cloneable)) {
       return;
