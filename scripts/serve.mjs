@@ -1,70 +1,176 @@
 // Glimpse's static server for the page, the package and the tests: serves the repository's
-// index.html, www/, pkg/ and tests/, and the converted pretrained models from the zoo cache
-// at /models/<name>/. Nothing else is reachable.
+// index.html, sw.js, www/, pkg/, tests/, bench/ and node_modules/, and the converted pretrained
+// models from the zoo cache at /models/<name>/. Nothing else is reachable: a request path is
+// decoded once, refused if it still holds an encoded separator, a backslash or a NUL byte,
+// normalised, and served only if the file it names lies inside the directory it was mapped to.
+// Only GET and HEAD are answered; a request never ends the process.
 import http from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
-import { join, normalize, extname, dirname } from 'node:path';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { join, extname, dirname, relative, resolve, isAbsolute, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = normalize(join(dirname(fileURLToPath(import.meta.url)), '..'));
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png',
   '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
   '.webmanifest': 'application/manifest+json', '.ico': 'image/x-icon',
 };
+// Entries ending in '/' are folders (everything under them); the others are single files.
 const PUBLIC = ['/index.html', '/sw.js', '/www/', '/pkg/', '/tests/', '/bench/', '/node_modules/'];
+const ALLOW = 'GET, HEAD';
+// Left over after one decoding: an encoded separator, dot or NUL (a double-encoded request).
+const ENCODED_LEFT = /%(2f|5c|2e|00)/i;
+// What opening or statting a file that is not there (or not a file) fails with.
+const MISSING = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG']);
 
-/** Maps a URL path to a file, or null. */
+/** The file `rest` (a normalised URL path below a mapped prefix) names inside `root` (`root`
+ * itself or below `root` + path.sep), or null when it would lie anywhere else. */
+function inside(root, rest) {
+  const base = resolve(root);
+  const file = resolve(join(base, rest));
+  const rel = relative(base, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? null : file;
+}
+
+/** Maps a decoded URL path to a file, or null when the path is refused or maps to nothing. */
 export function resolvePath(path, zooDir, extra = {}) {
+  if (typeof path !== 'string' || !path.startsWith('/')) return null;
+  if (path.includes('\0') || path.includes('\\') || ENCODED_LEFT.test(path)) return null;
+  path = posix.normalize(path);
   if (path === '/') path = '/index.html';
+  if (path.split('/').includes('..')) return null; // normalize leaves none below '/'; be sure
   for (const [prefix, dir] of Object.entries(extra)) {
-    if (path.startsWith(prefix)) {
-      const file = normalize(join(dir, path.slice(prefix.length)));
-      return file.startsWith(normalize(dir)) ? file : null;
-    }
+    if (path.startsWith(prefix)) return inside(dir, path.slice(prefix.length));
   }
-  if (path.startsWith('/models/')) {
-    const file = normalize(join(zooDir, path.slice('/models/'.length)));
-    return file.startsWith(normalize(zooDir)) ? file : null;
+  if (path.startsWith('/models/')) return inside(zooDir, path.slice('/models/'.length));
+  if (!PUBLIC.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p))) return null;
+  return inside(ROOT, path.slice(1));
+}
+
+/** The request target's path, decoded once; null when it is malformed (a 400). */
+function requestPath(url) {
+  let pathname;
+  try {
+    pathname = new URL(url, 'http://x').pathname;
+  } catch {
+    return null;
   }
-  if (!PUBLIC.some((p) => path === p || path.startsWith(p))) return null;
-  const file = normalize(join(ROOT, path));
-  return file.startsWith(ROOT) ? file : null;
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+}
+
+function plain(res, status, text, headers = {}) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${text}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-cache',
+    ...headers,
+  });
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+async function handle(req, res, { zooDir, isolate, extra }) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    plain(res, 405, `method not allowed: ${req.method}`, { allow: ALLOW });
+    return;
+  }
+  const path = requestPath(req.url);
+  if (path === null) {
+    plain(res, 400, 'bad request');
+    return;
+  }
+  const file = resolvePath(path, zooDir, extra);
+  const notFound = () => plain(res, 404, `not found: ${JSON.stringify(path)}`);
+  if (!file) return notFound();
+  // stat first, so that nothing but a regular file (no FIFO, device or folder) is ever opened.
+  let st;
+  try {
+    st = await fsp.stat(file);
+  } catch (e) {
+    return MISSING.has(e.code) ? notFound() : plain(res, 500, 'cannot read the file');
+  }
+  if (!st.isFile()) return notFound();
+  let fh;
+  try {
+    fh = await fsp.open(file, 'r');
+    st = await fh.stat(); // the file that was opened, whatever happened since the stat
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    return MISSING.has(e.code) ? notFound() : plain(res, 500, 'cannot read the file');
+  }
+  if (!st.isFile()) {
+    await fh.close().catch(() => {});
+    return notFound();
+  }
+  res.statusCode = 200;
+  res.setHeader('content-type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
+  res.setHeader('content-length', st.size);
+  res.setHeader('cache-control', 'no-cache');
+  if (isolate) {
+    res.setHeader('cross-origin-opener-policy', 'same-origin');
+    res.setHeader('cross-origin-embedder-policy', 'require-corp');
+  }
+  if (req.method === 'HEAD' || st.size === 0) {
+    await fh.close().catch(() => {});
+    res.end();
+    return;
+  }
+  // Headers go out with the first chunk, so a read that fails at once can still be a 500;
+  // one that fails later cuts the connection (the length would be wrong).
+  const stream = createReadStream(null, { fd: fh, start: 0, end: st.size - 1 });
+  stream.on('error', () => {
+    stream.destroy();
+    plain(res, 500, 'cannot read the file');
+  });
+  res.on('close', () => stream.destroy());
+  stream.pipe(res);
 }
 
 /** Starts the server; resolves to the http.Server once listening. */
 export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo', isolate = false, extra = {} } = {}) {
+  const options = { zooDir, isolate, extra };
   const server = http.createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const file = resolvePath(path, zooDir, extra);
-    let st;
-    try {
-      st = file && statSync(file);
-    } catch {
-      st = null;
-    }
-    if (!st || !st.isFile()) {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end(`not found: ${path}\n`);
-      return;
-    }
-    const headers = {
-      'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'content-length': st.size,
-      'cache-control': 'no-cache',
+    const fail = () => {
+      try {
+        plain(res, 500, 'internal error');
+      } catch {
+        res.destroy();
+      }
     };
-    if (isolate) {
-      headers['cross-origin-opener-policy'] = 'same-origin';
-      headers['cross-origin-embedder-policy'] = 'require-corp';
+    try {
+      handle(req, res, options).catch(fail);
+    } catch {
+      fail();
     }
-    res.writeHead(200, headers);
-    createReadStream(file).pipe(res);
   });
-  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+  // A request line or header Node's parser refuses: answer 400 (when the socket still can take
+  // it) and drop the connection.
+  server.on('clientError', (err, socket) => {
+    if (err.code !== 'ECONNRESET' && socket.writable && !socket._httpMessage?.headersSent) {
+      socket.write('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    }
+    socket.destroy();
+  });
+  return new Promise((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(port, host, () => {
+      server.off('error', rejectListen);
+      resolveListen(server);
+    });
+  });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8080);
   const server = await serve({ port, host: process.env.HOST ?? '127.0.0.1' });
   console.log(`Glimpse at http://${server.address().address}:${server.address().port}/`);
