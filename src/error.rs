@@ -91,6 +91,23 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A size over one of Glimpse's budgets ([`crate::limits`]), found before allocating.
+    #[error(
+        "{what} needs {found} values, over the limit of {limit} (a model this large is \
+         refused before anything is allocated; raise the limit with {setting} if it is real)"
+    )]
+    Limit {
+        /// What would be allocated (a layer's output, the model's variables, a dataset).
+        what: String,
+        /// How many values it needs.
+        found: String,
+        /// The limit in force.
+        limit: u64,
+        /// How to raise it (the CLI's environment variable; `limits::set` in Rust,
+        /// `setLimits` in JS).
+        setting: String,
+    },
+
     /// The compute backend failed (device lost, readback failed).
     #[error("backend: {0}")]
     Backend(String),

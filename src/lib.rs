@@ -19,6 +19,7 @@ pub mod error;
 pub mod image;
 pub mod io;
 pub mod keras;
+pub mod limits;
 pub mod model;
 pub mod train;
 #[cfg(target_arch = "wasm32")]

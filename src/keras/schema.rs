@@ -233,6 +233,15 @@ fn parse_sequential(config: &Value, flavor: KerasFlavor) -> Result<ModelSpec> {
             prev = Some(r);
         }
         if class == "InputLayer" {
+            if prev.is_some() {
+                return Err(json_err(
+                    format!("Sequential '{name}'"),
+                    format!(
+                        "InputLayer '{lname}' comes after the model's input; a Sequential \
+                         model has one input, given by its first layer"
+                    ),
+                ));
+            }
             let (class_name, cfg) = typed_config(raw, &lname)?;
             out.layers.push(LayerSpec {
                 name: lname.clone(),

@@ -4,7 +4,8 @@
 use super::layers::{self, BuildCtx, Op, ParamSpec};
 use crate::error::{Error, Result};
 use crate::keras::{Arg, LayerConfig, ModelSpec, TensorRef};
-use std::collections::HashMap;
+use crate::limits::{self, Limits};
+use std::collections::{HashMap, HashSet};
 
 /// One call of one layer.
 #[derive(Debug, Clone)]
@@ -42,15 +43,23 @@ pub struct Graph {
     /// The nodes inference skips because a convolution before them computes them (folded
     /// BatchNormalizations, fused activations): they pass their input through.
     pub fused_away: Vec<bool>,
+    /// Values of the largest layer output for one sample (checked against
+    /// [`Limits::max_batch_activation`] for each batch).
+    pub max_activation: u64,
 }
 
 struct Builder<'a> {
     spec: &'a ModelSpec,
     by_name: HashMap<&'a str, usize>,
     done: HashMap<(usize, usize), usize>,
-    visiting: Vec<(usize, usize)>,
+    visiting: HashSet<(usize, usize)>,
     nodes: Vec<Node>,
     params: Vec<Option<Vec<ParamSpec>>>,
+    limits: Limits,
+    /// Values of the variables seen so far (`None` once past 2^64).
+    param_count: Option<u64>,
+    /// Values of the largest output of one sample so far.
+    max_activation: u64,
 }
 
 impl Graph {
@@ -66,9 +75,12 @@ impl Graph {
             spec,
             by_name,
             done: HashMap::new(),
-            visiting: Vec::new(),
+            visiting: HashSet::new(),
             nodes: Vec::new(),
             params: vec![None; spec.layers.len()],
+            limits: limits::get(),
+            param_count: Some(0),
+            max_activation: 0,
         };
         let inputs = spec
             .inputs
@@ -125,6 +137,7 @@ impl Graph {
             fold_bn,
             fuse_clip,
             fused_away,
+            max_activation: b.max_activation,
             params: b
                 .params
                 .into_iter()
@@ -194,7 +207,8 @@ fn clip_targets(
 }
 
 impl Builder<'_> {
-    fn node(&mut self, r: &TensorRef) -> Result<usize> {
+    /// The (layer, call) a reference names.
+    fn key(&self, r: &TensorRef) -> Result<(usize, usize)> {
         let &layer = self.by_name.get(r.layer.as_str()).ok_or_else(|| {
             Error::Graph(format!(
                 "a layer refers to '{}', which is not in the model",
@@ -207,21 +221,73 @@ impl Builder<'_> {
                 r.index, r.layer
             )));
         }
-        let key = (layer, r.node);
-        if let Some(&id) = self.done.get(&key) {
-            return Ok(id);
-        }
-        if self.visiting.contains(&key) {
-            return Err(Error::Graph(format!("a cycle through layer '{}'", r.layer)));
-        }
-        self.visiting.push(key);
-        let id = self.build_node(layer, r.node)?;
-        self.visiting.pop();
-        self.done.insert(key, id);
-        Ok(id)
+        Ok((layer, r.node))
     }
 
-    fn build_node(&mut self, layer: usize, call: usize) -> Result<usize> {
+    /// The tensor arguments of a layer call (none for an InputLayer).
+    fn call_inputs(&self, (layer, call): (usize, usize)) -> Result<Vec<&TensorRef>> {
+        let spec = &self.spec.layers[layer];
+        if matches!(spec.config, LayerConfig::Input(_)) {
+            return Ok(vec![]);
+        }
+        let args = spec.calls.get(call).ok_or_else(|| {
+            Error::Graph(format!("layer '{}' has no call number {call}", spec.name))
+        })?;
+        Ok(args
+            .iter()
+            .filter_map(|a| match a {
+                Arg::Tensor(t) => Some(t),
+                Arg::Scalar(_) => None,
+            })
+            .collect())
+    }
+
+    /// The node computing `r`, building it and everything it depends on first. Depth-first
+    /// with an explicit stack: a chain of 100,000 layers needs no deep recursion.
+    fn node(&mut self, r: &TensorRef) -> Result<usize> {
+        let root = self.key(r)?;
+        // (layer call, whether its inputs have been pushed)
+        let mut stack = vec![(root, false)];
+        while let Some((key, expanded)) = stack.pop() {
+            if self.done.contains_key(&key) {
+                continue;
+            }
+            if expanded {
+                let id = self.build_node(key)?;
+                self.visiting.remove(&key);
+                self.done.insert(key, id);
+                continue;
+            }
+            // Calls being expanded but not yet built are exactly the path from the root.
+            if !self.visiting.insert(key) {
+                return Err(Error::Graph(format!(
+                    "a cycle through layer '{}'",
+                    self.spec.layers[key.0].name
+                )));
+            }
+            stack.push((key, true));
+            let children = self
+                .call_inputs(key)?
+                .into_iter()
+                .map(|t| self.key(t))
+                .collect::<Result<Vec<_>>>()?;
+            for child in children.into_iter().rev() {
+                if self.visiting.contains(&child) {
+                    return Err(Error::Graph(format!(
+                        "a cycle through layer '{}'",
+                        self.spec.layers[child.0].name
+                    )));
+                }
+                if !self.done.contains_key(&child) {
+                    stack.push((child, false));
+                }
+            }
+        }
+        Ok(self.done[&root])
+    }
+
+    /// Builds one layer call whose inputs are all built.
+    fn build_node(&mut self, (layer, call): (usize, usize)) -> Result<usize> {
         let spec = &self.spec.layers[layer];
         if let LayerConfig::Input(c) = &spec.config {
             let shape = match (&c.batch_shape, &c.shape) {
@@ -244,6 +310,7 @@ impl Builder<'_> {
                 })
                 .collect::<Result<Vec<usize>>>()?;
             super::axes::internal_dims(&shape, &format!("input '{}'", spec.name))?;
+            self.check_output(layer, &shape)?;
             self.nodes.push(Node {
                 layer,
                 op: Op::Input,
@@ -260,7 +327,8 @@ impl Builder<'_> {
         for a in args {
             match a {
                 Arg::Tensor(t) => {
-                    inputs.push(self.node(t)?);
+                    let key = self.key(t)?;
+                    inputs.push(self.done[&key]);
                     slots.push(None);
                 }
                 Arg::Scalar(s) => slots.push(Some(*s)),
@@ -283,7 +351,10 @@ impl Builder<'_> {
             flavor: self.spec.flavor,
         })?;
         match &self.params[layer] {
-            None => self.params[layer] = Some(built.params),
+            None => {
+                self.check_params(layer, &built.params)?;
+                self.params[layer] = Some(built.params)
+            }
             Some(p) if *p == built.params => {}
             Some(_) => {
                 return Err(Error::Graph(format!(
@@ -296,6 +367,7 @@ impl Builder<'_> {
             &built.out_shape,
             &format!("output of layer '{}'", spec.name),
         )?;
+        self.check_output(layer, &built.out_shape)?;
         self.nodes.push(Node {
             layer,
             op: built.op,
@@ -303,6 +375,60 @@ impl Builder<'_> {
             out_shape: built.out_shape,
         });
         Ok(self.nodes.len() - 1)
+    }
+
+    /// A layer's output: no empty dimension, and within the activation budget.
+    fn check_output(&mut self, layer: usize, shape: &[usize]) -> Result<()> {
+        let spec = &self.spec.layers[layer];
+        if shape.contains(&0) {
+            return Err(Error::Shape {
+                context: format!("output of layer '{}' ({})", spec.name, spec.class_name),
+                expected: "every dimension at least 1".into(),
+                found: format!("(None, {})", super::axes::dims_text(shape)),
+            });
+        }
+        let count = limits::checked_product(shape);
+        limits::check(
+            format!(
+                "the output of layer '{}' ({}), shape (None, {}), for one sample,",
+                spec.name,
+                spec.class_name,
+                super::axes::dims_text(shape)
+            ),
+            count,
+            self.limits.max_activation,
+            "GLIMPSE_MAX_ACTIVATION",
+        )?;
+        self.max_activation = self.max_activation.max(count.unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// A layer's variables: no empty one, and all the model's together within the budget.
+    fn check_params(&mut self, layer: usize, params: &[ParamSpec]) -> Result<()> {
+        let spec = &self.spec.layers[layer];
+        for p in params {
+            let count = limits::checked_product(&p.keras_shape);
+            if count == Some(0) {
+                return Err(Error::Shape {
+                    context: format!("variable {}/{} ({})", spec.name, p.name, spec.class_name),
+                    expected: "every dimension at least 1".into(),
+                    found: format!("{:?}", p.keras_shape),
+                });
+            }
+            self.param_count = count
+                .zip(self.param_count)
+                .and_then(|(c, t)| c.checked_add(t));
+            limits::check(
+                format!(
+                    "the model's variables (up to {}/{}, shape {:?})",
+                    spec.name, p.name, p.keras_shape
+                ),
+                self.param_count,
+                self.limits.max_params,
+                "GLIMPSE_MAX_PARAMS",
+            )?;
+        }
+        Ok(())
     }
 }
 

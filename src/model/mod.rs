@@ -327,16 +327,27 @@ impl Model {
         if n == 0 {
             return Err(Error::input("input", "an empty batch"));
         }
-        if data.len() != shape.iter().product::<usize>() {
+        // Sizes in 64 bits: on wasm a 32-bit product could wrap onto the data's length.
+        let needed = crate::limits::checked_product(shape);
+        if needed != Some(data.len() as u64) {
             return Err(Error::input(
                 "input",
                 format!(
                     "shape {shape:?} needs {} values, got {}",
-                    shape.iter().product::<usize>(),
+                    needed.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
                     data.len()
                 ),
             ));
         }
+        crate::limits::check(
+            format!(
+                "a batch of {n}: the largest layer output ({} values a sample)",
+                self.graph.max_activation
+            ),
+            (n as u64).checked_mul(self.graph.max_activation),
+            crate::limits::get().max_batch_activation,
+            "GLIMPSE_MAX_BATCH_ACTIVATION",
+        )?;
         let [c, a, b] = axes::internal_dims(&want, "input")?;
         if cpu::is_cpu(&self.device) {
             // Channels first here, in one pass: burn's permute is a strided view, which its

@@ -1,6 +1,7 @@
 //! Keras' `model.summary()`: layer, output shape, parameter count, and the totals.
 
-use super::{Model, ParamSpec};
+use super::{Graph, Model, ParamSpec};
+use crate::keras::ModelSpec;
 use std::fmt;
 
 /// One row of the table.
@@ -63,8 +64,12 @@ fn bytes_text(params: usize) -> String {
 impl Summary {
     /// Summarizes a model.
     pub fn of(model: &Model) -> Summary {
-        let spec = &model.spec;
-        let g = &model.graph;
+        Summary::of_graph(&model.spec, &model.graph)
+    }
+
+    /// Summarizes a model's structure: no variable is allocated (a summary of a structure
+    /// JSON needs no weights).
+    pub fn of_graph(spec: &ModelSpec, g: &Graph) -> Summary {
         let mut shapes: Vec<Option<Vec<usize>>> = vec![None; spec.layers.len()];
         let mut inputs: Vec<Vec<String>> = vec![Vec::new(); spec.layers.len()];
         for n in &g.nodes {

@@ -22,7 +22,10 @@ pub fn window(
     dilation: usize,
     padding: Padding,
 ) -> Option<(usize, (usize, usize))> {
-    let eff = (kernel - 1) * dilation + 1;
+    let eff = kernel
+        .checked_sub(1)?
+        .checked_mul(dilation)?
+        .checked_add(1)?;
     match padding {
         Padding::Valid => {
             if input < eff {
@@ -33,7 +36,13 @@ pub fn window(
         }
         Padding::Same => {
             let out = input.div_ceil(stride);
-            let total = ((out - 1) * stride + eff).saturating_sub(input);
+            let total = out
+                .checked_sub(1)?
+                .checked_mul(stride)?
+                .checked_add(eff)?
+                .saturating_sub(input);
+            // The padded input must fit too.
+            input.checked_add(total)?;
             Some((out, (total / 2, total - total / 2)))
         }
     }
@@ -66,12 +75,29 @@ pub(crate) fn window2(
         (Some((oh, ph)), Some((ow, pw))) => Ok(((oh, ow), [ph, pw])),
         _ => Err(ctx.shape_error(
             format!(
-                "an input of at least the window {}x{} (valid padding)",
-                kernel.0, kernel.1
+                "an input of at least the window {}x{} (dilation {}x{}, {padding:?} padding) \
+                 whose sizes fit in {} bits",
+                kernel.0,
+                kernel.1,
+                dilation.0,
+                dilation.1,
+                usize::BITS
             ),
             format!("{}x{}", hw.0, hw.1),
         )),
     }
+}
+
+/// Checks the values a convolution's unrolled input (im2col: every output pixel's window) holds
+/// for one sample against the activation budget.
+fn workspace(ctx: &BuildCtx, (oh, ow): (usize, usize), depth: usize, window: usize) -> Result<()> {
+    let limits = crate::limits::get();
+    crate::limits::check(
+        format!("the unrolled input of {} for one sample", ctx.context()),
+        crate::limits::checked_product(&[oh, ow, depth, window]),
+        limits.max_activation,
+        "GLIMPSE_MAX_ACTIVATION",
+    )
 }
 
 pub(crate) fn image_input(ctx: &BuildCtx, format: DataFormat) -> Result<(usize, usize, usize)> {
@@ -260,6 +286,7 @@ pub fn build_conv(ctx: &BuildCtx, c: &Conv2DConfig) -> Result<Built> {
         c.padding,
     )?;
     let (kh, kw) = (c.kernel_size.0, c.kernel_size.1);
+    workspace(ctx, (oh, ow), cin / c.groups, kh.saturating_mul(kw))?;
     let mut params = vec![
         ParamSpec::new("kernel", vec![kh, kw, cin / c.groups, c.filters])
             .layout(Layout::ConvKernel),
@@ -296,14 +323,15 @@ pub fn build_depthwise(ctx: &BuildCtx, c: &DepthwiseConv2DConfig) -> Result<Buil
         c.padding,
     )?;
     let (kh, kw, m) = (c.kernel_size.0, c.kernel_size.1, c.depth_multiplier);
+    let cout = ctx.mul(cin, m, "channels x depth_multiplier")?;
     let mut params =
         vec![ParamSpec::new("kernel", vec![kh, kw, cin, m]).layout(Layout::DepthwiseKernel)];
     if c.use_bias {
-        params.push(ParamSpec::new("bias", vec![cin * m]));
+        params.push(ParamSpec::new("bias", vec![cout]));
     }
     Ok(Built {
         op: Op::Conv(Conv {
-            weight_shape: [cin * m, 1, kh, kw],
+            weight_shape: [cout, 1, kh, kw],
             options: ConvOptions::new_with_padding(
                 [c.strides.0, c.strides.1],
                 pads,
@@ -313,7 +341,7 @@ pub fn build_depthwise(ctx: &BuildCtx, c: &DepthwiseConv2DConfig) -> Result<Buil
             bias: c.use_bias,
             act: Act::new(c.activation, ctx.flavor),
         }),
-        out_shape: vec![oh, ow, cin * m],
+        out_shape: vec![oh, ow, cout],
         params,
     })
 }
@@ -364,10 +392,11 @@ pub fn build_separable(ctx: &BuildCtx, c: &SeparableConv2DConfig) -> Result<Buil
         c.padding,
     )?;
     let (kh, kw, m) = (c.kernel_size.0, c.kernel_size.1, c.depth_multiplier);
+    let mid = ctx.mul(cin, m, "channels x depth_multiplier")?;
+    workspace(ctx, (oh, ow), mid, 1)?;
     let mut params = vec![
         ParamSpec::new("depthwise_kernel", vec![kh, kw, cin, m]).layout(Layout::DepthwiseKernel),
-        ParamSpec::new("pointwise_kernel", vec![1, 1, cin * m, c.filters])
-            .layout(Layout::ConvKernel),
+        ParamSpec::new("pointwise_kernel", vec![1, 1, mid, c.filters]).layout(Layout::ConvKernel),
     ];
     if c.use_bias {
         params.push(ParamSpec::new("bias", vec![c.filters]));
@@ -375,7 +404,7 @@ pub fn build_separable(ctx: &BuildCtx, c: &SeparableConv2DConfig) -> Result<Buil
     Ok(Built {
         op: Op::Separable(Separable {
             depthwise: Conv {
-                weight_shape: [cin * m, 1, kh, kw],
+                weight_shape: [mid, 1, kh, kw],
                 options: ConvOptions::new_with_padding(
                     [c.strides.0, c.strides.1],
                     pads,
@@ -385,7 +414,7 @@ pub fn build_separable(ctx: &BuildCtx, c: &SeparableConv2DConfig) -> Result<Buil
                 bias: false,
                 act: Act::linear(),
             },
-            pointwise_shape: [c.filters, cin * m, 1, 1],
+            pointwise_shape: [c.filters, mid, 1, 1],
             bias: c.use_bias,
             act: Act::new(c.activation, ctx.flavor),
         }),

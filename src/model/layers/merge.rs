@@ -149,7 +149,7 @@ pub fn build_concat(ctx: &BuildCtx, c: &ConcatConfig) -> Result<Built> {
         .ok_or_else(|| ctx.shape_error("inputs", "none"))?;
     let rank = first.len();
     let k = if c.axis < 0 {
-        rank as i64 + 1 + c.axis
+        (rank as i64 + 1).saturating_add(c.axis)
     } else {
         c.axis
     };
@@ -171,7 +171,7 @@ pub fn build_concat(ctx: &BuildCtx, c: &ConcatConfig) -> Result<Built> {
                 format!("({})", dims_text(s)),
             ));
         }
-        out[k] += s[k];
+        out[k] = ctx.add(out[k], s[k], "the concatenated size")?;
     }
     Ok(Built {
         op: Op::Concat(internal_axis(c.axis, rank, &ctx.context())?),

@@ -136,6 +136,23 @@ impl BuildCtx<'_> {
         }
     }
 
+    /// `a * b`, or an error naming the layer and `what` when it does not fit in `usize` (32
+    /// bits on wasm).
+    pub fn mul(&self, a: usize, b: usize, what: &str) -> Result<usize> {
+        a.checked_mul(b)
+            .ok_or_else(|| self.too_large(what, format!("{a} x {b}")))
+    }
+
+    /// `a + b`, or an error like [`BuildCtx::mul`]'s.
+    pub fn add(&self, a: usize, b: usize, what: &str) -> Result<usize> {
+        a.checked_add(b)
+            .ok_or_else(|| self.too_large(what, format!("{a} + {b}")))
+    }
+
+    fn too_large(&self, what: &str, found: String) -> Error {
+        self.shape_error(format!("{what} that fits in {} bits", usize::BITS), found)
+    }
+
     /// The layer's context string for errors.
     pub fn context(&self) -> String {
         format!("layer '{}' ({})", self.layer.name, self.layer.class_name)
@@ -163,7 +180,11 @@ pub fn build(ctx: &BuildCtx) -> Result<Built> {
         L::Dense(c) => dense::build(ctx, c),
         L::Flatten => shape::build_flatten(ctx),
         L::Reshape(c) => shape::build_reshape(ctx, c),
-        L::Dropout(c) if c.rate > 0.0 && c.rate < 1.0 => same(Op::Dropout(c.rate)),
+        // Keras refuses rates outside [0, 1) as Glimpse does (a rate of 1 drops everything).
+        L::Dropout(c) if !(0.0..1.0).contains(&c.rate) => {
+            Err(ctx.unsupported(format!("rate={} (Keras takes a rate in [0, 1))", c.rate)))
+        }
+        L::Dropout(c) if c.rate > 0.0 => same(Op::Dropout(c.rate)),
         L::Dropout(_) => same(Op::Identity),
         L::MaxPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Max),
         L::AvgPool2D(c) => pool::build_pool(ctx, c, pool::PoolKind::Avg),

@@ -28,7 +28,10 @@ impl Flatten {
 
 /// Builds `Flatten`.
 pub fn build_flatten(ctx: &BuildCtx) -> Result<Built> {
-    let features = ctx.one_input()?.iter().product();
+    let features = ctx
+        .one_input()?
+        .iter()
+        .try_fold(1usize, |acc, &d| ctx.mul(acc, d, "the flattened size"))?;
     Ok(Built {
         op: Op::Flatten(Flatten { features }),
         out_shape: vec![features],
@@ -55,8 +58,16 @@ impl Reshape {
 /// Builds `Reshape` (one -1 allowed).
 pub fn build_reshape(ctx: &BuildCtx, c: &ReshapeConfig) -> Result<Built> {
     let s = ctx.one_input()?;
-    let total: usize = s.iter().product();
-    let known: i64 = c.target_shape.iter().filter(|&&d| d != -1).product();
+    let total = s
+        .iter()
+        .try_fold(1usize, |acc, &d| ctx.mul(acc, d, "the number of values"))?;
+    // A product past i64 (a wrapping target) is as wrong as a zero one.
+    let known: i64 = c
+        .target_shape
+        .iter()
+        .filter(|&&d| d != -1)
+        .try_fold(1i64, |acc, &d| acc.checked_mul(d))
+        .unwrap_or(0);
     let unknown = c.target_shape.iter().filter(|&&d| d == -1).count();
     let bad = || {
         ctx.shape_error(
@@ -67,18 +78,15 @@ pub fn build_reshape(ctx: &BuildCtx, c: &ReshapeConfig) -> Result<Built> {
     if unknown > 1 || known <= 0 || c.target_shape.iter().any(|&d| d < -1 || d == 0) {
         return Err(bad());
     }
+    let Ok(known) = usize::try_from(known) else {
+        return Err(bad());
+    };
     let target: Vec<usize> = c
         .target_shape
         .iter()
-        .map(|&d| {
-            if d == -1 {
-                total / known as usize
-            } else {
-                d as usize
-            }
-        })
+        .map(|&d| if d == -1 { total / known } else { d as usize })
         .collect();
-    if target.iter().product::<usize>() != total {
+    if crate::limits::checked_product(&target) != Some(total as u64) {
         return Err(bad());
     }
     let [ch, a, b] = internal_dims(&target, &ctx.context())?;
@@ -109,11 +117,15 @@ impl Pad {
 pub fn build_pad(ctx: &BuildCtx, c: &ZeroPaddingConfig) -> Result<Built> {
     let (h, w, ch) = image_input(ctx, c.data_format)?;
     let ((t, b), (l, r)) = (c.padding.0, c.padding.1);
+    let oh = ctx.add(h, t, "the padded height")?;
+    let oh = ctx.add(oh, b, "the padded height")?;
+    let ow = ctx.add(w, l, "the padded width")?;
+    let ow = ctx.add(ow, r, "the padded width")?;
     Ok(Built {
         op: Op::Pad(Pad {
             sides: [(t, b), (l, r)],
         }),
-        out_shape: vec![h + t + b, w + l + r, ch],
+        out_shape: vec![oh, ow, ch],
         params: vec![],
     })
 }
@@ -137,9 +149,10 @@ impl Crop {
 pub fn build_crop(ctx: &BuildCtx, c: &CroppingConfig) -> Result<Built> {
     let (h, w, ch) = image_input(ctx, c.data_format)?;
     let ((t, b), (l, r)) = (c.cropping.0, c.cropping.1);
-    if t + b >= h || l + r >= w {
+    let (ch_sum, cw_sum) = (t.saturating_add(b), l.saturating_add(r));
+    if ch_sum >= h || cw_sum >= w {
         return Err(ctx.shape_error(
-            format!("an input larger than the cropping ({}, {})", t + b, l + r),
+            format!("an input larger than the cropping ({t}+{b}, {l}+{r})"),
             dims_text(&[h, w, ch]),
         ));
     }
