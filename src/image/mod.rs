@@ -20,6 +20,9 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<image::RgbImage> {
             "not an image Glimpse can decode (expected PNG or JPEG)",
         ));
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        jpeg_complete(bytes).map_err(|m| Error::input(source, m))?;
+    }
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| Error::input(source, format!("image does not decode: {e}")))?;
@@ -41,6 +44,62 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<image::RgbImage> {
         .decode()
         .map_err(|e| Error::input(source, format!("image does not decode: {e}")))?;
     Ok(img.to_rgb8())
+}
+
+/// Checks that a JPEG's markers run from start-of-image to end-of-image: the decoder fills a
+/// truncated file's missing rows with grey and reports no error, and a photo cut off in
+/// transfer must not be trained on as if it were whole. Bytes after the end marker (some
+/// cameras append data) are allowed.
+fn jpeg_complete(b: &[u8]) -> std::result::Result<(), String> {
+    let truncated = || Err("truncated JPEG: the file ends before its end-of-image marker".into());
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return Err("not a JPEG (no start-of-image marker)".into());
+    }
+    let mut i = 2;
+    loop {
+        // The next marker: 0xFF, then any fill bytes 0xFF, then the code.
+        while i < b.len() && b[i] != 0xFF {
+            i += 1; // stray bytes between segments: decoders skip them
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = b.get(i) else {
+            return truncated();
+        };
+        i += 1;
+        match code {
+            0xD9 => return Ok(()),
+            // Markers without a length.
+            0x01 | 0xD0..=0xD7 => {}
+            _ => {
+                let Some(len) = b
+                    .get(i..i + 2)
+                    .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+                else {
+                    return truncated();
+                };
+                if len < 2 || i + len > b.len() {
+                    return truncated();
+                }
+                i += len;
+                if code == 0xDA {
+                    // Entropy-coded data: runs to the next marker that is not a stuffed
+                    // 0xFF 0x00 or a restart marker.
+                    loop {
+                        while i < b.len() && b[i] != 0xFF {
+                            i += 1;
+                        }
+                        match b.get(i + 1) {
+                            None => return truncated(),
+                            Some(0x00 | 0xD0..=0xD7 | 0xFF) => i += 1,
+                            Some(_) => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Resizes with PIL's NEAREST rule (source pixel `floor((x + 0.5) * src / dst)`).
@@ -268,6 +327,40 @@ mod tests {
     fn rejects_non_images() {
         assert!(decode(b"definitely not an image", "x").is_err());
     }
+
+    #[test]
+    fn truncated_jpegs_are_errors_and_trailing_bytes_are_not() {
+        let img = generated(64, 48, 7);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&img)
+            .unwrap();
+        let whole = decode(&jpeg, "whole.jpg").unwrap();
+        assert_eq!(whole.dimensions(), (64, 48));
+        for cut in [jpeg.len() - 2, jpeg.len() * 3 / 5, 200] {
+            let e = decode(&jpeg[..cut], "cut.jpg").unwrap_err();
+            assert!(
+                e.to_string().contains("truncated JPEG"),
+                "cut at {cut}: {e}"
+            );
+        }
+        let mut extra = jpeg.clone();
+        extra.extend_from_slice(&[0xFF, 0xDA, 1, 2, 3, 0, 0, 0]);
+        assert_eq!(decode(&extra, "extra.jpg").unwrap(), whole);
+    }
+
+    #[test]
+    fn preparation_sizes_are_bounded() {
+        let p = Prepare {
+            height: 100_000,
+            width: 100_000,
+            crop_fraction: 1.0,
+            resize: "nearest".into(),
+            scale: 1.0,
+        };
+        let e = p.apply(&generated(4, 4, 1)).unwrap_err();
+        assert!(e.to_string().contains("100000 x 100000"), "{e}");
+    }
 }
 
 /// An RGB image from the RGBA bytes a browser canvas gives (`ImageData.data`); alpha is
@@ -351,10 +444,14 @@ impl Prepare {
     /// The network input (HWC floats) for `img`.
     pub fn apply(&self, img: &image::RgbImage) -> Result<Vec<f32>> {
         check_crop_fraction(self.crop_fraction)?;
-        if self.height == 0 || self.width == 0 {
+        let side = MAX_SIDE as usize;
+        if self.height == 0 || self.width == 0 || self.height > side || self.width > side {
             return Err(Error::input(
                 "preprocessing",
-                "input size must be at least 1 x 1",
+                format!(
+                    "input size {} x {} is outside 1 x 1 to {side} x {side}",
+                    self.height, self.width
+                ),
             ));
         }
         let cropped;

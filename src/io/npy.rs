@@ -80,7 +80,7 @@ pub fn read_npy(bytes: &[u8], source: &str) -> Result<NpyArray> {
             source,
             format!(
                 "shape {shape:?} needs {} bytes of data, found {}",
-                n * size,
+                n.saturating_mul(size),
                 body.len()
             ),
         ));

@@ -20,7 +20,17 @@ pub fn open(bytes: Vec<u8>, source: &str) -> Result<File> {
 }
 
 fn h5err(source: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::weights_file(source, format!("{what}: {e}"))
+    let m = e.to_string();
+    // HDF5's undefined address (all ones) is what a link to nothing resolves to; the reader
+    // reports it as a read of 2^64 - 1 bytes.
+    let m = if m.contains(&u64::MAX.to_string()) {
+        "it refers to an object the file does not hold (a dangling soft link, or a truncated \
+         file)"
+            .to_string()
+    } else {
+        m
+    };
+    Error::weights_file(source, format!("{what}: {m}"))
 }
 
 fn attr_strings(v: &AttrValue) -> Vec<String> {
@@ -39,30 +49,149 @@ fn attr_string(attrs: &HashMap<String, AttrValue>, key: &str) -> Option<String> 
         .and_then(|v| attr_strings(v).into_iter().next())
 }
 
-fn read_tensor(group: &Group, path: &str, source: &str) -> Result<RawTensor> {
-    let ds = group
-        .dataset(path)
-        .map_err(|e| h5err(source, &format!("dataset '{path}'"), e))?;
-    let shape: Vec<usize> = ds
-        .shape()
-        .map_err(|e| h5err(source, &format!("shape of '{path}'"), e))?
-        .into_iter()
-        .map(|d| d as usize)
-        .collect();
-    let data = match ds.read_f32() {
-        Ok(d) => d,
-        // Integer variables (Normalization's `count`) and doubles.
-        Err(_) => match ds.read_f64() {
-            Ok(d) => d.into_iter().map(|x| x as f32).collect(),
-            Err(_) => ds
-                .read_i32()
-                .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?
-                .into_iter()
-                .map(|x| x as f32)
-                .collect(),
-        },
+/// What reading one file may still decode: a file can name far more data than it holds
+/// (never-written chunked datasets read as fill values, compressed chunks, the same dataset
+/// linked under many names), so every dataset's declared size is charged before it is read.
+pub(crate) struct Budget {
+    /// Bytes left to decode.
+    left: u64,
+    /// The allowance, for errors.
+    total: u64,
+    /// Groups left to walk (links can make a small file's tree exponentially wide).
+    groups: u64,
+}
+
+/// Most groups one file's walk visits.
+const MAX_GROUPS: u64 = 200_000;
+
+impl Budget {
+    /// The allowance for a file of `file_len` bytes: 8 times its length (Keras writes weights
+    /// uncompressed; gzip rarely wins more than 2x on float weights), at least 64 MiB, at
+    /// most the parameter budget.
+    pub(crate) fn for_file(file_len: u64) -> Budget {
+        let cap = crate::limits::get().max_params.saturating_mul(4);
+        let total = file_len.saturating_mul(8).max(64 << 20).min(cap);
+        Budget {
+            left: total,
+            total,
+            groups: MAX_GROUPS,
+        }
+    }
+
+    fn charge(&mut self, source: &str, path: &str, shape: &[u64], elem: u64) -> Result<usize> {
+        let count = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        let bytes = count.and_then(|c| c.checked_mul(elem.max(4)));
+        match (count, bytes) {
+            (Some(c), Some(b)) if b <= self.left && usize::try_from(c).is_ok() => {
+                self.left -= b;
+                Ok(c as usize)
+            }
+            _ => Err(Error::weights_file(
+                source,
+                format!(
+                    "dataset '{path}' declares shape {shape:?}: more data than the file can \
+                     hold (Glimpse decodes at most {} bytes from this file, 8 times its size; \
+                     {} left)",
+                    self.total, self.left
+                ),
+            )),
+        }
+    }
+
+    fn visit_group(&mut self, source: &str, path: &str) -> Result<()> {
+        if self.groups == 0 {
+            return Err(Error::weights_file(
+                source,
+                format!("more than {MAX_GROUPS} groups to walk (at '{path}'): links in a loop?"),
+            ));
+        }
+        self.groups -= 1;
+        Ok(())
+    }
+}
+
+/// IEEE half precision to single.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let mant = (h & 0x3ff) as u32;
+    let bits = match (exp, mant) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: normalise.
+            let shift = m.leading_zeros() - 21;
+            let m = (m << shift) & 0x3ff;
+            sign | ((113 - shift) << 23) | (m << 13)
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, m) => sign | 0x7fc0_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
     };
-    let expected: usize = shape.iter().product();
+    f32::from_bits(bits)
+}
+
+fn read_dataset(
+    ds: &hdf5_pure::Dataset,
+    path: &str,
+    source: &str,
+    budget: &mut Budget,
+) -> Result<RawTensor> {
+    let shape64 = ds
+        .shape()
+        .map_err(|e| h5err(source, &format!("shape of '{path}'"), e))?;
+    let dt = ds
+        .datatype()
+        .map_err(|e| h5err(source, &format!("datatype of '{path}'"), e))?;
+    let expected = budget.charge(source, path, &shape64, u64::from(dt.type_size()))?;
+    let shape: Vec<usize> = shape64.iter().map(|&d| d as usize).collect();
+    let data = match &dt {
+        // float16 (Keras reads it into float32 variables).
+        hdf5_pure::Datatype::FloatingPoint {
+            size: 2,
+            byte_order,
+            ..
+        } => {
+            let raw = ds
+                .read_raw()
+                .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?;
+            let big = matches!(byte_order, hdf5_pure::DatatypeByteOrder::BigEndian);
+            raw.chunks_exact(2)
+                .map(|b| {
+                    let b = [b[0], b[1]];
+                    f16_to_f32(if big {
+                        u16::from_be_bytes(b)
+                    } else {
+                        u16::from_le_bytes(b)
+                    })
+                })
+                .collect()
+        }
+        hdf5_pure::Datatype::FloatingPoint { .. } | hdf5_pure::Datatype::FixedPoint { .. } => {
+            match ds.read_f32() {
+                Ok(d) => d,
+                // Integer variables (Normalization's `count`) and doubles.
+                Err(_) => match ds.read_f64() {
+                    Ok(d) => d.into_iter().map(|x| x as f32).collect(),
+                    Err(_) => ds
+                        .read_i32()
+                        .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?
+                        .into_iter()
+                        .map(|x| x as f32)
+                        .collect(),
+                },
+            }
+        }
+        other => {
+            return Err(Error::weights_file(
+                source,
+                format!(
+                    "dataset '{path}' holds {} values, not numbers (expected float or integer \
+                     weights)",
+                    datatype_name(other)
+                ),
+            ))
+        }
+    };
     if data.len() != expected {
         return Err(Error::weights_file(
             source,
@@ -79,6 +208,29 @@ fn read_tensor(group: &Group, path: &str, source: &str) -> Result<RawTensor> {
     Ok(RawTensor { name, shape, data })
 }
 
+fn datatype_name(dt: &hdf5_pure::Datatype) -> &'static str {
+    use hdf5_pure::Datatype as D;
+    match dt {
+        D::String { .. } => "string",
+        D::Time { .. } => "time",
+        D::BitField { .. } => "bit-field",
+        D::Compound { .. } => "compound",
+        D::Reference { .. } => "reference",
+        D::Enumeration { .. } => "enumeration",
+        D::VariableLength { .. } => "variable-length",
+        D::Array { .. } => "array",
+        D::Opaque { .. } => "opaque",
+        _ => "non-numeric",
+    }
+}
+
+fn read_tensor(group: &Group, path: &str, source: &str, budget: &mut Budget) -> Result<RawTensor> {
+    let ds = group
+        .dataset(path)
+        .map_err(|e| h5err(source, &format!("dataset '{path}'"), e))?;
+    read_dataset(&ds, path, source, budget)
+}
+
 /// Reads a weights file in either Keras layout.
 pub fn read_weights(bytes: Vec<u8>, source: &str) -> Result<WeightStore> {
     let file = open(bytes, source)?;
@@ -87,22 +239,23 @@ pub fn read_weights(bytes: Vec<u8>, source: &str) -> Result<WeightStore> {
 
 /// Reads weights from an opened file: Keras 3 (`layers/...`) or legacy (`layer_names`).
 pub fn read_weights_from(file: &File, source: &str) -> Result<WeightStore> {
+    let mut budget = Budget::for_file(file.file_size());
     let root = file.root();
     let groups = root.groups().map_err(|e| h5err(source, "root group", e))?;
     if groups.iter().any(|g| g == "layers") {
-        return read_keras3(&root, source);
+        return read_keras3(&root, source, &mut budget);
     }
     if groups.iter().any(|g| g == "model_weights") {
         let g = root
             .group("model_weights")
             .map_err(|e| h5err(source, "group 'model_weights'", e))?;
-        return read_legacy(&g, source);
+        return read_legacy(&g, source, &mut budget);
     }
     let attrs = root
         .attrs()
         .map_err(|e| h5err(source, "root attributes", e))?;
     if attrs.contains_key("layer_names") {
-        return read_legacy(&root, source);
+        return read_legacy(&root, source, &mut budget);
     }
     Err(Error::weights_file(
         source,
@@ -111,7 +264,7 @@ pub fn read_weights_from(file: &File, source: &str) -> Result<WeightStore> {
     ))
 }
 
-fn read_keras3(root: &Group, source: &str) -> Result<WeightStore> {
+fn read_keras3(root: &Group, source: &str, budget: &mut Budget) -> Result<WeightStore> {
     let mut store = WeightStore {
         source: source.to_string(),
         ..Default::default()
@@ -119,7 +272,7 @@ fn read_keras3(root: &Group, source: &str) -> Result<WeightStore> {
     let layers = root
         .group("layers")
         .map_err(|e| h5err(source, "group 'layers'", e))?;
-    walk_keras3(&layers, "layers", 0, source, &mut store)?;
+    walk_keras3(&layers, "layers", 0, source, &mut store, budget)?;
     Ok(store)
 }
 
@@ -133,6 +286,7 @@ fn walk_keras3(
     depth: usize,
     source: &str,
     store: &mut WeightStore,
+    budget: &mut Budget,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::weights_file(
@@ -140,20 +294,32 @@ fn walk_keras3(
             format!("groups nested deeper than {MAX_DEPTH} levels at '{path}' (a cycle?)"),
         ));
     }
-    let children = group.groups().map_err(|e| h5err(source, path, e))?;
-    for child in children {
+    // Each child once, by iteration (looking every name up again is quadratic in a group's
+    // size).
+    let children = group.iter_groups().map_err(|e| h5err(source, path, e))?;
+    for (child, g) in children {
         let cpath = format!("{path}/{child}");
-        let g = group.group(&child).map_err(|e| h5err(source, &cpath, e))?;
-        let sub = g.groups().map_err(|e| h5err(source, &cpath, e))?;
-        if sub.iter().any(|s| s == "vars") {
-            let vars = g.group("vars").map_err(|e| h5err(source, &cpath, e))?;
+        budget.visit_group(source, &cpath)?;
+        let mut vars = None;
+        let mut subs = Vec::new();
+        for (name, sg) in g.iter_groups().map_err(|e| h5err(source, &cpath, e))? {
+            if name == "vars" {
+                vars = Some(sg);
+            } else {
+                subs.push((name, sg));
+            }
+        }
+        if let Some(vars) = vars {
             let attrs = vars.attrs().map_err(|e| h5err(source, &cpath, e))?;
             let name = attr_string(&attrs, "name").unwrap_or_else(|| child.clone());
-            let mut names = vars.datasets().map_err(|e| h5err(source, &cpath, e))?;
-            names.sort_by_key(|n| n.parse::<usize>().unwrap_or(usize::MAX));
-            let mut tensors = Vec::with_capacity(names.len());
-            for n in &names {
-                let mut t = read_tensor(&vars, n, source)?;
+            let mut sets: Vec<(String, hdf5_pure::Dataset)> = vars
+                .iter_datasets()
+                .map_err(|e| h5err(source, &cpath, e))?
+                .collect();
+            sets.sort_by_key(|(n, _)| n.parse::<usize>().unwrap_or(usize::MAX));
+            let mut tensors = Vec::with_capacity(sets.len());
+            for (n, ds) in &sets {
+                let mut t = read_dataset(ds, &format!("{cpath}/vars/{n}"), source, budget)?;
                 t.name = None; // Keras 3 stores variables by index only
                 tensors.push(t);
             }
@@ -162,15 +328,21 @@ fn walk_keras3(
             }
         }
         // Nested models and layers that own sub-layers.
-        for s in sub.iter().filter(|s| *s != "vars") {
-            let sg = g.group(s).map_err(|e| h5err(source, &cpath, e))?;
-            walk_keras3(&sg, &format!("{cpath}/{s}"), depth + 1, source, store)?;
+        for (s, sg) in subs {
+            walk_keras3(
+                &sg,
+                &format!("{cpath}/{s}"),
+                depth + 1,
+                source,
+                store,
+                budget,
+            )?;
         }
     }
     Ok(())
 }
 
-fn read_legacy(group: &Group, source: &str) -> Result<WeightStore> {
+fn read_legacy(group: &Group, source: &str, budget: &mut Budget) -> Result<WeightStore> {
     let mut store = WeightStore {
         source: source.to_string(),
         ..Default::default()
@@ -180,14 +352,36 @@ fn read_legacy(group: &Group, source: &str) -> Result<WeightStore> {
         .get("layer_names")
         .map(attr_strings)
         .ok_or_else(|| Error::weights_file(source, "missing the 'layer_names' attribute"))?;
+    let mut groups: HashMap<String, Group> = group
+        .iter_groups()
+        .map_err(|e| h5err(source, "layer groups", e))?
+        .collect();
+    let mut seen_layers = std::collections::HashSet::new();
     for layer in layer_names {
-        let g = group
-            .group(&layer)
-            .map_err(|e| h5err(source, &format!("layer group '{layer}'"), e))?;
+        if !seen_layers.insert(layer.clone()) {
+            return Err(Error::weights_file(
+                source,
+                format!("'layer_names' lists '{layer}' twice"),
+            ));
+        }
+        budget.visit_group(source, &layer)?;
+        let g = groups.remove(&layer).ok_or_else(|| {
+            Error::weights_file(
+                source,
+                format!("layer group '{layer}': listed in 'layer_names' but not in the file"),
+            )
+        })?;
         let la = g.attrs().map_err(|e| h5err(source, &layer, e))?;
         let names = la.get("weight_names").map(attr_strings).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
         for wn in names {
-            let t = read_tensor(&g, &wn, source)?;
+            if !seen.insert(wn.clone()) {
+                return Err(Error::weights_file(
+                    source,
+                    format!("layer '{layer}': 'weight_names' lists '{wn}' twice"),
+                ));
+            }
+            let t = read_tensor(&g, &wn, source, budget)?;
             // `model/layer/kernel` (Keras 3 legacy) or `layer/kernel:0` (Keras 2): the owning
             // layer is the segment before the variable; nested models list their inner layers'
             // variables under the outer group.

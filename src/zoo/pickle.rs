@@ -101,21 +101,160 @@ impl Reader<'_> {
     }
 }
 
-fn pop_mark(stack: &mut Vec<Value>, marks: &mut Vec<usize>) -> Result<Vec<Value>> {
-    let m = marks.pop().ok_or_else(|| err("MARK missing"))?;
-    if m > stack.len() {
-        return Err(err("corrupt MARK"));
+/// Deepest nesting of containers a pickle may build (a state dict nests a few levels; a value
+/// nested deeper could not be dropped or cloned without a deep recursion).
+pub const MAX_DEPTH: u32 = 256;
+
+/// Most values a pickle may build, counting each copy a memo lookup makes (a few hundred
+/// bytes of "billion laughs" memo lookups would otherwise build billions).
+pub const MAX_VALUES: u64 = 1 << 24;
+
+/// A value on the machine's stack with its nesting depth and its number of values.
+struct Item {
+    v: Value,
+    depth: u32,
+    size: u64,
+}
+
+impl Item {
+    fn leaf(v: Value) -> Item {
+        Item {
+            v,
+            depth: 0,
+            size: 1,
+        }
     }
-    Ok(stack.split_off(m))
+}
+
+/// The machine's state: its stack, marks and memo, and the budget of values built so far.
+struct Machine {
+    stack: Vec<Item>,
+    marks: Vec<usize>,
+    memo: std::collections::HashMap<u32, (Value, u32, u64)>,
+    built: u64,
+}
+
+impl Machine {
+    fn count(&mut self, size: u64) -> Result<()> {
+        self.built = self.built.saturating_add(size);
+        if self.built > MAX_VALUES {
+            return Err(err(format!(
+                "the pickle builds more than {MAX_VALUES} values (a pickle bomb?)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, item: Item) -> Result<()> {
+        if item.depth > MAX_DEPTH {
+            return Err(err(format!("values nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.stack.push(item);
+        Ok(())
+    }
+
+    fn leaf(&mut self, v: Value) -> Result<()> {
+        self.count(1)?;
+        self.push(Item::leaf(v))
+    }
+
+    fn pop(&mut self) -> Result<Item> {
+        self.stack.pop().ok_or_else(|| err("stack underflow"))
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Item>> {
+        let m = self.marks.pop().ok_or_else(|| err("MARK missing"))?;
+        if m > self.stack.len() {
+            return Err(err("corrupt MARK"));
+        }
+        Ok(self.stack.split_off(m))
+    }
+
+    /// A new container holding `items`, made by `make`.
+    fn container(
+        &mut self,
+        items: Vec<Item>,
+        make: impl FnOnce(Vec<Value>) -> Value,
+    ) -> Result<()> {
+        let (depth, size) = shape_of(&items);
+        self.count(1)?;
+        self.push(Item {
+            v: make(items.into_iter().map(|i| i.v).collect()),
+            depth,
+            size,
+        })
+    }
+
+    /// The stack's top, grown by `extra` (values added into it).
+    fn top_grows(&mut self, extra: &[&Item]) -> Result<&mut Value> {
+        let depth = extra.iter().map(|i| i.depth + 1).max().unwrap_or(0);
+        let size: u64 = extra.iter().map(|i| i.size).sum();
+        let top = self
+            .stack
+            .last_mut()
+            .ok_or_else(|| err("stack underflow"))?;
+        top.depth = top.depth.max(depth);
+        top.size = top.size.saturating_add(size);
+        if top.depth > MAX_DEPTH {
+            return Err(err(format!("values nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(&mut top.v)
+    }
+
+    fn memoize(&mut self, k: u32, what: &str) -> Result<()> {
+        let top = self
+            .stack
+            .last()
+            .ok_or_else(|| err(format!("{what} on empty stack")))?;
+        let (depth, size) = (top.depth, top.size);
+        self.count(size)?;
+        let v = self
+            .stack
+            .last()
+            .map(|t| t.v.clone())
+            .unwrap_or(Value::None);
+        self.memo.insert(k, (v, depth, size));
+        Ok(())
+    }
+
+    fn get(&mut self, k: u32, what: &str) -> Result<()> {
+        let &(_, depth, size) = self
+            .memo
+            .get(&k)
+            .ok_or_else(|| err(format!("{what} of an unknown memo")))?;
+        // Count the copy before making it.
+        self.count(size)?;
+        let v = self.memo[&k].0.clone();
+        self.push(Item { v, depth, size })
+    }
+}
+
+/// Depth and size of a container of `items`.
+fn shape_of(items: &[Item]) -> (u32, u64) {
+    let depth = items.iter().map(|i| i.depth + 1).max().unwrap_or(1);
+    let size = items.iter().fold(1u64, |acc, i| acc.saturating_add(i.size));
+    (depth, size)
+}
+
+fn pairs(items: Vec<Item>) -> Vec<(Value, Value)> {
+    let mut out = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k.v, v.v));
+    }
+    out
 }
 
 /// Decodes one pickle starting at `pos`; returns the value and the position after STOP.
+/// Values nested deeper than [`MAX_DEPTH`] or more than [`MAX_VALUES`] of them are an error.
 pub fn load(data: &[u8], pos: usize) -> Result<(Value, usize)> {
     let mut r = Reader { data, pos };
-    let mut stack: Vec<Value> = Vec::new();
-    let mut marks: Vec<usize> = Vec::new();
-    let mut memo: std::collections::HashMap<u32, Value> = Default::default();
-    let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| err("stack underflow"));
+    let mut m = Machine {
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: Default::default(),
+        built: 0,
+    };
     loop {
         let op = r.u8()?;
         match op {
@@ -125,25 +264,31 @@ pub fn load(data: &[u8], pos: usize) -> Result<(Value, usize)> {
             0x95 => {
                 r.take(8)?; // FRAME
             }
-            b'.' => return Ok((pop(&mut stack)?, r.pos)), // STOP
-            b'(' => marks.push(stack.len()),              // MARK
-            b'N' => stack.push(Value::None),
-            0x88 => stack.push(Value::Bool(true)),
-            0x89 => stack.push(Value::Bool(false)),
-            b'}' => stack.push(Value::Dict(vec![])),
-            b']' => stack.push(Value::List(vec![])),
-            b')' => stack.push(Value::Tuple(vec![])),
+            b'.' => return Ok((m.pop()?.v, r.pos)), // STOP
+            b'(' => {
+                // MARK
+                if m.marks.len() as u64 > MAX_VALUES {
+                    return Err(err("too many MARKs"));
+                }
+                m.marks.push(m.stack.len())
+            }
+            b'N' => m.leaf(Value::None)?,
+            0x88 => m.leaf(Value::Bool(true))?,
+            0x89 => m.leaf(Value::Bool(false))?,
+            b'}' => m.leaf(Value::Dict(vec![]))?,
+            b']' => m.leaf(Value::List(vec![]))?,
+            b')' => m.leaf(Value::Tuple(vec![]))?,
             b'J' => {
                 let v = r.u32()? as i32;
-                stack.push(Value::Int(v as i64));
+                m.leaf(Value::Int(v as i64))?;
             }
             b'K' => {
                 let v = r.u8()?;
-                stack.push(Value::Int(v as i64));
+                m.leaf(Value::Int(v as i64))?;
             }
             b'M' => {
                 let v = r.u16()?;
-                stack.push(Value::Int(v as i64));
+                m.leaf(Value::Int(v as i64))?;
             }
             0x8a => {
                 // LONG1
@@ -157,168 +302,130 @@ pub fn load(data: &[u8], pos: usize) -> Result<(Value, usize)> {
                 if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
                     v -= 1i64 << (8 * n);
                 }
-                stack.push(Value::Int(v));
+                m.leaf(Value::Int(v))?;
             }
             b'G' => {
                 let b = r.take(8)?;
-                stack.push(Value::Float(f64::from_be_bytes(
+                m.leaf(Value::Float(f64::from_be_bytes(
                     b.try_into().expect("8 bytes"),
-                )));
+                )))?;
             }
-            b'X' => {
+            b'X' | b'T' => {
                 let n = r.u32()? as usize;
                 let s = String::from_utf8_lossy(r.take(n)?).into_owned();
-                stack.push(Value::Str(s));
+                m.leaf(Value::Str(s))?;
             }
-            0x8c => {
+            0x8c | b'U' => {
                 let n = r.u8()? as usize;
                 let s = String::from_utf8_lossy(r.take(n)?).into_owned();
-                stack.push(Value::Str(s));
-            }
-            b'U' => {
-                let n = r.u8()? as usize;
-                let s = String::from_utf8_lossy(r.take(n)?).into_owned();
-                stack.push(Value::Str(s));
-            }
-            b'T' => {
-                let n = r.u32()? as usize;
-                let s = String::from_utf8_lossy(r.take(n)?).into_owned();
-                stack.push(Value::Str(s));
+                m.leaf(Value::Str(s))?;
             }
             b'C' => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                let b = r.take(n)?.to_vec();
+                m.leaf(Value::Bytes(b))?;
             }
             b'B' => {
                 let n = r.u32()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                let b = r.take(n)?.to_vec();
+                m.leaf(Value::Bytes(b))?;
             }
             b'c' => {
                 let module = r.line()?;
                 let name = r.line()?;
-                stack.push(Value::Global(module, name));
+                m.leaf(Value::Global(module, name))?;
             }
             0x93 => {
                 // STACK_GLOBAL
-                let name = pop(&mut stack)?;
-                let module = pop(&mut stack)?;
-                stack.push(Value::Global(
-                    module.as_str().unwrap_or_default().to_string(),
-                    name.as_str().unwrap_or_default().to_string(),
-                ));
+                let name = m.pop()?;
+                let module = m.pop()?;
+                m.leaf(Value::Global(
+                    module.v.as_str().unwrap_or_default().to_string(),
+                    name.v.as_str().unwrap_or_default().to_string(),
+                ))?;
             }
             b'q' => {
                 let k = r.u8()? as u32;
-                memo.insert(
-                    k,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or_else(|| err("BINPUT on empty stack"))?,
-                );
+                m.memoize(k, "BINPUT")?;
             }
             b'r' => {
                 let k = r.u32()?;
-                memo.insert(
-                    k,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or_else(|| err("LONG_BINPUT on empty stack"))?,
-                );
+                m.memoize(k, "LONG_BINPUT")?;
             }
             0x94 => {
-                let k = memo.len() as u32;
-                memo.insert(
-                    k,
-                    stack
-                        .last()
-                        .cloned()
-                        .ok_or_else(|| err("MEMOIZE on empty stack"))?,
-                );
+                let k = m.memo.len() as u32;
+                m.memoize(k, "MEMOIZE")?;
             }
             b'h' => {
                 let k = r.u8()? as u32;
-                stack.push(
-                    memo.get(&k)
-                        .cloned()
-                        .ok_or_else(|| err("BINGET of an unknown memo"))?,
-                );
+                m.get(k, "BINGET")?;
             }
             b'j' => {
                 let k = r.u32()?;
-                stack.push(
-                    memo.get(&k)
-                        .cloned()
-                        .ok_or_else(|| err("LONG_BINGET of an unknown memo"))?,
-                );
+                m.get(k, "LONG_BINGET")?;
             }
             b't' => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::Tuple(items));
+                let items = m.pop_mark()?;
+                m.container(items, Value::Tuple)?;
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
-                if stack.len() < n {
+                if m.stack.len() < n {
                     return Err(err("stack underflow"));
                 }
-                let items = stack.split_off(stack.len() - n);
-                stack.push(Value::Tuple(items));
+                let items = m.stack.split_off(m.stack.len() - n);
+                m.container(items, Value::Tuple)?;
             }
             b'l' => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::List(items));
+                let items = m.pop_mark()?;
+                m.container(items, Value::List)?;
             }
             b'd' => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                let mut d = Vec::new();
-                for pair in items.chunks(2) {
-                    if let [k, v] = pair {
-                        d.push((k.clone(), v.clone()));
-                    }
-                }
-                stack.push(Value::Dict(d));
+                let items = m.pop_mark()?;
+                let (depth, size) = shape_of(&items);
+                m.count(1)?;
+                m.push(Item {
+                    v: Value::Dict(pairs(items)),
+                    depth,
+                    size,
+                })?;
             }
             b'a' => {
-                let v = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.push(v),
+                let v = m.pop()?;
+                match m.top_grows(&[&v])? {
+                    Value::List(l) => l.push(v.v),
                     _ => return Err(err("APPEND to a non-list")),
                 }
             }
             b'e' => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.extend(items),
+                let items = m.pop_mark()?;
+                let refs: Vec<&Item> = items.iter().collect();
+                m.top_grows(&refs)?;
+                match m.stack.last_mut().map(|t| &mut t.v) {
+                    Some(Value::List(l)) => l.extend(items.into_iter().map(|i| i.v)),
                     _ => return Err(err("APPENDS to a non-list")),
                 }
             }
             b's' => {
-                let v = pop(&mut stack)?;
-                let k = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::Dict(d)) => d.push((k, v)),
-                    Some(Value::Call(_, _, state)) => {
-                        state.get_or_insert_with(|| Box::new(Value::Dict(vec![])));
-                        if let Some(b) = state {
-                            if let Value::Dict(d) = b.as_mut() {
-                                d.push((k, v));
-                            }
+                let v = m.pop()?;
+                let k = m.pop()?;
+                match m.top_grows(&[&k, &v])? {
+                    Value::Dict(d) => d.push((k.v, v.v)),
+                    Value::Call(_, _, state) => {
+                        let b = state.get_or_insert_with(|| Box::new(Value::Dict(vec![])));
+                        if let Value::Dict(d) = b.as_mut() {
+                            d.push((k.v, v.v));
                         }
                     }
                     _ => return Err(err("SETITEM on a non-dict")),
                 }
             }
             b'u' => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                let pairs: Vec<(Value, Value)> = items
-                    .chunks(2)
-                    .filter_map(|p| match p {
-                        [k, v] => Some((k.clone(), v.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                match stack.last_mut() {
+                let items = m.pop_mark()?;
+                let refs: Vec<&Item> = items.iter().collect();
+                m.top_grows(&refs)?;
+                let pairs = pairs(items);
+                match m.stack.last_mut().map(|t| &mut t.v) {
                     Some(Value::Dict(d)) => d.extend(pairs),
                     // An OrderedDict built by REDUCE then filled by SETITEMS.
                     Some(Value::Call(_, args, _)) => {
@@ -328,38 +435,68 @@ pub fn load(data: &[u8], pos: usize) -> Result<(Value, usize)> {
                 }
             }
             b'R' => {
-                let args = pop(&mut stack)?;
-                let f = pop(&mut stack)?;
-                let args = match args {
+                let args = m.pop()?;
+                let f = m.pop()?;
+                let (depth, size) = (
+                    args.depth.max(f.depth) + 1,
+                    args.size.saturating_add(f.size).saturating_add(1),
+                );
+                let args = match args.v {
                     Value::Tuple(a) => a,
                     other => vec![other],
                 };
-                stack.push(Value::Call(Box::new(f), args, None));
+                m.count(1)?;
+                m.push(Item {
+                    v: Value::Call(Box::new(f.v), args, None),
+                    depth,
+                    size,
+                })?;
             }
             0x81 => {
                 // NEWOBJ
-                let args = pop(&mut stack)?;
-                let cls = pop(&mut stack)?;
-                stack.push(Value::Call(
-                    Box::new(cls),
-                    args.items().map(<[Value]>::to_vec).unwrap_or_default(),
-                    None,
-                ));
+                let args = m.pop()?;
+                let cls = m.pop()?;
+                let (depth, size) = (
+                    args.depth.max(cls.depth) + 1,
+                    args.size.saturating_add(cls.size).saturating_add(1),
+                );
+                m.count(1)?;
+                m.push(Item {
+                    v: Value::Call(
+                        Box::new(cls.v),
+                        args.v.items().map(<[Value]>::to_vec).unwrap_or_default(),
+                        None,
+                    ),
+                    depth,
+                    size,
+                })?;
             }
             b'b' => {
-                let state = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::Call(_, _, s)) => *s = Some(Box::new(state)),
-                    Some(_) => {}
-                    None => return Err(err("BUILD on an empty stack")),
+                let state = m.pop()?;
+                let grow = m
+                    .stack
+                    .last()
+                    .is_some_and(|t| matches!(t.v, Value::Call(..)));
+                if m.stack.is_empty() {
+                    return Err(err("BUILD on an empty stack"));
+                }
+                if grow {
+                    if let Value::Call(_, _, s) = m.top_grows(&[&state])? {
+                        *s = Some(Box::new(state.v));
+                    }
                 }
             }
             b'Q' => {
-                let pid = pop(&mut stack)?;
-                stack.push(Value::Persistent(Box::new(pid)));
+                let pid = m.pop()?;
+                m.count(1)?;
+                m.push(Item {
+                    depth: pid.depth + 1,
+                    size: pid.size.saturating_add(1),
+                    v: Value::Persistent(Box::new(pid.v)),
+                })?;
             }
             b'0' => {
-                pop(&mut stack)?;
+                m.pop()?;
             }
             other => {
                 return Err(err(format!(
@@ -393,5 +530,43 @@ mod tests {
         );
         assert_eq!(d[1].1, Value::List(vec![Value::Bool(true), Value::None]));
         assert!(load(&data[..10], 0).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // 1,000,000 nested empty lists: ']' then (']' 'a')... appends each into the next.
+        let mut data = b"\x80\x02".to_vec();
+        for _ in 0..1_000_000 {
+            data.extend_from_slice(b"(");
+        }
+        data.extend_from_slice(b"]");
+        for _ in 0..1_000_000 {
+            data.extend_from_slice(b"l");
+        }
+        data.push(b'.');
+        let e = load(&data, 0).unwrap_err();
+        assert!(e.to_string().contains("nested deeper"), "{e}");
+        // The same with tuples of one.
+        let mut data = b"\x80\x02N".to_vec();
+        data.extend(std::iter::repeat_n(0x85u8, 200_000));
+        data.push(b'.');
+        assert!(load(&data, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("nested deeper"));
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_quickly() {
+        // x = [None]; then 64 times: x = [x, x] through the memo (224 bytes build 2^64 values).
+        let mut data = b"\x80\x02]q\x00Na".to_vec();
+        for i in 0..64u8 {
+            data.extend_from_slice(&[b'h', i, b'h', i, 0x86, b'q', i + 1]);
+        }
+        data.push(b'.');
+        let t = std::time::Instant::now();
+        let e = load(&data, 0).unwrap_err();
+        assert!(e.to_string().contains("pickle bomb"), "{e}");
+        assert!(t.elapsed().as_secs() < 10);
     }
 }

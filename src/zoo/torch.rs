@@ -78,7 +78,7 @@ pub fn read_state_dict(bytes: &[u8], source: &str) -> Result<Vec<(String, TorchT
             .checked_mul(elem)
             .ok_or_else(|| err(source, "storage size overflows"))?;
         pos += 8;
-        if pos + len > bytes.len() {
+        if pos.checked_add(len).is_none_or(|end| end > bytes.len()) {
             return Err(err(
                 source,
                 format!("storage {k} needs {len} bytes, the file ends first"),
@@ -124,11 +124,35 @@ pub fn read_state_dict(bytes: &[u8], source: &str) -> Result<Vec<(String, TorchT
                 format!("{name}: storage {} not in the file", st.key),
             )
         })?;
-        let numel: usize = shape.iter().product();
+        // A view reads each value of its storage at most a few times: more is a corrupt file.
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= count.saturating_mul(16).max(1))
+            .ok_or_else(|| {
+                err(
+                    source,
+                    format!("{name}: shape {shape:?} does not fit its storage of {count}"),
+                )
+            })?;
+        if stride.len() != shape.len() {
+            return Err(err(
+                source,
+                format!(
+                    "{name}: {} strides for {} dimensions",
+                    stride.len(),
+                    shape.len()
+                ),
+            ));
+        }
         let mut data = Vec::with_capacity(numel);
         let mut idx = vec![0usize; shape.len()];
         for _ in 0..numel {
-            let e = offset + idx.iter().zip(&stride).map(|(i, s)| i * s).sum::<usize>();
+            let e = idx
+                .iter()
+                .zip(&stride)
+                .try_fold(offset, |acc, (i, s)| i.checked_mul(*s)?.checked_add(acc))
+                .unwrap_or(usize::MAX);
             if e >= count {
                 return Err(err(
                     source,
