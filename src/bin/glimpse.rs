@@ -49,7 +49,7 @@ enum Command {
         #[arg(required = true)]
         images: Vec<PathBuf>,
         /// How many labels per image.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = flags::top)]
         top: usize,
         /// One JSON object per image.
         #[arg(long)]
@@ -107,7 +107,7 @@ enum Command {
         #[arg(long)]
         labels: Option<PathBuf>,
         /// How many classes to show per input.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = flags::top)]
         top: usize,
         /// One JSON object per input instead of text.
         #[arg(long)]
@@ -121,8 +121,9 @@ enum Command {
     },
 }
 
+/// A model, weights, labels or input file (regular files only, within a size cap).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    glimpse::io::read_capped(path, glimpse::io::MAX_MODEL_FILE)
 }
 
 fn ext(path: &Path) -> String {
@@ -208,8 +209,20 @@ fn run(cli: Cli) -> Result<()> {
             weights,
             json,
         } => {
-            let m = load(&model, weights.as_deref(), false)?;
-            let s = m.summary();
+            let s = if ext(&model) == "json" && weights.is_none() {
+                // The structure alone: no variable is allocated.
+                let json = String::from_utf8(read(&model)?).map_err(|_| {
+                    Error::input(
+                        model.display().to_string(),
+                        "the structure JSON is not UTF-8",
+                    )
+                })?;
+                let spec = glimpse::keras::parse_model(&json)?;
+                let graph = glimpse::model::Graph::build(&spec)?;
+                glimpse::Summary::of_graph(&spec, &graph)
+            } else {
+                load(&model, weights.as_deref(), false)?.summary()
+            };
             if json {
                 println!(
                     "{}",
@@ -326,6 +339,8 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+#[path = "glimpse/flags.rs"]
+mod flags;
 #[path = "glimpse/train.rs"]
 mod train;
 #[path = "glimpse/zoo.rs"]
@@ -343,10 +358,61 @@ fn keep_freed_memory() {
     }
 }
 
+/// The budgets of `glimpse::limits`, raised or lowered by `GLIMPSE_MAX_PARAMS`,
+/// `GLIMPSE_MAX_ACTIVATION` and `GLIMPSE_MAX_BATCH_ACTIVATION` (numbers of values).
+fn limits_from_env() -> Result<()> {
+    let mut l = glimpse::limits::get();
+    for (name, slot) in [
+        ("GLIMPSE_MAX_PARAMS", &mut l.max_params),
+        ("GLIMPSE_MAX_ACTIVATION", &mut l.max_activation),
+        ("GLIMPSE_MAX_BATCH_ACTIVATION", &mut l.max_batch_activation),
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            *slot = v.trim().parse().map_err(|_| {
+                Error::input(
+                    name,
+                    format!("expected a whole number of values, found '{v}'"),
+                )
+            })?;
+        }
+    }
+    glimpse::limits::set(l);
+    Ok(())
+}
+
+/// SIGINT, SIGTERM and SIGHUP: a thread waits for them (the other threads have them blocked)
+/// and removes the temporary folders being written before the process exits, so a stopped
+/// `train`, `fine-tune` or `zoo fetch` leaves nothing behind.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn clean_up_on_signals() {
+    // SAFETY: plain calls on a local signal set; done before any other thread starts, so every
+    // later thread inherits the mask and only the waiting thread receives these signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig = 0;
+            if libc::sigwait(&set, &mut sig) == 0 {
+                glimpse::io::remove_temps_now();
+                eprintln!("\nstopped (signal {sig}); temporary files removed");
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_freed_memory();
-    match run(Cli::parse()) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    clean_up_on_signals();
+    match limits_from_env().and_then(|()| run(Cli::parse())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

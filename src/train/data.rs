@@ -187,7 +187,7 @@ mod native {
                 .map_err(|e| Error::io(&path, e))?
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && is_image(p))
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()) && is_image(p))
                 .collect();
             files.sort();
             if files.is_empty() {
@@ -220,7 +220,7 @@ mod native {
         let decoded: Vec<(u32, std::result::Result<Vec<u8>, String>, PathBuf)> = files
             .into_par_iter()
             .map(|(label, path)| {
-                let r = std::fs::read(&path)
+                let r = crate::io::read_capped(&path, crate::io::MAX_IMAGE_FILE)
                     .map_err(|e| e.to_string())
                     .and_then(|b| {
                         crate::image::decode(&b, &path.display().to_string())

@@ -4,12 +4,14 @@
 //! The loop reads values back with `into_data_async` only, so it runs unchanged where reads
 //! must be asynchronous (WebGPU on wasm); natively [`block_on`] drives it.
 
+pub mod compile;
 pub mod data;
 pub mod history;
 pub mod init;
 pub mod loss;
 pub mod optim;
 
+pub use compile::{compile_settings, CompileSettings};
 pub use data::{Dataset, Rng, Samples};
 pub use history::{EpochLog, History};
 pub use loss::Loss;
@@ -252,12 +254,7 @@ pub async fn fit(
     if train.is_empty() {
         return Err(Error::input("training data", "no samples"));
     }
-    if cfg.batch_size == 0 || cfg.epochs == 0 {
-        return Err(Error::input(
-            "fit",
-            "batch_size and epochs must be at least 1",
-        ));
-    }
+    cfg.validate()?;
     model.device.seed(cfg.seed);
     let shape: Vec<usize> = model.params().iter().map(Vec::len).collect();
     let mut opt = Optimizer::new(cfg.optimizer.clone(), &shape);

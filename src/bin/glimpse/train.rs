@@ -20,16 +20,16 @@ pub struct Args {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Passes over the data.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::flags::epochs)]
     pub epochs: usize,
     /// Samples per step.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::flags::batch_size)]
     pub batch_size: usize,
     /// Validation images (DIR/<class>/<images>).
     #[arg(long, conflicts_with = "validation_split")]
     pub validation_data: Option<PathBuf>,
     /// Fraction of the training data held out for validation.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::split)]
     pub validation_split: Option<f64>,
     /// Keep the data order (no reshuffling each epoch).
     #[arg(long)]
@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub optimizer: Option<String>,
     /// Learning rate (default: the optimizer's Keras default).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::learning_rate)]
     pub learning_rate: Option<f64>,
     /// Output folder (created; must not exist or be empty).
     #[arg(long)]
@@ -113,7 +113,7 @@ pub fn run(a: Args) -> Result<()> {
     // The structure: the given JSON or the course CNN sized to the data.
     let user_json = match &a.model {
         Some(p) => Some(
-            String::from_utf8(std::fs::read(p).map_err(|e| Error::io(p, e))?)
+            String::from_utf8(glimpse::io::read_capped(p, glimpse::io::MAX_MODEL_FILE)?)
                 .map_err(|_| Error::input(p.display().to_string(), "not UTF-8"))?,
         ),
         None => None,
@@ -175,7 +175,7 @@ pub fn run(a: Args) -> Result<()> {
     let classes = train_ds.classes.len();
     let json = user_json.unwrap_or_else(|| course_cnn(&input_shape, classes));
     let spec = keras::parse_model(&json)?;
-    let compile = spec.compile_config.clone();
+    let compile = train::compile_settings(spec.compile_config.as_ref())?;
     let mut rng = Rng(a.seed);
     let mut model = Model::from_spec_with(spec, &device, |_, _, p| {
         Ok(init::keras_default(p, &mut rng))
@@ -183,9 +183,8 @@ pub fn run(a: Args) -> Result<()> {
     train::check_outputs(&model, &train_ds)?;
     // Compile settings: CLI, else the JSON's compile_config, else Adam + categorical CE.
     let mut optimizer = compile
-        .as_ref()
-        .and_then(|c| c.get("optimizer"))
-        .and_then(OptimizerConfig::from_keras)
+        .optimizer
+        .clone()
         .unwrap_or_else(OptimizerConfig::adam);
     if let Some(name) = &a.optimizer {
         optimizer = OptimizerConfig::from_keras(&serde_json::json!(name)).ok_or_else(|| {
@@ -204,10 +203,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let out_units = model.output_shapes()[0].iter().product::<usize>();
     let loss = compile
-        .as_ref()
-        .and_then(|c| c.get("loss"))
-        .and_then(|l| l.as_str())
-        .and_then(Loss::from_name)
+        .loss
         .map(|l| {
             if l == Loss::SparseCategoricalCrossentropy {
                 Loss::CategoricalCrossentropy
@@ -288,14 +284,7 @@ pub fn evaluate(model: &Model, dir: &Path, json: bool) -> Result<()> {
     let ds = data::load_folder(dir, (h, w), &loading("images"))?;
     report_skipped(&ds);
     train::check_outputs(model, &ds)?;
-    let loss = match model
-        .spec
-        .compile_config
-        .as_ref()
-        .and_then(|c| c.get("loss"))
-        .and_then(|l| l.as_str())
-        .and_then(Loss::from_name)
-    {
+    let loss = match train::compile_settings(model.spec.compile_config.as_ref())?.loss {
         Some(l) => l,
         None if model.output_shapes()[0] == [1] => Loss::BinaryCrossentropy,
         None => Loss::CategoricalCrossentropy,

