@@ -2,13 +2,14 @@
 import type {
   BackendInfo, ReadyOptions, ModelSource, LoadOptions, ImageInput, TensorData, Prediction,
   FitOptions, History, SavedModel, Occlusion, TransferOptions, Preprocessing, EpochLogs,
-  FeaturesOptions,
+  FeaturesOptions, Limits,
 } from './index.js';
 
 export class GlimpseWorker {
   constructor(url?: string | URL);
   ready(options?: Omit<ReadyOptions, never>): Promise<BackendInfo>;
   memoryBytes(): Promise<number>;
+  setLimits(limits: Limits): Promise<Required<Limits>>;
   /** ready(options) then loadModel(source) in one message (what features({ workers }) uses). */
   startHelper(options: ReadyOptions, source: ModelSource): Promise<RemoteModel>;
   loadModel(source: ModelSource, options?: LoadOptions): Promise<RemoteModel>;

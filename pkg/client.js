@@ -83,6 +83,10 @@ export class GlimpseWorker {
   async startHelper(options, source) {
     return new RemoteModel(this, await this.call('startHelper', [options, source]));
   }
+  /** setLimits() in the worker. */
+  setLimits(limits) {
+    return this.call('setLimits', [limits]);
+  }
   /** Bytes of the worker engine's WebAssembly memory. */
   memoryBytes() {
     return this.call('memory');

@@ -242,6 +242,16 @@ export class Model {
 export function ready(options?: ReadyOptions): Promise<BackendInfo>;
 export function backendInfo(): BackendInfo | null;
 export function memoryBytes(): number;
+/** Sizes refused before allocating, in float32 values. */
+export interface Limits {
+  /** All the model's variables together. */
+  maxParams?: number;
+  /** One layer's output for one sample. */
+  maxActivation?: number;
+  /** One layer's output for a whole batch. */
+  maxBatchActivation?: number;
+}
+export function setLimits(limits: Limits): Promise<Required<Limits>>;
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 export function loadPretrained(
   name?: 'efficientnet-lite0',

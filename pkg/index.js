@@ -41,6 +41,8 @@ let engineKind = null;
 let exportsOfWasm = null;
 const loadingEngines = {};
 let readyInfo = null;
+// What the last ready() asked for: an engine that starts afresh after a crash gets the same.
+let lastReady = {};
 // The engine's compiled WebAssembly.Module (helper workers instantiate it too).
 let engineModule = null;
 
@@ -53,9 +55,68 @@ function error(message, cause) {
   return e;
 }
 
-// wasm-bindgen raises JsError values (real Errors); keep them, wrap anything else.
-function asError(e) {
+// An engine instance's life. A trap (a Rust panic, memory running out) stops a WebAssembly
+// instance for good: its memory may be half-updated. The engine reports a panic's message
+// through setPanicHandler just before it traps; every call in flight on it is then rejected
+// with that message (a trap inside a promise's task would otherwise leave the promise pending
+// forever), models made on it refuse further calls, and the next call that needs an engine
+// instantiates a fresh one from the same compiled module.
+let engineState = null;
+const restarts = {};
+const compiled = {};
+
+function newEngineState(kind) {
+  let fail;
+  const crashed = new Promise((_, reject) => {
+    fail = reject;
+  });
+  crashed.catch(() => {});
+  return { kind, dead: null, crashed, fail, live: true };
+}
+
+function engineCrashed(state, message) {
+  if (!state || state.dead) return state?.dead;
+  state.dead = error(
+    `the Glimpse engine stopped on an internal error (${message}); it starts afresh on the next ` +
+    'call, and models loaded before must be loaded again',
+  );
+  state.fail(state.dead);
+  delete loadingEngines[state.kind];
+  restarts[state.kind] = (restarts[state.kind] ?? 0) + 1;
+  if (engineState === state) {
+    engineState = null;
+    wasm = null;
+    engineKind = null;
+    exportsOfWasm = null;
+    readyInfo = null;
+  }
+  return state.dead;
+}
+
+// A trap that escaped a promise's task (no panic hook ran: memory ran out) reaches the page as
+// an uncaught error: it stops the engine all the same.
+if (typeof globalThis.addEventListener === 'function') {
+  globalThis.addEventListener('error', (ev) => {
+    if (ev.error instanceof WebAssembly.RuntimeError && engineState) {
+      engineCrashed(engineState, ev.error.message);
+    }
+  });
+}
+
+// wasm-bindgen raises JsError values (real Errors); keep them, wrap anything else. A trap
+// (WebAssembly.RuntimeError) stops the engine `state` (default: the current one).
+function asError(e, state = engineState) {
+  if (e instanceof WebAssembly.RuntimeError) return engineCrashed(state, e.message) ?? e;
   return e instanceof Error ? e : error(String(e));
+}
+
+// Awaits an engine promise, rejected as soon as the engine stops.
+async function onEngine(state, promise) {
+  try {
+    return await (state ? Promise.race([promise, state.crashed]) : promise);
+  } catch (e) {
+    throw asError(e, state);
+  }
 }
 
 // Loads (once) and instantiates the engine `kind` ('full' or 'cpu'); `url` overrides where its
@@ -66,11 +127,19 @@ function loadEngine(kind, url) {
   if (!loadingEngines[kind]) {
     const { glue, wasm, relaxed } = ENGINES[kind];
     const file = relaxed && hasRelaxedSimd() ? relaxed : wasm;
-    const source = url ?? new URL(file, import.meta.url);
-    loadingEngines[kind] = import(glue).then(async (mod) => {
+    const source = url ?? compiled[kind] ?? new URL(file, import.meta.url);
+    // After a crash the glue is imported afresh (its state belongs to the stopped instance).
+    const specifier = restarts[kind] ? `${glue}?restart=${restarts[kind]}` : glue;
+    loadingEngines[kind] = import(specifier).then(async (mod) => {
       const module = source instanceof WebAssembly.Module ? source : await compileEngine(source);
+      compiled[kind] = module;
       const exports = await mod.default({ module_or_path: module });
-      return { mod, exports, module };
+      const state = newEngineState(kind);
+      mod.setPanicHandler?.((message) => {
+        engineCrashed(state, message);
+      });
+      if (limitsAsked) mod.setLimits(limitsAsked);
+      return { mod, exports, module, state };
     });
     loadingEngines[kind].catch(() => {
       delete loadingEngines[kind];
@@ -124,18 +193,17 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
   let kind = 'full';
   if (engineKind !== 'full' && !onlyFull && (backend === 'cpu' || autoCpu)) kind = 'cpu';
   const engine = await loadEngine(kind, kind === 'cpu' ? cpuWasmUrl : wasmUrl);
-  let info;
-  try {
-    // 'auto' on an engine that has chosen already keeps its choice.
-    info = await engine.mod.initBackend(autoCpu && !engine.chosen ? 'cpu' : backend);
-  } catch (e) {
-    throw asError(e);
-  }
+  // 'auto' on an engine that has chosen already keeps its choice.
+  let info = await onEngine(
+    engine.state,
+    engine.mod.initBackend(autoCpu && !engine.chosen ? 'cpu' : backend),
+  );
   engine.chosen = true;
   if (autoCpu && info.backend === 'cpu') {
     info = { ...info, reason: adapter ? 'software WebGPU adapter' : 'no WebGPU adapter' };
   }
   wasm = engine.mod;
+  engineState = engine.state;
   engineKind = kind;
   engineModule = engine.module;
   exportsOfWasm = engine.exports;
@@ -143,6 +211,7 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
     info = { ...info, adapter: describeAdapter(adapter ?? (await browserAdapter()), info.adapter) };
   }
   readyInfo = info;
+  lastReady = { backend, wasmUrl, cpuWasmUrl };
   return { ...readyInfo };
 }
 
@@ -154,8 +223,30 @@ function describeAdapter(a, fallback) {
 }
 
 async function ensureReady() {
-  if (!readyInfo) await ready();
+  if (!readyInfo) await ready(lastReady);
   return readyInfo;
+}
+
+// The budgets asked for with setLimits(), given again to an engine that starts afresh.
+let limitsAsked = null;
+
+/**
+ * Raises or lowers the sizes Glimpse refuses before allocating (numbers of float32 values):
+ * { maxParams, maxActivation (one layer output, one sample), maxBatchActivation }. A model over
+ * them is refused with an Error naming the layer, the size and the limit. Resolves to the
+ * budgets in force.
+ */
+export async function setLimits(limits = {}) {
+  await ensureReady();
+  if (!limits || typeof limits !== 'object') throw error('setLimits(): expected an object');
+  let result;
+  try {
+    result = wasm.setLimits(limits);
+  } catch (e) {
+    throw asError(e);
+  }
+  limitsAsked = { ...(limitsAsked ?? {}), ...limits };
+  return result;
 }
 
 /** The backend in use, or null before ready(). */
@@ -433,8 +524,10 @@ function topK(row, labels, k) {
 /** A Keras model on the chosen backend. */
 export class Model {
   #raw;
+  #engine;
   constructor(raw, { labels = null, preprocessing = null, featuresLayer = null } = {}) {
     this.#raw = raw;
+    this.#engine = engineState;
     /** Class names for classify(), or null (indices are used). */
     this.labels = labels;
     /** How classify() prepares images: { size | height,width, crop_fraction, resize, scale }. */
@@ -444,6 +537,7 @@ export class Model {
   }
 
   #live() {
+    if (this.#engine?.dead) throw this.#engine.dead;
     if (!this.#raw) throw error('this model was disposed');
     return this.#raw;
   }
@@ -472,13 +566,13 @@ export class Model {
   /** Predicts a batch: data in Keras' layout (channels last), shape batch first. */
   async predict(data, shape) {
     const raw = this.#live();
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)) {
       throw error(`predict(): shape must be an array of whole numbers, found ${JSON.stringify(shape)}`);
     }
     try {
-      return await raw.predict(asFloat32(data, 'predict()'), Uint32Array.from(shape));
+      return await onEngine(this.#engine, raw.predict(asFloat32(data, 'predict()'), Uint32Array.from(shape)));
     } catch (e) {
-      throw asError(e);
+      throw asError(e, this.#engine);
     }
   }
 
@@ -541,6 +635,7 @@ export class Model {
    * features()), onProgress({ done, total }), signal.
    */
   async classify(image, { topK: k = 5, batchSize = 8, workers = 1, onProgress, signal } = {}) {
+    if (!Number.isInteger(k) || k < 1) throw error(`classify(): topK must be a whole number >= 1, found ${k}`);
     const list = Array.isArray(image) ? image : [image];
     const out = new Array(list.length);
     await this.#spread(list, {
@@ -755,9 +850,9 @@ export class Model {
     }
     let result;
     try {
-      result = await raw.fit(data, labels, opts);
+      result = await onEngine(this.#engine, raw.fit(data, labels, opts));
     } catch (e) {
-      throw asError(e);
+      throw asError(e, this.#engine);
     }
     if (signal?.aborted) {
       const reason = signal.reason ?? error('training was aborted');
@@ -775,9 +870,9 @@ export class Model {
   async save() {
     let out;
     try {
-      out = await this.#live().save();
+      out = await onEngine(this.#engine, this.#live().save());
     } catch (e) {
-      throw asError(e);
+      throw asError(e, this.#engine);
     }
     return { ...out, labels: this.labels ? [...this.labels] : null };
   }
@@ -785,9 +880,9 @@ export class Model {
   /** The model as one .keras file (Keras loads it; Glimpse also keeps the labels inside). */
   async saveKeras() {
     try {
-      return await this.#live().saveKeras(this.labels ?? undefined);
+      return await onEngine(this.#engine, this.#live().saveKeras(this.labels ?? undefined));
     } catch (e) {
-      throw asError(e);
+      throw asError(e, this.#engine);
     }
   }
 
@@ -905,7 +1000,8 @@ export class Model {
   /** Frees the model's memory now. */
   dispose() {
     if (this.#raw) {
-      this.#raw.free();
+      // A stopped engine's memory is gone with it: nothing to free.
+      if (!this.#engine?.dead) this.#raw.free();
       this.#raw = null;
     }
   }

@@ -40,6 +40,7 @@ function signalFor(id) {
 const ops = {
   ready: (id, options) => glimpse.ready(options),
   memory: () => glimpse.memoryBytes(),
+  setLimits: (id, limits) => glimpse.setLimits(limits),
   startHelper: async (id, options, source) => {
     await glimpse.ready(options);
     return describe(await glimpse.loadModel(source));

@@ -45,6 +45,87 @@ fn start() {
     run_ctors_once();
 }
 
+thread_local! {
+    static PANIC_HANDLER: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Registers `handler(message)`, called with a Rust panic's message just before the instance
+/// stops (a panic is a trap on wasm: the instance cannot go on). The JS package rejects every
+/// call in flight with the message and starts a fresh instance for the next call; without this
+/// a panic inside a promise's task would leave the promise pending forever.
+#[wasm_bindgen(js_name = setPanicHandler)]
+pub fn set_panic_handler(handler: Function) {
+    PANIC_HANDLER.with(|h| *h.borrow_mut() = Some(handler));
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.to_string();
+            PANIC_HANDLER.with(|h| {
+                if let Ok(h) = h.try_borrow() {
+                    if let Some(f) = h.as_ref() {
+                        let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&message));
+                    }
+                }
+            });
+        }));
+    });
+}
+
+/// Stops the instance as an internal error would: a panic now (`later` false) or inside the
+/// returned promise's task (`later` true). The browser tests check with it that the package
+/// recovers (rejected calls, a fresh instance that works); nothing else calls it.
+#[wasm_bindgen(js_name = crashForTest)]
+pub fn crash_for_test(later: bool) -> js_sys::Promise {
+    if !later {
+        panic!("crashForTest: a deliberate panic");
+    }
+    wasm_bindgen_futures::future_to_promise(async {
+        // One turn of the event loop first, so the panic happens in a task of its own.
+        let tick = js_sys::Promise::resolve(&JsValue::NULL);
+        let _ = wasm_bindgen_futures::JsFuture::from(tick).await;
+        panic!("crashForTest: a deliberate panic in a task");
+    })
+}
+
+/// Replaces the budgets of `glimpse::limits` (numbers of float32 values): `maxParams`,
+/// `maxActivation`, `maxBatchActivation`; keys left out keep their value. Returns the budgets
+/// in force.
+#[wasm_bindgen(js_name = setLimits)]
+pub fn set_limits(options: JsValue) -> Result<JsValue, JsValue> {
+    let mut l = crate::limits::get();
+    for (key, slot) in [
+        ("maxParams", &mut l.max_params),
+        ("maxActivation", &mut l.max_activation),
+        ("maxBatchActivation", &mut l.max_batch_activation),
+    ] {
+        if let Some(v) = get(&options, key) {
+            let n = v
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && *n >= 1.0)
+                .ok_or_else(|| {
+                    JsValue::from(JsError::new(&format!(
+                        "setLimits(): '{key}' must be a whole number >= 1, found {v:?}"
+                    )))
+                })?;
+            *slot = n as u64;
+        }
+    }
+    crate::limits::set(l);
+    let o = Object::new();
+    Reflect::set(&o, &"maxParams".into(), &(l.max_params as f64).into())?;
+    Reflect::set(
+        &o,
+        &"maxActivation".into(),
+        &(l.max_activation as f64).into(),
+    )?;
+    Reflect::set(
+        &o,
+        &"maxBatchActivation".into(),
+        &(l.max_batch_activation as f64).into(),
+    )?;
+    Ok(o.into())
+}
+
 fn js_err(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -405,13 +486,9 @@ fn fit_config(model: &Model, options: &JsValue) -> Result<FitConfig, JsValue> {
     } else {
         Loss::CategoricalCrossentropy
     };
-    if let Some(compile) = &model.spec.compile_config {
-        if let Some(o) = compile
-            .get("optimizer")
-            .and_then(OptimizerConfig::from_keras)
-        {
-            cfg.optimizer = o;
-        }
+    let compile = train::compile_settings(model.spec.compile_config.as_ref()).map_err(js_err)?;
+    if let Some(o) = compile.optimizer {
+        cfg.optimizer = o;
     }
     if let Some(name) = get(options, "optimizer") {
         let name = name.as_string().unwrap_or_default();
@@ -435,6 +512,7 @@ fn fit_config(model: &Model, options: &JsValue) -> Result<FitConfig, JsValue> {
             | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
         }
     }
+    cfg.validate().map_err(js_value)?;
     Ok(cfg)
 }
 

@@ -157,6 +157,64 @@ async function run() {
     return { checked: messages.length };
   });
 
+  // Issue 22: what used to trap the instance (uncaught "unreachable", a promise that never
+  // settled, "memory access out of bounds" for every later call) now rejects with an Error
+  // that names the problem, and the engine keeps working.
+  await test('hostile models and shapes reject; the engine stays usable', async () => {
+    const seq = (input, layers) => JSON.stringify({
+      module: 'keras', class_name: 'Sequential', config: {
+        name: 'hostile', layers: [{ class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, ...input] } },
+          ...layers.map(([cls, name, cfg]) => ({ class_name: cls, config: { name, ...cfg } }))],
+      },
+    });
+    const weights = await bytes(`${FIX}/keras3/small_cnn/model.weights.h5`);
+    const messages = [];
+    messages.push(await expectError(() => g.loadModel({ structure: seq([8, 8, 3], [['Conv2D', 'c', { filters: 0, kernel_size: [3, 3] }]]), weights }), 'at least 1'));
+    messages.push(await expectError(() => g.loadModel({ structure: seq([4], [['Dense', 'd', { units: 0 }]]), weights }), 'at least 1'));
+    messages.push(await expectError(() => g.loadModel({ structure: seq([16], [['Dense', 'big', { units: 1e9 }]]), weights }), 'over the limit'));
+    messages.push(await expectError(() => g.loadModel({ structure: seq([4], [['Reshape', 'r', { target_shape: [65536, 65536, 4] }]]), weights }), 'a shape with 4 values'));
+    const deep = seq([2], Array.from({ length: 20000 }, (_, i) => ['Activation', `a${i}`, { activation: 'relu' }]));
+    messages.push(await expectError(() => g.loadModel({ structure: deep, weights }), 'in the file but not in the model'));
+    // 536870913 * 12 * 10 * 3 wraps to a small number in 32 bits.
+    const dir = `${FIX}/keras3/small_cnn`;
+    const m = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights });
+    const shape = m.inputShape.slice(1);
+    messages.push(await expectError(() => m.predict(new Float32Array(8), [536870913, ...shape]), 'needs'));
+    messages.push(await expectError(() => m.classify(new ImageData(4, 4), { topK: NaN }), 'topK'));
+    const x = await npy(`${dir}/input.npy`);
+    const y = await npy(`${dir}/output.npy`);
+    assert(maxDiff((await m.predict(x.data, x.shape)).data, y.data) <= 1e-4, 'the engine still predicts');
+    // A budget set from JS is honoured, then restored.
+    const before = await g.setLimits({});
+    await g.setLimits({ maxParams: 100 });
+    const smallJson = await (await fetch(`${dir}/model.json`)).text();
+    messages.push(await expectError(() => g.loadModel({ structure: smallJson, weights }), 'over the limit of 100'));
+    await g.setLimits(before);
+    m.dispose();
+    return { checked: messages.length, limits: before };
+  });
+
+  await test('an engine that traps rejects what is in flight and starts afresh', async () => {
+    const dir = `${FIX}/keras3/small_cnn`;
+    const load = async () => g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
+    const x = await npy(`${dir}/input.npy`);
+    const y = await npy(`${dir}/output.npy`);
+    const old = await load();
+    const raw = await import(backend === 'webgpu' ? '/pkg/wasm/glimpse.js' : '/pkg/wasm-cpu/glimpse.js');
+    // A panic inside a promise's task: the pending call must reject, not hang.
+    const pending = old.fit(x.data, Array.from({ length: x.shape[0] }, (_, i) => i % 2), { epochs: 1000 }).then(() => 'finished', (e) => e.message);
+    raw.crashForTest(true); // a promise the stopped instance never settles
+    const settled = await Promise.race([pending, new Promise((r) => setTimeout(() => r('hung'), 10000))]);
+    assert(settled.includes('stopped on an internal error'), `the call in flight rejects: ${settled}`);
+    const msg = await expectError(() => old.predict(x.data, x.shape), 'stopped on an internal error');
+    assert(msg.includes('crashForTest'), `the panic's message is kept: ${msg}`);
+    const fresh = await load();
+    assert(maxDiff((await fresh.predict(x.data, x.shape)).data, y.data) <= 1e-4, 'a fresh engine predicts');
+    fresh.dispose();
+    old.dispose();
+    return { message: msg };
+  });
+
   await test('200 predictions in a row do not grow memory', async () => {
     const dir = `${FIX}/keras3/small_cnn`;
     const m = await g.loadModel({ structure: await (await fetch(`${dir}/model.json`)).text(), weights: await bytes(`${dir}/model.weights.h5`) });
