@@ -5,7 +5,7 @@
 // normalised, and served only if the file it names lies inside the directory it was mapped to.
 // Only GET and HEAD are answered; a request never ends the process.
 import http from 'node:http';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, open, fstat, close, promises as fsp } from 'node:fs';
 import { join, extname, dirname, relative, resolve, isAbsolute, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -100,16 +100,18 @@ async function handle(req, res, { zooDir, isolate, extra }) {
     return MISSING.has(e.code) ? notFound() : plain(res, 500, 'cannot read the file');
   }
   if (!st.isFile()) return notFound();
-  let fh;
+  // A numeric descriptor: the stream owns it (closes it when it ends, fails or is destroyed).
+  let fd;
   try {
-    fh = await fsp.open(file, 'r');
-    st = await fh.stat(); // the file that was opened, whatever happened since the stat
+    fd = await new Promise((ok, fail) => open(file, 'r', (e, d) => (e ? fail(e) : ok(d))));
+    // The file that was opened, whatever happened since the stat.
+    st = await new Promise((ok, fail) => fstat(fd, (e, s) => (e ? fail(e) : ok(s))));
   } catch (e) {
-    await fh?.close().catch(() => {});
+    if (fd !== undefined) close(fd, () => {});
     return MISSING.has(e.code) ? notFound() : plain(res, 500, 'cannot read the file');
   }
   if (!st.isFile()) {
-    await fh.close().catch(() => {});
+    close(fd, () => {});
     return notFound();
   }
   res.statusCode = 200;
@@ -121,13 +123,13 @@ async function handle(req, res, { zooDir, isolate, extra }) {
     res.setHeader('cross-origin-embedder-policy', 'require-corp');
   }
   if (req.method === 'HEAD' || st.size === 0) {
-    await fh.close().catch(() => {});
+    close(fd, () => {});
     res.end();
     return;
   }
   // Headers go out with the first chunk, so a read that fails at once can still be a 500;
   // one that fails later cuts the connection (the length would be wrong).
-  const stream = createReadStream(null, { fd: fh, start: 0, end: st.size - 1 });
+  const stream = createReadStream(null, { fd, start: 0, end: st.size - 1, autoClose: true });
   stream.on('error', () => {
     stream.destroy();
     plain(res, 500, 'cannot read the file');
