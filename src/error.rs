@@ -33,6 +33,19 @@ pub enum Error {
         supported: String,
     },
 
+    /// Several layers whose classes Glimpse does not implement, all named at once.
+    #[error(
+        "unsupported layer classes {classes}, in layers {layers}: Glimpse supports {supported}"
+    )]
+    UnsupportedLayers {
+        /// The unsupported classes, each once, comma separated.
+        classes: String,
+        /// Every layer of those classes with its class (and module).
+        layers: String,
+        /// The supported classes, comma separated.
+        supported: String,
+    },
+
     /// A layer configuration Glimpse understands but cannot honour (e.g. `channels_first`).
     #[error("layer '{layer}' ({class_name}): {message}")]
     UnsupportedConfig {

@@ -137,3 +137,57 @@ fn unsupported_configs_are_explained() {
     let err = Model::from_json_and_weights(&dynamic, w, "w", &default_device()).unwrap_err();
     assert!(err.to_string().contains("fixed input size"), "{err}");
 }
+
+/// A model with several unsupported classes (one inside a nested model) names them all in one
+/// error, before any weights are read.
+#[test]
+fn every_unsupported_class_is_named_at_once() {
+    let (json, _) = small_cnn();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let layers = v["config"]["layers"].as_array_mut().unwrap();
+    let mut renamed = 0;
+    for l in layers.iter_mut() {
+        match l["class_name"].as_str() {
+            Some("Flatten") => l["class_name"] = "LSTM".into(),
+            Some("Dense") if renamed == 0 => {
+                l["class_name"] = "GRU".into();
+                renamed += 1;
+            }
+            _ => {}
+        }
+    }
+    // A nested Sequential holding a third.
+    layers.push(
+        serde_json::json!({"class_name": "Sequential", "config": {"name": "inner",
+        "layers": [{"class_name": "Bidirectional", "config": {"name": "bi"}}]}}),
+    );
+    let err =
+        Model::from_json_and_weights(&v.to_string(), b"not hdf5".to_vec(), "w", &default_device())
+            .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::UnsupportedLayers { .. }), "{msg}");
+    for needle in [
+        "LSTM",
+        "GRU",
+        "Bidirectional",
+        "'bi'",
+        "Glimpse supports InputLayer",
+    ] {
+        assert!(msg.contains(needle), "{needle} missing from: {msg}");
+    }
+}
+
+/// The README's table of supported layers lists every class of the registry the parser uses.
+#[test]
+fn readme_lists_every_registered_layer_class() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("## Supported Keras").unwrap();
+    let section = &readme[start..start + readme[start..].find("\nChecked against").unwrap()];
+    for class in glimpse::keras::supported_layers() {
+        assert!(
+            section.contains(class),
+            "README's Supported Keras table does not name {class}"
+        );
+    }
+}

@@ -680,3 +680,22 @@ fn photo_folders_with_loops_devices_and_fifos_end() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// JSON nested 100,000 deep is a JSON error (serde_json stops at 128 levels), not a stack
+/// overflow.
+#[test]
+fn deeply_nested_json_is_an_error() {
+    let dir = scratch("nested");
+    let depth = 100_000;
+    let mut text = String::from(r#"{"class_name": "Sequential", "config": {"layers": "#);
+    text.push_str(&"[".repeat(depth));
+    text.push_str(&"]".repeat(depth));
+    text.push_str("}}");
+    let p = dir.join("nested.json");
+    std::fs::write(&p, text).unwrap();
+    refused(
+        &run(&["summary", &p.display().to_string()]),
+        &["model JSON", "recursion limit"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,45 +6,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-/// The classes Glimpse implements, as they appear in `class_name`.
-pub const SUPPORTED_LAYERS: &[&str] = &[
-    "InputLayer",
-    "Conv2D",
-    "DepthwiseConv2D",
-    "SeparableConv2D",
-    "Dense",
-    "Flatten",
-    "Reshape",
-    "Dropout",
-    "SpatialDropout2D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "GlobalAveragePooling2D",
-    "GlobalMaxPooling2D",
-    "BatchNormalization",
-    "ZeroPadding2D",
-    "Cropping2D",
-    "Activation",
-    "ReLU",
-    "LeakyReLU",
-    "ELU",
-    "Softmax",
-    "Add",
-    "Subtract",
-    "Multiply",
-    "Average",
-    "Maximum",
-    "Minimum",
-    "Concatenate",
-    "Rescaling",
-    "Normalization",
-    "LayerNormalization",
-    "LayerScale",
-    "TrueDivide",
-];
-
 /// A Keras activation function (the `activation=` argument and the `Activation` layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -690,49 +651,183 @@ pub enum MergeOp {
     Divide,
 }
 
+/// One supported layer class: the `class_name`s it is written as (the first is Keras 3's; the
+/// others are aliases older Keras versions wrote) and how its config becomes a [`LayerConfig`].
+pub struct LayerClass {
+    /// Class names, canonical first.
+    pub names: &'static [&'static str],
+    /// Types the layer's `config` object.
+    pub parse: fn(&Value) -> Result<LayerConfig, serde_json::Error>,
+}
+
+fn de<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, serde_json::Error> {
+    T::deserialize(v)
+}
+
+/// Every layer class Glimpse implements: the one table the parser, the list of supported
+/// layers in errors and the README's table (checked by a test) come from. The builders match
+/// on the [`LayerConfig`] it produces (`model::layers::build`).
+pub static REGISTRY: &[LayerClass] = &[
+    LayerClass {
+        names: &["InputLayer"],
+        parse: |c| Ok(LayerConfig::Input(de(c)?)),
+    },
+    LayerClass {
+        names: &["Conv2D", "Convolution2D"],
+        parse: |c| Ok(LayerConfig::Conv2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["DepthwiseConv2D"],
+        parse: |c| Ok(LayerConfig::DepthwiseConv2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["SeparableConv2D", "SeparableConvolution2D"],
+        parse: |c| Ok(LayerConfig::SeparableConv2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["Dense"],
+        parse: |c| Ok(LayerConfig::Dense(de(c)?)),
+    },
+    LayerClass {
+        names: &["Flatten"],
+        parse: |_| Ok(LayerConfig::Flatten),
+    },
+    LayerClass {
+        names: &["Reshape"],
+        parse: |c| Ok(LayerConfig::Reshape(de(c)?)),
+    },
+    LayerClass {
+        names: &["Dropout"],
+        parse: |c| Ok(LayerConfig::Dropout(de(c)?)),
+    },
+    // Identity at inference; Glimpse trains them as the identity too.
+    LayerClass {
+        names: &["SpatialDropout2D"],
+        parse: |_| Ok(LayerConfig::Dropout(DropoutConfig::default())),
+    },
+    LayerClass {
+        names: &["GaussianNoise"],
+        parse: |_| Ok(LayerConfig::Dropout(DropoutConfig::default())),
+    },
+    LayerClass {
+        names: &["GaussianDropout"],
+        parse: |_| Ok(LayerConfig::Dropout(DropoutConfig::default())),
+    },
+    LayerClass {
+        names: &["MaxPooling2D", "MaxPool2D"],
+        parse: |c| Ok(LayerConfig::MaxPool2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["AveragePooling2D", "AvgPool2D"],
+        parse: |c| Ok(LayerConfig::AvgPool2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["GlobalAveragePooling2D", "GlobalAvgPool2D"],
+        parse: |c| Ok(LayerConfig::GlobalAvgPool2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["GlobalMaxPooling2D", "GlobalMaxPool2D"],
+        parse: |c| Ok(LayerConfig::GlobalMaxPool2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["BatchNormalization"],
+        parse: |c| Ok(LayerConfig::BatchNorm(de(c)?)),
+    },
+    LayerClass {
+        names: &["ZeroPadding2D"],
+        parse: |c| Ok(LayerConfig::ZeroPadding2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["Cropping2D"],
+        parse: |c| Ok(LayerConfig::Cropping2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["Activation"],
+        parse: |c| Ok(LayerConfig::Activation(de(c)?)),
+    },
+    LayerClass {
+        names: &["ReLU"],
+        parse: |c| Ok(LayerConfig::Relu(de(c)?)),
+    },
+    LayerClass {
+        names: &["LeakyReLU"],
+        parse: |c| Ok(LayerConfig::LeakyRelu(de(c)?)),
+    },
+    LayerClass {
+        names: &["ELU"],
+        parse: |c| Ok(LayerConfig::Elu(de(c)?)),
+    },
+    LayerClass {
+        names: &["Softmax"],
+        parse: |c| Ok(LayerConfig::Softmax(de(c)?)),
+    },
+    LayerClass {
+        names: &["Add"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Add)),
+    },
+    LayerClass {
+        names: &["Subtract"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Subtract)),
+    },
+    LayerClass {
+        names: &["Multiply"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Multiply)),
+    },
+    LayerClass {
+        names: &["Average"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Average)),
+    },
+    LayerClass {
+        names: &["Maximum"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Maximum)),
+    },
+    LayerClass {
+        names: &["Minimum"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Minimum)),
+    },
+    // Keras 3's op layer for `x / y` on symbolic tensors.
+    LayerClass {
+        names: &["TrueDivide"],
+        parse: |_| Ok(LayerConfig::Merge(MergeOp::Divide)),
+    },
+    LayerClass {
+        names: &["Concatenate"],
+        parse: |c| Ok(LayerConfig::Concatenate(de(c)?)),
+    },
+    LayerClass {
+        names: &["Rescaling"],
+        parse: |c| Ok(LayerConfig::Rescaling(de(c)?)),
+    },
+    LayerClass {
+        names: &["Normalization"],
+        parse: |c| Ok(LayerConfig::Normalization(de(c)?)),
+    },
+    LayerClass {
+        names: &["LayerNormalization"],
+        parse: |c| Ok(LayerConfig::LayerNorm(de(c)?)),
+    },
+    LayerClass {
+        names: &["LayerScale"],
+        parse: |c| Ok(LayerConfig::LayerScale(de(c)?)),
+    },
+];
+
+/// The registry entry for a `class_name`, if Glimpse implements the class.
+pub fn layer_class(class_name: &str) -> Option<&'static LayerClass> {
+    REGISTRY.iter().find(|c| c.names.contains(&class_name))
+}
+
+/// The supported classes' canonical names, in the registry's order (for errors and docs).
+pub fn supported_layers() -> Vec<&'static str> {
+    REGISTRY.iter().map(|c| c.names[0]).collect()
+}
+
 impl LayerConfig {
     /// Parses `config` for the Keras class `class_name`. `Ok(None)` when the class is unknown.
     pub fn parse(class_name: &str, config: &Value) -> Result<Option<Self>, serde_json::Error> {
-        fn de<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, serde_json::Error> {
-            T::deserialize(v)
+        match layer_class(class_name) {
+            Some(c) => (c.parse)(config).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(match class_name {
-            "InputLayer" => Self::Input(de(config)?),
-            "Conv2D" | "Convolution2D" => Self::Conv2D(de(config)?),
-            "DepthwiseConv2D" => Self::DepthwiseConv2D(de(config)?),
-            "SeparableConv2D" | "SeparableConvolution2D" => Self::SeparableConv2D(de(config)?),
-            "Dense" => Self::Dense(de(config)?),
-            "Flatten" => Self::Flatten,
-            "Reshape" => Self::Reshape(de(config)?),
-            "Dropout" => Self::Dropout(de(config)?),
-            "SpatialDropout2D" | "GaussianNoise" | "GaussianDropout" => {
-                Self::Dropout(DropoutConfig::default())
-            }
-            "MaxPooling2D" | "MaxPool2D" => Self::MaxPool2D(de(config)?),
-            "AveragePooling2D" | "AvgPool2D" => Self::AvgPool2D(de(config)?),
-            "GlobalAveragePooling2D" | "GlobalAvgPool2D" => Self::GlobalAvgPool2D(de(config)?),
-            "GlobalMaxPooling2D" | "GlobalMaxPool2D" => Self::GlobalMaxPool2D(de(config)?),
-            "BatchNormalization" => Self::BatchNorm(de(config)?),
-            "ZeroPadding2D" => Self::ZeroPadding2D(de(config)?),
-            "Cropping2D" => Self::Cropping2D(de(config)?),
-            "Activation" => Self::Activation(de(config)?),
-            "ReLU" => Self::Relu(de(config)?),
-            "LeakyReLU" => Self::LeakyRelu(de(config)?),
-            "ELU" => Self::Elu(de(config)?),
-            "Softmax" => Self::Softmax(de(config)?),
-            "Add" => Self::Merge(MergeOp::Add),
-            "Subtract" => Self::Merge(MergeOp::Subtract),
-            "Multiply" => Self::Merge(MergeOp::Multiply),
-            "Average" => Self::Merge(MergeOp::Average),
-            "Maximum" => Self::Merge(MergeOp::Maximum),
-            "Minimum" => Self::Merge(MergeOp::Minimum),
-            "TrueDivide" => Self::Merge(MergeOp::Divide),
-            "Concatenate" => Self::Concatenate(de(config)?),
-            "Rescaling" => Self::Rescaling(de(config)?),
-            "Normalization" => Self::Normalization(de(config)?),
-            "LayerNormalization" => Self::LayerNorm(de(config)?),
-            "LayerScale" => Self::LayerScale(de(config)?),
-            _ => return Ok(None),
-        }))
     }
 }

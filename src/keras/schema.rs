@@ -1,6 +1,6 @@
 //! The model-level schema: Sequential and Functional configs, inbound nodes, nesting.
 
-use super::config::{InputConfig, LayerConfig, SUPPORTED_LAYERS};
+use super::config::{layer_class, supported_layers, InputConfig, LayerConfig};
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -107,8 +107,62 @@ fn flavor_of(v: &Value) -> KerasFlavor {
     }
 }
 
+/// Every layer of the model (nested models included) whose class Glimpse does not implement:
+/// (name, class, module).
+fn unsupported_layers(v: &Value) -> Vec<(String, String, Option<String>)> {
+    let mut found = Vec::new();
+    let mut models = vec![v];
+    while let Some(m) = models.pop() {
+        let layers = match m.get("config") {
+            Some(Value::Array(a)) => a.as_slice(),
+            Some(c) => c
+                .get("layers")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice),
+            None => &[],
+        };
+        for raw in layers {
+            let Some(class) = raw.get("class_name").and_then(Value::as_str) else {
+                continue;
+            };
+            if is_model_class(class) {
+                models.push(raw);
+            } else if layer_class(class).is_none() {
+                found.push((
+                    layer_name(raw),
+                    class.to_string(),
+                    raw.get("module").and_then(Value::as_str).map(String::from),
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// Parses a model given as a JSON value.
 pub fn parse_model_value(v: &Value) -> Result<ModelSpec> {
+    // Every unsupported class at once, before anything else is checked.
+    let unsupported = unsupported_layers(v);
+    if unsupported.len() > 1 {
+        let mut classes: Vec<String> = Vec::new();
+        for (_, c, _) in &unsupported {
+            if !classes.contains(c) {
+                classes.push(c.clone());
+            }
+        }
+        return Err(Error::UnsupportedLayers {
+            classes: classes.join(", "),
+            layers: unsupported
+                .iter()
+                .map(|(n, c, m)| match m {
+                    Some(m) => format!("'{n}' ({c}, module {m})"),
+                    None => format!("'{n}' ({c})"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            supported: supported_layers().join(", "),
+        });
+    }
     let flavor = flavor_of(v);
     let mut spec = parse_any(v, flavor)?;
     spec.compile_config = v.get("compile_config").filter(|c| !c.is_null()).cloned();
@@ -165,7 +219,7 @@ fn typed_config(raw: &Value, name: &str) -> Result<(String, LayerConfig)> {
                 .and_then(Value::as_str)
                 .map(|m| format!(" (module {m})"))
                 .unwrap_or_default(),
-            supported: SUPPORTED_LAYERS.join(", "),
+            supported: supported_layers().join(", "),
         }),
         Err(e) => Err(json_err(format!("layer '{name}' ({class}) config"), e)),
     }
