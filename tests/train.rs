@@ -196,3 +196,53 @@ fn labels_that_do_not_match_the_output_are_refused() {
         "{err}"
     );
 }
+
+/// The layers added for real models train: PReLU's slopes are learned (gradients flow through
+/// UpSampling2D and Permute), the loss falls, and the saved weights load back.
+#[test]
+fn prelu_upsampling_and_permute_train() {
+    let dir = fixtures().join("keras3/more_layers");
+    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    let weights = std::fs::read(dir.join("model.weights.h5")).unwrap();
+    let mut model =
+        Model::from_json_and_weights(&json, weights, "more_layers", &default_device()).unwrap();
+    let mut rng = Rng(3);
+    let n = 16;
+    let data: Vec<f32> = (0..n * 6 * 5 * 4)
+        .map(|_| (rng.next_u64() % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let ds = Dataset {
+        sample_shape: vec![6, 5, 4],
+        samples: Samples::F32(data),
+        labels: (0..n as u32).map(|i| i % 5).collect(),
+        classes: (0..5).map(|i| i.to_string()).collect(),
+        skipped: vec![],
+    };
+    let prelu = model
+        .spec
+        .layers
+        .iter()
+        .position(|l| l.name == "prelu_full")
+        .unwrap();
+    let before = model.keras_values().unwrap()[prelu][0].clone();
+    let cfg = FitConfig {
+        epochs: 8,
+        batch_size: 8,
+        // The head is linear (logits): a squared error against the one-hot targets.
+        loss: Loss::MeanSquaredError,
+        ..Default::default()
+    };
+    let h = block_on(train::fit(&mut model, &ds, None, &cfg, &mut Silent)).unwrap();
+    let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
+    assert!(last.loss < first.loss, "{first:?} -> {last:?}");
+    let after = model.keras_values().unwrap()[prelu][0].clone();
+    assert_ne!(before, after, "the PReLU slopes were trained");
+    let saved = keras3_weights(&model).unwrap();
+    let loaded =
+        Model::from_json_and_weights(&json, saved, "saved.weights.h5", &default_device()).unwrap();
+    let (x, shape) = npy(&dir.join("input.npy"));
+    assert_eq!(
+        model.predict(x.clone(), &shape).unwrap().0,
+        loaded.predict(x, &shape).unwrap().0
+    );
+}

@@ -395,6 +395,43 @@ pub struct GlobalPoolConfig {
     pub data_format: DataFormat,
 }
 
+/// `PReLU`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PReluConfig {
+    /// Axes (1-based, batch excluded) along which one slope is shared; `null` for none.
+    #[serde(default)]
+    pub shared_axes: Option<Axes>,
+}
+
+/// `UpSampling2D`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UpSamplingConfig {
+    /// Repeats along height and width.
+    #[serde(default = "default_pair_two")]
+    pub size: Pair,
+    /// `nearest` (Glimpse's only one so far) or `bilinear`.
+    #[serde(default = "default_nearest")]
+    pub interpolation: String,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
+fn default_pair_two() -> Pair {
+    Pair(2, 2)
+}
+
+fn default_nearest() -> String {
+    "nearest".into()
+}
+
+/// `Permute`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PermuteConfig {
+    /// The new order of the non-batch axes, 1-based.
+    pub dims: Vec<i64>,
+}
+
 /// `BatchNormalization`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BatchNormConfig {
@@ -629,6 +666,12 @@ pub enum LayerConfig {
     Normalization(NormalizationConfig),
     LayerNorm(LayerNormConfig),
     LayerScale(LayerScaleConfig),
+    /// Layers that pass their input through at inference and in training (Identity,
+    /// ActivityRegularization: its loss term is not trained by Glimpse).
+    Identity,
+    PRelu(PReluConfig),
+    UpSampling2D(UpSamplingConfig),
+    Permute(PermuteConfig),
 }
 
 /// Element-wise merges of several tensors (with broadcasting), or of a tensor and a constant
@@ -809,6 +852,26 @@ pub static REGISTRY: &[LayerClass] = &[
     LayerClass {
         names: &["LayerScale"],
         parse: |c| Ok(LayerConfig::LayerScale(de(c)?)),
+    },
+    LayerClass {
+        names: &["Identity"],
+        parse: |_| Ok(LayerConfig::Identity),
+    },
+    LayerClass {
+        names: &["ActivityRegularization"],
+        parse: |_| Ok(LayerConfig::Identity),
+    },
+    LayerClass {
+        names: &["PReLU"],
+        parse: |c| Ok(LayerConfig::PRelu(de(c)?)),
+    },
+    LayerClass {
+        names: &["UpSampling2D"],
+        parse: |c| Ok(LayerConfig::UpSampling2D(de(c)?)),
+    },
+    LayerClass {
+        names: &["Permute"],
+        parse: |c| Ok(LayerConfig::Permute(de(c)?)),
     },
 ];
 

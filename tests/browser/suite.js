@@ -69,7 +69,7 @@ async function expectError(fn, needle) {
 }
 
 const FIX = '/tests/fixtures';
-const SMALL = ['small_cnn', 'convs', 'dense_acts'];
+const SMALL = ['small_cnn', 'convs', 'dense_acts', 'more_layers'];
 const PHOTOS = ['chelsea', 'astronaut', 'coffee', 'china', 'flower', 'motorcycle', 'rocket'];
 const timings = {};
 

@@ -1,6 +1,9 @@
 //! Activation functions exactly as Keras defines them, and the ReLU family of layers.
 
-use crate::keras::{Activation, KerasFlavor};
+use super::{BuildCtx, Built, Op, ParamSpec};
+use crate::error::Result;
+use crate::keras::{Activation, KerasFlavor, PReluConfig};
+use crate::model::axes::{from_keras_order, internal_dims};
 use burn::tensor::{activation as F, Tensor};
 
 /// An activation function with the Keras semantics it was saved under.
@@ -158,4 +161,50 @@ impl Relu {
             None => pos,
         }
     }
+}
+
+/// PReLU: `max(x, 0) + alpha * min(x, 0)` with a learned slope per value, shared along
+/// `shared_axes`.
+#[derive(Debug, Clone)]
+pub struct PRelu {
+    /// The slope's shape in Keras order `[s1, s2, C]` (padded like the input, 1 on shared axes).
+    pub keras_order: [usize; 3],
+}
+
+impl PRelu {
+    /// Runs it with the slope `alpha` (Keras layout, flattened).
+    pub fn forward(&self, x: Tensor<4>, alpha: &Tensor<1>) -> Tensor<4> {
+        let [a, b, c] = self.keras_order;
+        let alpha = from_keras_order(alpha.clone().reshape([1, a, b, c]));
+        x.clone().clamp_min(0.0) + x.clamp_max(0.0) * alpha
+    }
+}
+
+/// Builds `PReLU`: `alpha` has the input's shape with 1 on each shared axis.
+pub fn build_prelu(ctx: &BuildCtx, c: &PReluConfig) -> Result<Built> {
+    let s = ctx.one_input()?;
+    let mut alpha = s.to_vec();
+    for &axis in c.shared_axes.as_ref().map_or(&[][..], |a| a.0.as_slice()) {
+        // Keras counts the batch as axis 0 and takes negative axes from the end.
+        let k = if axis < 0 {
+            s.len() as i64 + 1 + axis
+        } else {
+            axis
+        };
+        if k < 1 || k > s.len() as i64 {
+            return Err(ctx.unsupported(format!(
+                "shared_axes entry {axis} for an input of rank {}",
+                s.len() + 1
+            )));
+        }
+        alpha[k as usize - 1] = 1;
+    }
+    let [ch, a, b] = internal_dims(&alpha, &ctx.context())?;
+    Ok(Built {
+        op: Op::PRelu(PRelu {
+            keras_order: [a, b, ch],
+        }),
+        out_shape: s.to_vec(),
+        params: vec![ParamSpec::new("alpha", alpha)],
+    })
 }

@@ -79,6 +79,9 @@ pub enum Op {
     Crop(shape::Crop),
     Merge(merge::Merge),
     Concat(usize),
+    PRelu(activation::PRelu),
+    UpSampling(shape::UpSampling),
+    Permute(shape::Permute),
 }
 
 /// A built layer call: what to compute, its output shape and the variables of its layer.
@@ -217,6 +220,10 @@ pub fn build(ctx: &BuildCtx) -> Result<Built> {
             let axis = super::axes::internal_axis(c.axis.0[0], s.len(), &ctx.context())?;
             same(Op::Softmax(axis))
         }
+        L::Identity => same(Op::Identity),
+        L::PRelu(c) => activation::build_prelu(ctx, c),
+        L::UpSampling2D(c) => shape::build_upsampling(ctx, c),
+        L::Permute(c) => shape::build_permute(ctx, c),
         L::Merge(op) => merge::build_merge(ctx, *op),
         L::Concatenate(c) => merge::build_concat(ctx, c),
     }
@@ -268,6 +275,9 @@ impl Op {
             Op::Crop(c) => c.forward(inputs.swap_remove(0)),
             Op::Merge(m) => m.forward(inputs),
             Op::Concat(axis) => Tensor::cat(inputs, *axis),
+            Op::PRelu(p) => p.forward(inputs.swap_remove(0), &params[0]),
+            Op::UpSampling(u) => u.forward(inputs.swap_remove(0)),
+            Op::Permute(p) => p.forward(inputs.swap_remove(0)),
         }
     }
 }

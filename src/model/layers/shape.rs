@@ -3,7 +3,9 @@
 use super::conv::image_input;
 use super::{BuildCtx, Built, Op};
 use crate::error::Result;
-use crate::keras::{CroppingConfig, ReshapeConfig, ZeroPaddingConfig};
+use crate::keras::{
+    CroppingConfig, PermuteConfig, ReshapeConfig, UpSamplingConfig, ZeroPaddingConfig,
+};
 use crate::model::axes::{dims_text, from_keras_order, internal_dims, to_keras_order};
 use burn::tensor::ops::PadMode;
 use burn::tensor::Tensor;
@@ -161,6 +163,122 @@ pub fn build_crop(ctx: &BuildCtx, c: &CroppingConfig) -> Result<Built> {
             keep: [(t, h - t - b), (l, w - l - r)],
         }),
         out_shape: vec![h - t - b, w - l - r, ch],
+        params: vec![],
+    })
+}
+
+/// Nearest-neighbour upsampling of the spatial axes by whole factors (each pixel repeated).
+#[derive(Debug, Clone)]
+pub struct UpSampling {
+    /// Repeats along height and width.
+    pub size: (usize, usize),
+}
+
+impl UpSampling {
+    /// Upsamples `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let (sh, sw) = self.size;
+        x.reshape([n, c, h, 1, w, 1])
+            .expand([n, c, h, sh, w, sw])
+            .reshape([n, c, h * sh, w * sw])
+    }
+}
+
+/// Builds `UpSampling2D` (`interpolation='nearest'`).
+pub fn build_upsampling(ctx: &BuildCtx, c: &UpSamplingConfig) -> Result<Built> {
+    let (h, w, ch) = image_input(ctx, c.data_format)?;
+    if c.interpolation != "nearest" {
+        return Err(ctx.unsupported(format!(
+            "interpolation='{}' (Glimpse upsamples with 'nearest' so far)",
+            c.interpolation
+        )));
+    }
+    let (sh, sw) = (c.size.0, c.size.1);
+    if sh == 0 || sw == 0 {
+        return Err(ctx.unsupported("size must be positive"));
+    }
+    Ok(Built {
+        op: Op::UpSampling(UpSampling { size: (sh, sw) }),
+        out_shape: vec![
+            ctx.mul(h, sh, "the upsampled height")?,
+            ctx.mul(w, sw, "the upsampled width")?,
+            ch,
+        ],
+        params: vec![],
+    })
+}
+
+/// Keras' axis order `[s1, s2, s3]` of a shape of rank 1 to 3 (batch excluded), as Glimpse's
+/// Keras-order tensors hold it (`[.., .., C]`, padded with 1s before the channels).
+fn keras_order_dims(dims: &[usize]) -> [usize; 3] {
+    match *dims {
+        [c] => [1, 1, c],
+        [l, c] => [l, 1, c],
+        [h, w, c] => [h, w, c],
+        _ => [1, 1, 1],
+    }
+}
+
+/// Permute of the non-batch axes.
+#[derive(Debug, Clone)]
+pub struct Permute {
+    /// The input's Keras dims padded to three at the end.
+    pub input: [usize; 3],
+    /// The permutation of those three (0-based; padding axes stay in place).
+    pub order: [usize; 3],
+    /// The output's Keras-order dims (see `keras_order_dims`).
+    pub output: [usize; 3],
+}
+
+impl Permute {
+    /// Permutes.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let n = x.dims()[0];
+        let [a, b, c] = self.input;
+        let [p, q, r] = self.order;
+        let [o1, o2, o3] = self.output;
+        let k = to_keras_order(x)
+            .reshape([n, a, b, c])
+            .permute([0, p + 1, q + 1, r + 1]);
+        from_keras_order(k.reshape([n, o1, o2, o3]))
+    }
+}
+
+/// Builds `Permute`: `dims` must order the non-batch axes 1..rank.
+pub fn build_permute(ctx: &BuildCtx, c: &PermuteConfig) -> Result<Built> {
+    let s = ctx.one_input()?;
+    let r = s.len();
+    let mut seen = vec![false; r];
+    let valid = c.dims.len() == r
+        && c.dims.iter().all(|&d| {
+            let ok = d >= 1 && (d as usize) <= r && !seen[d as usize - 1];
+            if ok {
+                seen[d as usize - 1] = true;
+            }
+            ok
+        });
+    if !valid {
+        return Err(ctx.unsupported(format!(
+            "dims {:?} is not an order of the axes 1..{r}",
+            c.dims
+        )));
+    }
+    let mut order = [0, 1, 2];
+    for (i, &d) in c.dims.iter().enumerate() {
+        order[i] = d as usize - 1;
+    }
+    let out: Vec<usize> = (0..r).map(|i| s[order[i]]).collect();
+    let mut input = [1, 1, 1];
+    input[..r].copy_from_slice(s);
+    internal_dims(&out, &ctx.context())?;
+    Ok(Built {
+        op: Op::Permute(Permute {
+            input,
+            order,
+            output: keras_order_dims(&out),
+        }),
+        out_shape: out,
         params: vec![],
     })
 }
