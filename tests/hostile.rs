@@ -455,7 +455,8 @@ fn float16_weights_load_and_predict() {
         .zip(&want)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
-    assert!(worst < 2e-2, "float16 weights differ by {worst}");
+    // Measured: 1.1e-4 (real Keras on the same float16 file agrees with Glimpse to 9e-8).
+    assert!(worst < 1e-3, "float16 weights differ by {worst}");
     assert!(worst > 0.0, "the weights really are float16");
 }
 
