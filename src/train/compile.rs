@@ -9,6 +9,9 @@ use serde_json::Value;
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Largest batch `fit` takes.
 pub const MAX_BATCH_SIZE: usize = 1 << 16;
+/// Widest hidden layer of a transfer-learning head (more learns nothing from 1280 features,
+/// and its weights would not fit a browser).
+pub const MAX_HIDDEN_UNITS: usize = 1 << 16;
 /// Largest learning rate accepted (Keras' defaults are 1e-3 to 1e-2).
 pub const MAX_LEARNING_RATE: f64 = 100.0;
 
@@ -93,28 +96,31 @@ pub fn check_learning_rate(lr: f64) -> Result<f64> {
     }
 }
 
-/// Epochs: 1 to [`MAX_EPOCHS`].
-pub fn check_epochs(epochs: usize) -> Result<usize> {
-    if (1..=MAX_EPOCHS).contains(&epochs) {
-        Ok(epochs)
+/// `value` when it is 1 to `max`, else an error naming `what`.
+fn count_in_range(what: &str, value: usize, max: usize) -> Result<usize> {
+    if (1..=max).contains(&value) {
+        Ok(value)
     } else {
         Err(Error::input(
-            "epochs",
-            format!("expected 1 to {MAX_EPOCHS}, found {epochs}"),
+            what,
+            format!("expected 1 to {max}, found {value}"),
         ))
     }
 }
 
+/// Epochs: 1 to [`MAX_EPOCHS`].
+pub fn check_epochs(epochs: usize) -> Result<usize> {
+    count_in_range("epochs", epochs, MAX_EPOCHS)
+}
+
+/// Hidden units of a head: 1 to [`MAX_HIDDEN_UNITS`].
+pub fn check_hidden_units(units: usize) -> Result<usize> {
+    count_in_range("hidden units", units, MAX_HIDDEN_UNITS)
+}
+
 /// Batch size: 1 to [`MAX_BATCH_SIZE`].
 pub fn check_batch_size(batch: usize) -> Result<usize> {
-    if (1..=MAX_BATCH_SIZE).contains(&batch) {
-        Ok(batch)
-    } else {
-        Err(Error::input(
-            "batch size",
-            format!("expected 1 to {MAX_BATCH_SIZE}, found {batch}"),
-        ))
-    }
+    count_in_range("batch size", batch, MAX_BATCH_SIZE)
 }
 
 /// A validation split: a fraction strictly between 0 and 1.

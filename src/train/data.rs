@@ -156,16 +156,6 @@ mod native {
     use rayon::prelude::*;
     use std::path::{Path, PathBuf};
 
-    fn is_image(p: &Path) -> bool {
-        matches!(
-            p.extension()
-                .and_then(|e| e.to_str())
-                .map(|e| e.to_ascii_lowercase())
-                .as_deref(),
-            Some("jpg" | "jpeg" | "png")
-        )
-    }
-
     /// The class folders of `dir` (sorted by name, as Keras does) and their image files.
     pub fn list_folder(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -187,7 +177,9 @@ mod native {
                 .map_err(|e| Error::io(&path, e))?
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()) && is_image(p))
+                .filter(|p| {
+                    std::fs::metadata(p).is_ok_and(|m| m.is_file()) && crate::io::is_image_name(p)
+                })
                 .collect();
             files.sort();
             if files.is_empty() {

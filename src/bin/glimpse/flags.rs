@@ -29,15 +29,9 @@ pub fn split(s: &str) -> Result<f64, String> {
     compile::check_split(number(s)?).map_err(|e| e.to_string())
 }
 
-/// `--hidden-units`: 1 to 65536 (a head wider than that learns nothing more from 1280
-/// features, and its weights would not fit a browser).
+/// `--hidden-units`.
 pub fn hidden_units(s: &str) -> Result<usize, String> {
-    let n: usize = number(s)?;
-    if (1..=65_536).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("expected 1 to 65536 units, found {n}"))
-    }
+    compile::check_hidden_units(number(s)?).map_err(|e| e.to_string())
 }
 
 /// `--top`: at least 1.
