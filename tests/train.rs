@@ -42,7 +42,7 @@ fn step_fixture(name: &str) {
             &labels,
         )
         .unwrap();
-        let l = loss.into_data().try_to_vec::<f32>().unwrap()[0];
+        let l = loss.into_data().try_into_vec::<f32>().unwrap()[0];
         let want = meta["losses"][step].as_f64().unwrap() as f32;
         assert!(
             (l - want).abs() < 1e-5,
@@ -245,4 +245,147 @@ fn prelu_upsampling_and_permute_train() {
         model.predict(x.clone(), &shape).unwrap().0,
         loaded.predict(x, &shape).unwrap().0
     );
+}
+
+/// A Keras layer value for tests: `{"class_name": class, "config": config + name}`.
+fn layer(class: &str, name: &str, mut config: serde_json::Value) -> serde_json::Value {
+    config["name"] = name.into();
+    serde_json::json!({"class_name": class, "config": config})
+}
+
+/// Images whose class is which half is bright: left (0) or right (1).
+fn sides(n: usize, seed: u64) -> Dataset {
+    let mut rng = Rng(seed);
+    let mut data = Vec::new();
+    for i in 0..n {
+        for _y in 0..8 {
+            for x in 0..8 {
+                let bright = (x < 4) == (i % 2 == 0);
+                for _c in 0..3 {
+                    let noise = (rng.next_u64() % 60) as u8;
+                    data.push(if bright { 180 + noise } else { 20 + noise });
+                }
+            }
+        }
+    }
+    Dataset {
+        sample_shape: vec![8, 8, 3],
+        samples: Samples::U8(data),
+        labels: (0..n as u32).map(|i| i % 2).collect(),
+        classes: vec!["left".into(), "right".into()],
+        skipped: vec![],
+    }
+}
+
+fn flip_net(with_flip: bool) -> String {
+    let mut layers = vec![build::input("in", &[8, 8, 3])];
+    if with_flip {
+        let cfg = serde_json::json!({"mode": "horizontal", "seed": 7});
+        layers.push(layer("RandomFlip", "flip", cfg));
+    }
+    layers.push(build::rescaling("scale", 1.0 / 255.0, 0.0));
+    layers.push(build::flatten("f"));
+    layers.push(build::dense("out", 2, "softmax"));
+    build::sequential("flips", layers)
+}
+
+/// Augmentation acts in training only: with a horizontal flip inside the model, "which half is
+/// bright" cannot be learned (half the photos of each class arrive mirrored, as the other
+/// class), while the same model without the flip learns it; and predictions are unflipped.
+#[test]
+fn augmentation_layers_act_in_fit_and_not_in_predict() {
+    let train_ds = sides(64, 1);
+    let cfg = FitConfig {
+        epochs: 8,
+        batch_size: 16,
+        optimizer: OptimizerConfig::Adam {
+            learning_rate: 0.01,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+        },
+        ..Default::default()
+    };
+    let mut acc = Vec::new();
+    for with_flip in [false, true] {
+        let json = flip_net(with_flip);
+        let mut rng = Rng(5);
+        let mut model =
+            Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
+                Ok(init::keras_default(p, &mut rng))
+            })
+            .unwrap();
+        let h = block_on(train::fit(&mut model, &train_ds, None, &cfg, &mut Silent)).unwrap();
+        let last = h.epochs.last().unwrap().clone();
+        // Inference: the flip is the identity, so predictions follow the photo as given.
+        let (x, _) = train_ds.batch(&(0..2).collect::<Vec<_>>());
+        let one = model.predict(x.clone(), &[2, 8, 8, 3]).unwrap().0;
+        let two = model.predict(x, &[2, 8, 8, 3]).unwrap().0;
+        assert_eq!(one, two, "predict is deterministic (no flips at inference)");
+        acc.push(last.accuracy);
+    }
+    assert!(
+        acc[0] >= 0.95,
+        "without the flip the task is learned: {acc:?}"
+    );
+    assert!(
+        acc[1] <= 0.75,
+        "with the flip in training it cannot be: {acc:?}"
+    );
+}
+
+/// In training, RandomFlip returns each image or its mirror, both occur, and the draws are
+/// seeded by the layer's seed: two models from the same file flip the same images.
+#[test]
+fn random_flip_in_training_mirrors_whole_images_reproducibly() {
+    let json = build::sequential(
+        "flip_only",
+        vec![
+            build::input("in", &[4, 5, 1]),
+            layer(
+                "RandomFlip",
+                "flip",
+                serde_json::json!({"mode": "horizontal", "seed": 3}),
+            ),
+        ],
+    );
+    let make = || {
+        Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
+            Ok(vec![0.0; p.size()])
+        })
+        .unwrap()
+    };
+    let n = 32;
+    let data: Vec<f32> = (0..n * 20).map(|v| v as f32).collect();
+    let run = |m: &Model| {
+        let x = m.input_tensor(0, data.clone(), &[n, 4, 5, 1]).unwrap();
+        let y = m.forward(vec![x], true).remove(0);
+        y.into_data().try_into_vec::<f32>().unwrap()
+    };
+    let (a, b) = (make(), make());
+    let ya = run(&a);
+    assert_eq!(ya, run(&b), "same seed, same flips");
+    assert_ne!(ya, run(&a), "the next batch draws again");
+    let mut flipped = 0;
+    for i in 0..n {
+        let img = &data[i * 20..(i + 1) * 20];
+        let out = &ya[i * 20..(i + 1) * 20];
+        let mirror: Vec<f32> = (0..4)
+            .flat_map(|r| (0..5).rev().map(move |c| img[r * 5 + c]))
+            .collect();
+        if out == mirror.as_slice() {
+            flipped += 1;
+        } else {
+            assert_eq!(out, img, "image {i} is itself or its mirror");
+        }
+    }
+    assert!((4..=28).contains(&flipped), "{flipped} of {n} flipped");
+    let x = a.input_tensor(0, data.clone(), &[n, 4, 5, 1]).unwrap();
+    let y = a
+        .forward(vec![x], false)
+        .remove(0)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    assert_eq!(y, data, "identity at inference");
 }

@@ -615,6 +615,135 @@ impl Default for ScalarOrList {
     }
 }
 
+/// `Resizing`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ResizingConfig {
+    /// Output height.
+    pub height: usize,
+    /// Output width.
+    pub width: usize,
+    /// `bilinear`, `nearest`, `bicubic`, `lanczos3`, `lanczos5` or `area`.
+    #[serde(default = "default_bilinear")]
+    pub interpolation: String,
+    /// Crop the largest centred window of the target's aspect ratio first.
+    #[serde(default)]
+    pub crop_to_aspect_ratio: bool,
+    /// Pad to the target's aspect ratio first (Keras 3).
+    #[serde(default)]
+    pub pad_to_aspect_ratio: bool,
+    /// Only `constant`.
+    #[serde(default = "default_constant")]
+    pub fill_mode: String,
+    /// The padding value.
+    #[serde(default)]
+    pub fill_value: f64,
+    /// Widen the kernel when downsampling.
+    #[serde(default)]
+    pub antialias: bool,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
+fn default_bilinear() -> String {
+    "bilinear".into()
+}
+
+fn default_constant() -> String {
+    "constant".into()
+}
+
+fn default_reflect() -> String {
+    "reflect".into()
+}
+
+fn default_both_flips() -> String {
+    "horizontal_and_vertical".into()
+}
+
+/// `CenterCrop` and `RandomCrop`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CropConfig {
+    /// Output height.
+    pub height: usize,
+    /// Output width.
+    pub width: usize,
+    /// RandomCrop's seed.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
+/// `RandomFlip`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FlipConfig {
+    /// `horizontal`, `vertical` or `horizontal_and_vertical`.
+    #[serde(default = "default_both_flips")]
+    pub mode: String,
+    /// Seed.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
+/// `RandomRotation`, `RandomZoom` and `RandomTranslation`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AffineConfig {
+    /// RandomRotation's range, in turns.
+    #[serde(default)]
+    pub factor: Option<ScalarOrList>,
+    /// RandomZoom's and RandomTranslation's height range.
+    #[serde(default)]
+    pub height_factor: Option<ScalarOrList>,
+    /// Their width range (RandomZoom: `None` keeps the aspect ratio).
+    #[serde(default)]
+    pub width_factor: Option<ScalarOrList>,
+    /// `reflect` (Keras' default), `mirror`, `wrap`, `nearest` or `constant`.
+    #[serde(default = "default_reflect")]
+    pub fill_mode: String,
+    /// `bilinear` or `nearest`.
+    #[serde(default = "default_bilinear")]
+    pub interpolation: String,
+    /// The value for `constant`.
+    #[serde(default)]
+    pub fill_value: f64,
+    /// Seed.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
+/// `RandomContrast` and `RandomBrightness`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ColorConfig {
+    /// The factor (a number or a pair).
+    pub factor: ScalarOrList,
+    /// Outputs are clipped to it (Keras' default `[0, 255]`).
+    #[serde(default)]
+    pub value_range: Option<Vec<f64>>,
+    /// Seed.
+    #[serde(default)]
+    pub seed: Option<i64>,
+}
+
+/// `ThresholdedReLU` (Keras 2).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ThresholdedReluConfig {
+    /// Values at or below it become 0.
+    #[serde(default = "default_theta")]
+    pub theta: f64,
+}
+
+fn default_theta() -> f64 {
+    1.0
+}
+
 /// `LayerScale` (ConvNeXt): multiplies by a learned per-channel gamma.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LayerScaleConfig {
@@ -672,6 +801,14 @@ pub enum LayerConfig {
     PRelu(PReluConfig),
     UpSampling2D(UpSamplingConfig),
     Permute(PermuteConfig),
+    Resizing(ResizingConfig),
+    CenterCrop(CropConfig),
+    RandomCrop(CropConfig),
+    RandomFlip(FlipConfig),
+    /// RandomRotation, RandomZoom and RandomTranslation (the class name says which).
+    RandomAffine(AffineConfig),
+    /// RandomContrast and RandomBrightness (the class name says which).
+    RandomColor(ColorConfig),
 }
 
 /// Element-wise merges of several tensors (with broadcasting), or of a tensor and a constant
@@ -872,6 +1009,53 @@ pub static REGISTRY: &[LayerClass] = &[
     LayerClass {
         names: &["Permute"],
         parse: |c| Ok(LayerConfig::Permute(de(c)?)),
+    },
+    LayerClass {
+        names: &["ThresholdedReLU"],
+        parse: |c| {
+            let t: ThresholdedReluConfig = de(c)?;
+            Ok(LayerConfig::Relu(ReluConfig {
+                max_value: None,
+                negative_slope: 0.0,
+                threshold: t.theta,
+            }))
+        },
+    },
+    LayerClass {
+        names: &["Resizing"],
+        parse: |c| Ok(LayerConfig::Resizing(de(c)?)),
+    },
+    LayerClass {
+        names: &["CenterCrop"],
+        parse: |c| Ok(LayerConfig::CenterCrop(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomCrop"],
+        parse: |c| Ok(LayerConfig::RandomCrop(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomFlip"],
+        parse: |c| Ok(LayerConfig::RandomFlip(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomRotation"],
+        parse: |c| Ok(LayerConfig::RandomAffine(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomZoom"],
+        parse: |c| Ok(LayerConfig::RandomAffine(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomTranslation"],
+        parse: |c| Ok(LayerConfig::RandomAffine(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomContrast"],
+        parse: |c| Ok(LayerConfig::RandomColor(de(c)?)),
+    },
+    LayerClass {
+        names: &["RandomBrightness"],
+        parse: |c| Ok(LayerConfig::RandomColor(de(c)?)),
     },
 ];
 

@@ -8,6 +8,7 @@ pub mod dense;
 pub mod merge;
 pub mod norm;
 pub mod pool;
+pub mod preprocess;
 pub mod shape;
 
 use crate::error::{Error, Result};
@@ -82,6 +83,11 @@ pub enum Op {
     PRelu(activation::PRelu),
     UpSampling(shape::UpSampling),
     Permute(shape::Permute),
+    Resize(preprocess::Resize),
+    RandomCrop(preprocess::RandomCrop),
+    Flip(preprocess::Flip),
+    Affine(preprocess::Affine),
+    Color(preprocess::Color),
 }
 
 /// A built layer call: what to compute, its output shape and the variables of its layer.
@@ -226,6 +232,12 @@ pub fn build(ctx: &BuildCtx) -> Result<Built> {
         L::Permute(c) => shape::build_permute(ctx, c),
         L::Merge(op) => merge::build_merge(ctx, *op),
         L::Concatenate(c) => merge::build_concat(ctx, c),
+        L::Resizing(c) => preprocess::build_resizing(ctx, c),
+        L::CenterCrop(c) => preprocess::build_center_crop(ctx, c),
+        L::RandomCrop(c) => preprocess::build_random_crop(ctx, c),
+        L::RandomFlip(c) => preprocess::build_flip(ctx, c),
+        L::RandomAffine(c) => preprocess::build_affine(ctx, c),
+        L::RandomColor(c) => preprocess::build_color(ctx, c),
     }
 }
 
@@ -278,6 +290,11 @@ impl Op {
             Op::PRelu(p) => p.forward(inputs.swap_remove(0), &params[0]),
             Op::UpSampling(u) => u.forward(inputs.swap_remove(0)),
             Op::Permute(p) => p.forward(inputs.swap_remove(0)),
+            Op::Resize(r) => r.forward(inputs.swap_remove(0)),
+            Op::RandomCrop(r) => r.forward(inputs.swap_remove(0), training),
+            Op::Flip(f) => f.forward(inputs.swap_remove(0), training),
+            Op::Affine(a) => a.forward(inputs.swap_remove(0), training),
+            Op::Color(c) => c.forward(inputs.swap_remove(0), training),
         }
     }
 }

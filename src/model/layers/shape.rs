@@ -188,23 +188,34 @@ impl UpSampling {
 /// Builds `UpSampling2D` (`interpolation='nearest'`).
 pub fn build_upsampling(ctx: &BuildCtx, c: &UpSamplingConfig) -> Result<Built> {
     let (h, w, ch) = image_input(ctx, c.data_format)?;
-    if c.interpolation != "nearest" {
-        return Err(ctx.unsupported(format!(
-            "interpolation='{}' (Glimpse upsamples with 'nearest' so far)",
-            c.interpolation
-        )));
-    }
     let (sh, sw) = (c.size.0, c.size.1);
     if sh == 0 || sw == 0 {
         return Err(ctx.unsupported("size must be positive"));
     }
+    let out = (
+        ctx.mul(h, sh, "the upsampled height")?,
+        ctx.mul(w, sw, "the upsampled width")?,
+    );
+    let op = if c.interpolation == "nearest" {
+        Op::UpSampling(UpSampling { size: (sh, sw) })
+    } else {
+        // Keras resizes with `ops.image.resize` for every other interpolation.
+        let resizing = crate::keras::ResizingConfig {
+            height: out.0,
+            width: out.1,
+            interpolation: c.interpolation.clone(),
+            crop_to_aspect_ratio: false,
+            pad_to_aspect_ratio: false,
+            fill_mode: "constant".into(),
+            fill_value: 0.0,
+            antialias: false,
+            data_format: c.data_format,
+        };
+        return super::preprocess::build_resizing(ctx, &resizing);
+    };
     Ok(Built {
-        op: Op::UpSampling(UpSampling { size: (sh, sw) }),
-        out_shape: vec![
-            ctx.mul(h, sh, "the upsampled height")?,
-            ctx.mul(w, sw, "the upsampled width")?,
-            ch,
-        ],
+        op,
+        out_shape: vec![out.0, out.1, ch],
         params: vec![],
     })
 }
