@@ -81,6 +81,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A model file (a TF.js `model.json`, its manifest or shards) that cannot be read.
+    #[error("model file {file}: {message}")]
+    ModelFile {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
     /// Weights that do not match the model: the full strict-loading report.
     #[error("weights do not match the model:\n{0}")]
     WeightsMismatch(crate::weights::LoadReport),

@@ -173,3 +173,42 @@ fn bad_inputs_exit_non_zero_with_a_message() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// A TF.js model is given as its folder or its model.json; Teachable Machine's metadata.json
+/// names the classes; `summary` reads it too; a manifest cannot reach outside the folder.
+#[test]
+fn predict_reads_a_tfjs_folder_with_its_teachable_machine_labels() {
+    let dir = fx("tfjs/teachable_like");
+    let input = fx("tfjs/teachable_like/input.npy");
+    let tmp = std::env::temp_dir().join(format!("glimpse-tfjs-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out_path = tmp.join("out.npy");
+    let model_json = format!("{dir}/model.json");
+    for m in [&dir, &model_json] {
+        let (ok, out, err) = glimpse_cli(&[
+            "predict",
+            m,
+            "--save-output",
+            out_path.to_str().unwrap(),
+            &input,
+        ]);
+        assert!(ok, "{err}");
+        assert!(out.contains("Class 2") && out.contains("Class 3"), "{out}");
+        let (got, _) = npy(&out_path);
+        let (want, _) = npy(&fixtures().join("tfjs/teachable_like/output.npy"));
+        assert!(max_rel_diff(&got, &want) < 1e-4);
+    }
+    let (ok, out, err) = glimpse_cli(&["summary", &model_json]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Conv1 (Conv2D)"), "{out}");
+
+    // A manifest that points outside its folder is refused.
+    let evil = tmp.join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    let text = read_text(&fixtures().join("tfjs/teachable_like"), "model.json")
+        .replace("\"weights.bin\"", "\"../../weights.bin\"");
+    std::fs::write(evil.join("model.json"), text).unwrap();
+    let (ok, _, err) = glimpse_cli(&["predict", evil.to_str().unwrap(), &input]);
+    assert!(!ok && err.contains("outside the model's folder"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

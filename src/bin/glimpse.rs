@@ -73,7 +73,8 @@ enum Command {
     Train(train::Args),
     /// Loss, accuracy, per-class accuracy and the confusion matrix on labelled images.
     Evaluate {
-        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        /// Structure `.json` (with --weights), `.keras`, full-model `.h5`, or a TF.js
+        /// `model.json` (or its folder)
         model: PathBuf,
         /// Weights for a structure JSON.
         #[arg(long)]
@@ -87,7 +88,8 @@ enum Command {
     },
     /// Print Keras' summary table of a model.
     Summary {
-        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        /// Structure `.json` (with --weights), `.keras`, full-model `.h5`, or a TF.js
+        /// `model.json` (or its folder)
         model: PathBuf,
         /// Weights for a structure JSON (`.weights.h5` or Keras 2 `.h5`); optional here.
         #[arg(long)]
@@ -98,7 +100,8 @@ enum Command {
     },
     /// Predict images or .npy batches.
     Predict {
-        /// Structure `.json` (with --weights), `.keras`, or full-model `.h5`.
+        /// Structure `.json` (with --weights), `.keras`, full-model `.h5`, or a TF.js
+        /// `model.json` (or its folder)
         model: PathBuf,
         /// Weights for a structure JSON.
         #[arg(long)]
@@ -133,9 +136,90 @@ fn ext(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
+/// The `model.json` of a TF.js model given as its folder or as the file itself.
+fn tfjs_json(model: &Path) -> Result<Option<(PathBuf, String)>> {
+    let file = if model.is_dir() {
+        let f = model.join("model.json");
+        if !f.is_file() {
+            return Err(Error::input(
+                model.display().to_string(),
+                "a folder is read as a TF.js model, and this one has no model.json",
+            ));
+        }
+        f
+    } else if ext(model) == "json" {
+        model.to_path_buf()
+    } else {
+        return Ok(None);
+    };
+    let bytes = read(&file)?;
+    if !glimpse::weights::tfjs::is_model_json(&bytes) {
+        return Ok(None);
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::input(file.display().to_string(), "model.json is not UTF-8"))?;
+    Ok(Some((file, text)))
+}
+
+/// Reads the shard `path` of the TF.js model whose `model.json` is `json`: relative to its
+/// folder, never outside it.
+fn tfjs_shard(json: &Path, path: &str) -> Result<Vec<u8>> {
+    let rel = Path::new(path);
+    let outside = rel.is_absolute()
+        || rel.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+    if outside {
+        return Err(Error::input(
+            json.display().to_string(),
+            format!("weight file '{path}' is outside the model's folder"),
+        ));
+    }
+    let file = json.parent().unwrap_or(Path::new(".")).join(rel);
+    if !file.is_file() {
+        return Err(Error::input(
+            json.display().to_string(),
+            format!(
+                "the manifest names weight file '{path}', which is not in {}",
+                json.parent().unwrap_or(Path::new(".")).display()
+            ),
+        ));
+    }
+    read(&file)
+}
+
+/// Teachable Machine's labels: `metadata.json` beside a TF.js `model.json`, or `labels.txt`
+/// beside its Keras export.
+fn default_labels(model: &Path) -> Option<Vec<String>> {
+    let dir = if model.is_dir() {
+        model
+    } else {
+        model.parent()?
+    };
+    if let Ok(text) = std::fs::read_to_string(dir.join("metadata.json")) {
+        if let Some(l) = glimpse::weights::tfjs::metadata_labels(&text) {
+            return Some(l);
+        }
+    }
+    None
+}
+
 fn load(model: &Path, weights: Option<&Path>, need_weights: bool) -> Result<Model> {
     let device = default_device();
     let name = model.display().to_string();
+    if let Some((file, text)) = tfjs_json(model)? {
+        if weights.is_some() {
+            return Err(Error::input(
+                &name,
+                "--weights is not for a TF.js model.json: its manifest names the weight files",
+            ));
+        }
+        let source = file.display().to_string();
+        return Model::from_tfjs(&text, &source, |p| tfjs_shard(&file, p), &device);
+    }
     if ext(model) == "json" {
         let json = String::from_utf8(read(model)?)
             .map_err(|_| Error::input(&name, "the structure JSON is not UTF-8"))?;
@@ -209,7 +293,8 @@ fn run(cli: Cli) -> Result<()> {
             weights,
             json,
         } => {
-            let s = if ext(&model) == "json" && weights.is_none() {
+            let tfjs = ext(&model) == "json" && tfjs_json(&model)?.is_some();
+            let s = if ext(&model) == "json" && weights.is_none() && !tfjs {
                 // The structure alone: no variable is allocated.
                 let json = String::from_utf8(read(&model)?).map_err(|_| {
                     Error::input(
@@ -251,7 +336,8 @@ fn run(cli: Cli) -> Result<()> {
                         .filter(|l| !l.is_empty())
                         .collect(),
                 ),
-                None => None,
+                None => default_labels(&model)
+                    .filter(|l| l.len() == m.output_shapes()[0].iter().product::<usize>()),
             };
             let in_shape = m.input_shapes()[0].clone();
             let out_shape = m.output_shapes()[0].clone();

@@ -94,7 +94,8 @@ pub fn parse_model_versioned(json: &str, keras_version: Option<&str>) -> Result<
 
 fn flavor_of(v: &Value) -> KerasFlavor {
     if let Some(ver) = v.get("keras_version").and_then(Value::as_str) {
-        return if ver.starts_with('2') || ver.starts_with('1') {
+        // TF.js layers (`tfjs-layers 1.7.4`) follows Keras 2's definitions.
+        return if ver.starts_with('2') || ver.starts_with('1') || ver.starts_with("tfjs") {
             KerasFlavor::Keras2
         } else {
             KerasFlavor::Keras3
@@ -225,6 +226,43 @@ fn typed_config(raw: &Value, name: &str) -> Result<(String, LayerConfig)> {
     }
 }
 
+/// The input shape a layer declares: its own `batch_input_shape` / `batch_shape`, or, for a
+/// nested model (TF.js and Teachable Machine nest a Sequential in a Sequential), its first
+/// layer's or its InputLayer's. Bounded depth: nesting deeper than 64 models is not looked into.
+fn first_input_shape(raw: &Value, depth: usize) -> Option<&Value> {
+    let own = raw
+        .pointer("/config/batch_input_shape")
+        .or_else(|| raw.pointer("/config/batch_shape"))
+        .filter(|s| !s.is_null());
+    if own.is_some() || depth > 64 {
+        return own;
+    }
+    let class = raw.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let config = raw.get("config")?;
+    match class {
+        "Sequential" => {
+            let layers = match config {
+                Value::Array(a) => a,
+                c => c.get("layers")?.as_array()?,
+            };
+            config
+                .get("build_input_shape")
+                .filter(|s| !s.is_null())
+                .or_else(|| first_input_shape(layers.first()?, depth + 1))
+        }
+        "Functional" | "Model" => {
+            let first = config
+                .pointer("/input_layers/0/0")
+                .or_else(|| config.pointer("/input_layers/0"))?;
+            let name = first.as_str()?;
+            let layers = config.get("layers")?.as_array()?;
+            let input = layers.iter().find(|l| layer_name(l) == name)?;
+            first_input_shape(input, depth + 1)
+        }
+        _ => None,
+    }
+}
+
 fn parse_sequential(config: &Value, flavor: KerasFlavor) -> Result<ModelSpec> {
     // tf.keras 2 writes {"name", "layers"}; very old Keras a bare list.
     let (name, layers) = match config {
@@ -256,11 +294,8 @@ fn parse_sequential(config: &Value, flavor: KerasFlavor) -> Result<ModelSpec> {
         if prev.is_none() && class != "InputLayer" {
             // No InputLayer: the shape sits on the first layer (batch_input_shape / batch_shape)
             // or on the Sequential itself (build_input_shape).
-            let shape = raw
-                .pointer("/config/batch_input_shape")
-                .or_else(|| raw.pointer("/config/batch_shape"))
-                .or_else(|| config.get("build_input_shape"))
-                .filter(|s| !s.is_null())
+            let shape = first_input_shape(raw, 0)
+                .or_else(|| config.get("build_input_shape").filter(|s| !s.is_null()))
                 .ok_or_else(|| {
                     json_err(
                         format!("Sequential '{name}'"),

@@ -184,6 +184,18 @@ impl Model {
         Model::from_spec_and_weights(spec, arch.weights, device)
     }
 
+    /// Loads a TF.js layers model: the `model.json` text and `shard(path)`, which returns the
+    /// bytes of each weight file the manifest names (relative to `model.json`).
+    pub fn from_tfjs(
+        model_json: &str,
+        source: &str,
+        shard: impl FnMut(&str) -> Result<Vec<u8>>,
+        device: &Device,
+    ) -> Result<Model> {
+        let (spec, store) = read_tfjs(model_json, source, shard)?;
+        Model::from_spec_and_weights(spec, store, device)
+    }
+
     /// Keras shape (without batch) of each input.
     pub fn input_shapes(&self) -> Vec<Vec<usize>> {
         self.graph
@@ -499,6 +511,52 @@ impl Model {
     /// Keras' `summary()` table.
     pub fn summary(&self) -> Summary {
         Summary::of(self)
+    }
+}
+
+/// The structure and weights of a TF.js layers model (its weights in each layer's order).
+pub fn read_tfjs(
+    model_json: &str,
+    source: &str,
+    shard: impl FnMut(&str) -> Result<Vec<u8>>,
+) -> Result<(ModelSpec, WeightStore)> {
+    let tf = crate::weights::tfjs::parse_model_json(model_json, source)?;
+    let spec = keras::parse_model_versioned(&tf.topology, tf.keras_version.as_deref())?;
+    let graph = Graph::build(&spec)?;
+    let names: Vec<String> = spec.layers.iter().map(|l| l.name.clone()).collect();
+    let mut store = crate::weights::tfjs::read_weights(&tf, &names, source, shard)?;
+    order_by_names(&mut store, &spec, &graph);
+    Ok((spec, store))
+}
+
+/// Puts each layer's stored tensors in the order the layer declares its variables, where the
+/// file names them all (TF.js lists trainable variables first, or alphabetically).
+pub fn order_by_names(store: &mut WeightStore, spec: &ModelSpec, graph: &Graph) {
+    for (l, ps) in spec.layers.iter().zip(&graph.params) {
+        let Some(stored) = store.layers.get_mut(&l.name) else {
+            continue;
+        };
+        if stored.len() != ps.len() {
+            continue;
+        }
+        let mut order = Vec::with_capacity(ps.len());
+        for p in ps {
+            match stored
+                .iter()
+                .position(|t| t.name.as_deref() == Some(p.name))
+            {
+                Some(i) if !order.contains(&i) => order.push(i),
+                _ => break,
+            }
+        }
+        if order.len() == ps.len() {
+            let mut taken: Vec<Option<crate::weights::RawTensor>> =
+                std::mem::take(stored).into_iter().map(Some).collect();
+            *stored = order
+                .iter()
+                .map(|&i| taken[i].take().expect("once"))
+                .collect();
+        }
     }
 }
 

@@ -385,8 +385,12 @@ fn read_legacy(group: &Group, source: &str, budget: &mut Budget) -> Result<Weigh
             // `model/layer/kernel` (Keras 3 legacy) or `layer/kernel:0` (Keras 2): the owning
             // layer is the segment before the variable; nested models list their inner layers'
             // variables under the outer group.
+            // Keras 2.0.x named a layer's variables after a reused TF name scope: layer
+            // `conv2d_1` stores `conv2d_1_1/kernel:0`. Keras loads them by their order in
+            // the layer's group, and so does Glimpse.
             let segs: Vec<&str> = wn.split('/').collect();
-            let owner = if segs.len() >= 2 {
+            let scope_copy = segs.len() == 2 && is_scope_copy(segs[0], &layer);
+            let owner = if segs.len() >= 2 && !scope_copy {
                 segs[segs.len() - 2].to_string()
             } else {
                 layer.clone()
@@ -395,6 +399,14 @@ fn read_legacy(group: &Group, source: &str, budget: &mut Budget) -> Result<Weigh
         }
     }
     Ok(store)
+}
+
+/// Whether `scope` is `layer` with a TF name-scope suffix (`conv2d_1_1` for `conv2d_1`).
+fn is_scope_copy(scope: &str, layer: &str) -> bool {
+    scope
+        .strip_prefix(layer)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Reads a string attribute of the root (`model_config` of a full-model `.h5`).

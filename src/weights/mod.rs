@@ -2,6 +2,7 @@
 //!
 //! * [`hdf5`]: Keras 3 `.weights.h5` (`layers/<attr>/vars/<i>` with a `name` attribute) and the
 //!   legacy layout of Keras 2 `save_weights` / full-model `.h5` (`layer_names`, `weight_names`);
+//! * [`tfjs`]: TensorFlow.js layers models (`model.json` + binary shards, quantized or not);
 //! * [`archive`]: `.keras` zip files and full-model `.h5` files (structure + weights);
 //! * [`layout`]: Keras ↔ burn tensor layouts, in one place;
 //! * [`report`]: the strict-loading report (missing / unexpected / mis-shaped by name).
@@ -10,6 +11,7 @@ pub mod archive;
 pub mod hdf5;
 pub mod layout;
 mod report;
+pub mod tfjs;
 pub mod write;
 
 pub use report::{LoadReport, ShapeMismatch};
