@@ -55,7 +55,14 @@ export interface Preprocessing {
   scale?: number;
   /** Side of the square input (informational; the model's input shape rules). */
   size?: number;
+  /** Added after scaling (Teachable Machine: -1, for values in [-1, 1]). */
+  offset?: number;
+  /** Take the central square of the whole shorter side first (Teachable Machine). */
+  square?: boolean;
 }
+
+/** Teachable Machine's image preprocessing: central square, resize, x / 127.5 - 1. */
+export const TEACHABLE_MACHINE_PREPROCESSING: Readonly<Preprocessing>;
 
 export type ModelSource =
   | {
@@ -73,11 +80,42 @@ export type ModelSource =
       labels?: string[] | null;
       preprocessing?: Preprocessing | null;
       featuresLayer?: string | null;
+    }
+  | {
+      /** A TF.js layers model or Teachable Machine web export. */
+      tfjs: {
+        /** model.json text or object. */
+        modelJson: string | object;
+        /** Its weight files: name → bytes, File objects, or { name, data } pairs. */
+        weights?: Map<string, Bytes> | Record<string, Bytes> | (File | { name: string; data: Bytes })[] | Bytes;
+        /** Teachable Machine's metadata.json (text or object): gives the labels. */
+        metadata?: string | object | null;
+      };
+      labels?: string[] | null;
+      preprocessing?: Preprocessing | null;
+      featuresLayer?: string | null;
+    }
+  | {
+      /** Files a person chose: a .keras; a full-model .h5 (+ labels.txt); a structure .json
+       * + .h5; a TF.js model.json + weight files (+ metadata.json); or a .zip of one of these. */
+      files: Iterable<File | Blob & { name: string }>;
+      labels?: string[] | null;
+      preprocessing?: Preprocessing | null;
+      featuresLayer?: string | null;
+    }
+  | {
+      /** A model.json (its shards and metadata.json are fetched beside it), .keras or .h5 URL. */
+      url: string | URL;
+      labels?: string[] | null;
+      preprocessing?: Preprocessing | null;
+      featuresLayer?: string | null;
     };
 
 export interface LoadOptions {
   /** On WebGPU, run one prediction on zeros at load so the first real call is fast (default true). */
   warmUp?: boolean;
+  /** Download progress of { url } sources (.keras / .h5). */
+  onProgress?: (p: { loaded: number; total: number }) => void;
 }
 
 /** What an image can be. */
@@ -252,6 +290,8 @@ export interface Limits {
   maxBatchActivation?: number;
 }
 export function setLimits(limits: Limits): Promise<Required<Limits>>;
+/** labels.txt lines (Teachable Machine's `0 Class 1` numbering dropped). */
+export function parseLabels(text: string): string[];
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 export function loadPretrained(
   name?: 'efficientnet-lite0',

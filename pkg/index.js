@@ -47,7 +47,12 @@ let lastReady = {};
 let engineModule = null;
 
 /** Default ImageNet-style preprocessing for models without their own: resize to the input. */
-const GENERIC_PREPROCESSING = { crop_fraction: 1, resize: 'nearest', scale: 1 / 255 };
+const GENERIC_PREPROCESSING = { crop_fraction: 1, resize: 'nearest', scale: 1 / 255, offset: 0, square: false };
+
+/** Teachable Machine's image models: the central square, resized, values in [-1, 1]. */
+export const TEACHABLE_MACHINE_PREPROCESSING = Object.freeze({
+  crop_fraction: 1, square: true, resize: 'bicubic', scale: 1 / 127.5, offset: -1,
+});
 
 function error(message, cause) {
   const e = new Error(message);
@@ -296,23 +301,185 @@ async function fetchOk(url, what) {
   return response;
 }
 
+const SOURCES =
+  'expected { structure, weights }, { keras }, { tfjs: { modelJson, weights } }, { url } or { files }';
+
+/** Labels from a labels.txt: one per line; Teachable Machine's `0 Class 1` numbering dropped. */
+export function parseLabels(text) {
+  const lines = String(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const numbered = lines.length > 0 && lines.every((l, i) => l.startsWith(`${i} `));
+  return numbered ? lines.map((l, i) => l.slice(String(i).length + 1).trim()) : lines;
+}
+
+/** A model source from the files a person chose (a file input, a drop): a .keras; a full-model
+ * .h5 (+ labels.txt); a structure .json + its .h5 weights; a TF.js model.json + its weight
+ * files (+ Teachable Machine's metadata.json); or a .zip of any of these (Teachable Machine's
+ * downloads). */
+async function filesSource(files) {
+  let list = [];
+  for (const f of files) {
+    if (/\.zip$/i.test(f.name ?? '')) {
+      let entries;
+      try {
+        entries = wasm.zipFiles(await toBytes(f, `loadModel({ files }): ${f.name}`));
+      } catch (e) {
+        throw asError(e);
+      }
+      for (const [name, data] of entries) list.push({ name, data, text: async () => new TextDecoder().decode(data) });
+    } else {
+      list.push({ name: f.name ?? '', data: f, text: () => (typeof f.text === 'function' ? f.text() : new TextDecoder().decode(f)) });
+    }
+  }
+  list = list.filter((f) => !f.name.startsWith('.') && !f.name.startsWith('__MACOSX'));
+  const by = (re) => list.find((f) => re.test(f.name));
+  const labelsFile = by(/\.txt$/i);
+  const labels = labelsFile ? parseLabels(await labelsFile.text()) : undefined;
+  const withLabels = (src) => (labels ? { ...src, labels } : src);
+  const keras = by(/\.keras$/i);
+  if (keras) return withLabels({ keras: keras.data });
+  const jsons = list.filter((f) => /\.json$/i.test(f.name));
+  const texts = await Promise.all(jsons.map((f) => f.text()));
+  const tfIdx = texts.findIndex((t) => /"weightsManifest"|"modelTopology"/.test(t));
+  if (tfIdx >= 0) {
+    const metaIdx = texts.findIndex((t, i) => i !== tfIdx && /"labels"/.test(t));
+    const weights = list
+      .filter((f) => !/\.(json|txt)$/i.test(f.name))
+      .map((f) => ({ name: f.name, data: f.data }));
+    return withLabels({ tfjs: { modelJson: texts[tfIdx], weights, metadata: metaIdx >= 0 ? texts[metaIdx] : null } });
+  }
+  const h5 = by(/\.(h5|hdf5)$/i);
+  const structure = texts.find((t) => /"class_name"/.test(t));
+  if (structure && h5) return withLabels({ structure, weights: h5.data });
+  if (h5) {
+    // Teachable Machine's Keras export: keras_model.h5 + numbered labels.txt.
+    const teachable = /keras_model\.h5$/i.test(h5.name) && Boolean(labelsFile) &&
+      /^0 /.test((await labelsFile.text()).trim());
+    return withLabels({ keras: h5.data, ...(teachable ? { preprocessing: TEACHABLE_MACHINE_PREPROCESSING } : {}) });
+  }
+  throw error(
+    'loadModel({ files }): choose a .keras file; a full-model .h5 (with labels.txt); a structure .json ' +
+      'with its .h5 weights; a TF.js model.json with its weight files (and metadata.json); or a .zip of one of these',
+  );
+}
+
+/** The weight files of a TF.js model as [names, Uint8Arrays]. */
+async function tfjsShards(weights) {
+  const names = [];
+  const shards = [];
+  const add = async (name, value) => {
+    names.push(String(name));
+    shards.push(await toBytes(value, `loadModel({ tfjs }): weight file '${name}'`));
+  };
+  if (weights === undefined || weights === null) return [names, shards];
+  if (weights instanceof Map) {
+    for (const [name, value] of weights) await add(name, value);
+  } else if (Array.isArray(weights)) {
+    for (const [i, w] of weights.entries()) {
+      // File objects carry their names; { name, data } pairs too.
+      if (typeof File !== 'undefined' && w instanceof File) await add(w.name, w);
+      else if (w && typeof w === 'object' && 'name' in w && 'data' in w) await add(w.name, w.data);
+      else await add(`shard ${i}`, w);
+    }
+  } else if (typeof weights === 'object' && !ArrayBuffer.isView(weights) && !(weights instanceof ArrayBuffer)) {
+    for (const [name, value] of Object.entries(weights)) await add(name, value);
+  } else {
+    await add('weights.bin', weights);
+  }
+  return [names, shards];
+}
+
+/** Teachable Machine's labels from its metadata.json (text or object), if it has them. */
+function parseMetadata(metadata) {
+  if (!metadata) return null;
+  try {
+    return typeof metadata === 'string' ? JSON.parse(metadata) : metadata;
+  } catch {
+    return null;
+  }
+}
+
+function metadataLabels(metadata) {
+  if (!metadata) return null;
+  try {
+    const m = typeof metadata === 'string' ? JSON.parse(metadata) : metadata;
+    return Array.isArray(m?.labels) && m.labels.every((l) => typeof l === 'string') ? m.labels : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Downloads a model by URL: a TF.js model.json (with its shards and, when there is one, the
+ * metadata.json beside it) or a .keras / .h5 file. */
+async function fetchModel(url, onProgress) {
+  const base = new URL(url, typeof location !== 'undefined' ? location.href : import.meta.url);
+  const path = base.pathname.toLowerCase();
+  if (path.endsWith('.keras') || path.endsWith('.h5')) {
+    const r = await fetchOk(base, 'the model');
+    return { keras: await readWithProgress(r, onProgress) };
+  }
+  const modelJson = await (await fetchOk(base, 'model.json')).text();
+  let parsed;
+  try {
+    parsed = JSON.parse(modelJson);
+  } catch (e) {
+    throw error(`loadModel({ url }): ${base} is not JSON: ${e.message}`);
+  }
+  const paths = [...new Set((parsed?.weightsManifest ?? []).flatMap((g) => g?.paths ?? []))];
+  const [weights, metadata] = await Promise.all([
+    Promise.all(
+      paths.map(async (p) => ({
+        name: p,
+        data: new Uint8Array(await (await fetchOk(new URL(p, base), `weight file '${p}'`)).arrayBuffer()),
+      })),
+    ),
+    fetch(new URL('metadata.json', base))
+      .then((r) => (r.ok ? r.text() : null))
+      .catch(() => null),
+  ]);
+  return { tfjs: { modelJson, weights, metadata } };
+}
+
 /**
- * Loads a Keras model: { structure, weights } (structure JSON text or object from
- * model.to_json(); weights: bytes of a .weights.h5 or Keras 2 .h5) or { keras } (bytes of a
- * .keras file or a full-model .h5). Optional: labels (class names), preprocessing.
+ * Loads a model: { structure, weights } (structure JSON text or object from model.to_json();
+ * weights: bytes of a .weights.h5 or Keras 2 .h5), { keras } (bytes of a .keras file or a
+ * full-model .h5), { tfjs: { modelJson, weights, metadata } } (a TF.js layers model or
+ * Teachable Machine web export: model.json text or object; its weight files as a Map or
+ * object of name → bytes, an array of File objects or { name, data }; optional metadata.json
+ * for the labels) or { url } (a model.json, .keras or .h5 to download). Optional: labels
+ * (class names), preprocessing.
  */
 export async function loadModel(source, options = {}) {
   if (!source || typeof source !== 'object') {
-    throw error('loadModel(): expected { structure, weights } or { keras }');
+    throw error(`loadModel(): ${SOURCES}`);
   }
   const info = await ensureReady();
+  if (source.url !== undefined) {
+    const fetched = await fetchModel(source.url, options.onProgress);
+    return loadModel({ ...source, url: undefined, ...fetched }, options);
+  }
+  if (source.files !== undefined) {
+    const { files, ...rest } = source;
+    const found = await filesSource(files);
+    return loadModel({ ...found, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) }, options);
+  }
   let raw;
+  let tfjsLabels = null;
+  let teachable = false;
   try {
-    if (source.keras !== undefined) {
+    if (source.tfjs !== undefined) {
+      const { modelJson, weights, metadata } = source.tfjs ?? {};
+      if (modelJson === undefined) throw error('loadModel({ tfjs }): expected { modelJson, weights }');
+      const text = typeof modelJson === 'string' ? modelJson : JSON.stringify(modelJson);
+      const [names, shards] = await tfjsShards(weights);
+      raw = wasm.loadTfjs(text, names, shards);
+      tfjsLabels = metadataLabels(metadata);
+      const meta = parseMetadata(metadata);
+      teachable = Boolean(meta?.tmVersion || String(meta?.packageName ?? '').includes('teachablemachine'));
+    } else if (source.keras !== undefined) {
       raw = wasm.loadModelFile(await toBytes(source.keras, 'loadModel({ keras })'));
     } else {
       if (source.structure === undefined || source.weights === undefined) {
-        throw error('loadModel(): expected { structure, weights } or { keras }');
+        throw error(`loadModel(): ${SOURCES}`);
       }
       const structure =
         typeof source.structure === 'string' ? source.structure : JSON.stringify(source.structure);
@@ -322,8 +489,8 @@ export async function loadModel(source, options = {}) {
     throw asError(e);
   }
   const model = new Model(raw, {
-    labels: source.labels ?? raw.archiveLabels ?? null,
-    preprocessing: source.preprocessing ?? null,
+    labels: source.labels ?? raw.archiveLabels ?? tfjsLabels ?? null,
+    preprocessing: source.preprocessing ?? (teachable ? TEACHABLE_MACHINE_PREPROCESSING : null),
     featuresLayer: source.featuresLayer ?? null,
   });
   if (info.backend === 'webgpu' && options.warmUp !== false) await model.warmUp();
@@ -414,6 +581,10 @@ export async function imagePixels(image) {
   if (isPixels(image)) return image;
   const bitmap = await imageBitmap(image);
   return drawn(bitmap, 0, 0, bitmap.width, bitmap.height);
+}
+
+function pixelsAsImageData(px) {
+  return px instanceof ImageData ? px : new ImageData(px.data, px.width, px.height);
 }
 
 function isPixels(image) {
@@ -588,7 +759,10 @@ export class Model {
       throw error(`images need a model with an input of shape (None, height, width, 3); this one takes ${JSON.stringify(this.inputShape)}`);
     }
     const p = { ...GENERIC_PREPROCESSING, ...(this.preprocessing ?? {}) };
-    return { h, w, crop: p.crop_fraction ?? 1, resize: p.resize ?? 'nearest', scale: p.scale ?? 1 };
+    return {
+      h, w, crop: p.crop_fraction ?? 1, resize: p.resize ?? 'nearest', scale: p.scale ?? 1,
+      offset: p.offset ?? 0, square: Boolean(p.square),
+    };
   }
 
   /** Network inputs for images (after this model's preprocessing): { data, shape }. */
@@ -604,13 +778,18 @@ export class Model {
       // RGBA becomes its crop's 28 MB, in JS and in the engine's memory.
       let px = list[i];
       let crop = p.crop;
-      if (!isPixels(px)) {
-        const bitmap = await imageBitmap(px);
+      if (!isPixels(px) || (p.square && px.width !== px.height)) {
+        const bitmap = isPixels(px) ? await createImageBitmap(pixelsAsImageData(px)) : await imageBitmap(px);
         let box;
         try {
           box = wasm.cropBox(bitmap.width, bitmap.height, crop);
         } catch (e) {
           throw asError(e);
+        }
+        if (p.square && crop >= 1) {
+          // The central square of the whole shorter side (Teachable Machine's crop).
+          const side = Math.min(bitmap.width, bitmap.height);
+          box = [Math.floor((bitmap.width - side) / 2), Math.floor((bitmap.height - side) / 2), side, side];
         }
         px = drawn(bitmap, box[0], box[1], box[2], box[3]);
         crop = 1;
@@ -624,6 +803,7 @@ export class Model {
       } catch (e) {
         throw asError(e);
       }
+      if (p.offset) for (let j = 0; j < x.length; j++) x[j] += p.offset;
       data.set(x, i * per);
     }
     return { data, shape: [list.length, p.h, p.w, 3] };
@@ -898,7 +1078,7 @@ export class Model {
     const base = await this.predict(x.data, x.shape);
     const k = index ?? base.data.indexOf(Math.max(...base.data));
     const score = base.data[k];
-    const grey = 127.5 * ((this.preprocessing?.scale ?? GENERIC_PREPROCESSING.scale));
+    const grey = 127.5 * (this.preprocessing?.scale ?? GENERIC_PREPROCESSING.scale) + (this.preprocessing?.offset ?? 0);
     const values = new Float32Array(grid * grid);
     const cellH = Math.ceil(h / grid), cellW = Math.ceil(w / grid);
     for (let start = 0; start < grid * grid; start += batchSize) {

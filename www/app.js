@@ -521,7 +521,7 @@ async function useModel(id) {
   const rec = await store.get(id);
   if (!rec) throw new Error('that model is no longer saved');
   if (!model) {
-    model = await glimpse.loadModel({ structure: rec.structure, weights: rec.weights, labels: rec.labels, preprocessing: state.pretrained.preprocessing });
+    model = await glimpse.loadModel({ structure: rec.structure, weights: rec.weights, labels: rec.labels, preprocessing: rec.preprocessing ?? state.pretrained.preprocessing });
     state.loaded.set(id, model);
   }
   state.current = { id, name: rec.name, model };
@@ -608,29 +608,20 @@ async function renderSaved() {
 
 async function importFiles(files) {
   const list = [...files];
-  const by = (re) => list.find((f) => re.test(f.name));
-  const keras = by(/\.keras$/i);
-  const json = by(/\.json$/i);
-  const h5 = by(/\.h5$/i);
-  const labelsFile = by(/\.txt$/i);
-  let source;
-  if (keras) source = { keras };
-  else if (json && h5) source = { structure: await json.text(), weights: h5 };
-  else if (h5) source = { keras: h5 };
-  else throw new Error('choose a .keras file, a full-model .h5, or a .json with its .h5 weights');
-  if (labelsFile) source.labels = (await labelsFile.text()).split('\n').map((l) => l.trim()).filter(Boolean);
-  const model = await glimpse.loadModel(source);
+  const model = await glimpse.loadModel({ files: list });
   const [, h, w, c] = model.inputShape;
-  if (model.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3) {
+  if (!model.preprocessing && model.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3) {
     // A Glimpse export (EfficientNet-Lite0 + head): images get the network's preprocessing.
     await model.setPreprocessing(state.pretrained.preprocessing);
   }
+  const main = list.find((f) => /\.(keras|h5|zip)$/i.test(f.name)) ??
+    list.find((f) => /model\.json$/i.test(f.name)) ?? list[0];
   const saved = await model.save();
-  const name = (keras ?? json ?? h5).name.replace(/\.(keras|json|h5)$/i, '');
+  const name = main.name.replace(/\.(keras|json|h5|zip)$/i, '');
   const id = `imported-${Date.now()}`;
   const outputs = model.outputShape.slice(1).reduce((a, b) => a * b, 1);
   const labels = model.labels ?? Array.from({ length: outputs }, (_, i) => String(i));
-  await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters` });
+  await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, preprocessing: model.preprocessing ?? null, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters` });
   if (!model.labels) await model.setLabels(labels);
   state.loaded.set(id, model);
   state.current = { id, name, model };

@@ -275,6 +275,64 @@ pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsEr
     Ok(WasmModel::new(model, structure))
 }
 
+/// Loads a TF.js layers model: its `model.json` text and the weight files its manifest names
+/// (`names[i]` is the path or file name of `shards[i]`). Teachable Machine's labels come from
+/// `metadata.json`, which the JS side reads.
+#[wasm_bindgen(js_name = loadTfjs)]
+pub fn load_tfjs(
+    model_json: String,
+    names: Vec<String>,
+    shards: Vec<js_sys::Uint8Array>,
+) -> Result<WasmModel, JsError> {
+    use crate::weights::tfjs::shard_name;
+    if names.len() != shards.len() {
+        return Err(JsError::new(&format!(
+            "loadTfjs: {} names for {} weight files",
+            names.len(),
+            shards.len()
+        )));
+    }
+    let find =
+        |path: &str| -> crate::Result<Vec<u8>> {
+            let i = names
+                .iter()
+                .position(|n| n == path)
+                .or_else(|| names.iter().position(|n| shard_name(n) == shard_name(path)));
+            match i {
+                Some(i) => Ok(shards[i].to_vec()),
+                None => {
+                    Err(crate::Error::ModelFile {
+                        file: "model.json".into(),
+                        message: format!(
+                    "the manifest names weight file '{path}', which was not given (given: {})",
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                ),
+                    })
+                }
+            }
+        };
+    let (spec, store) = crate::model::read_tfjs(&model_json, "model.json", find).map_err(js_err)?;
+    let structure = crate::weights::tfjs::parse_model_json(&model_json, "model.json")
+        .map_err(js_err)?
+        .topology;
+    let model = Model::from_spec_and_weights(spec, store, &backend().device).map_err(js_err)?;
+    Ok(WasmModel::new(model, structure))
+}
+
+/// The files in a zip of a model export (Teachable Machine's downloads): `[name, bytes]` pairs.
+#[wasm_bindgen(js_name = zipFiles)]
+pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsError> {
+    let files = archive::zip_files(&bytes, "zip").map_err(js_err)?;
+    let out = Array::new();
+    for (name, data) in files {
+        let pair = Array::new();
+        pair.push(&JsValue::from_str(&name));
+        pair.push(&js_sys::Uint8Array::from(data.as_slice()));
+        out.push(&pair);
+    }
+    Ok(out)
+}
+
 /// Loads a `.keras` zip or a full-model `.h5` (structure and weights in one file).
 #[wasm_bindgen(js_name = loadModelFile)]
 pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {

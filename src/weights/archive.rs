@@ -188,3 +188,29 @@ pub fn zip_entry(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
     read_entry(&mut zip, name, MAX_CONFIG, "<zip>", |_| Ok(())).ok()
 }
+
+/// The files of a zip that holds a model export (Teachable Machine's downloads: `model.json`,
+/// `metadata.json` and `weights.bin`, or `keras_model.h5` and `labels.txt`): each entry's base
+/// name and bytes, folders and entries past 64 files skipped. Entries are read with the
+/// `.keras` caps (all together at most 64 times the archive, 256 MiB .. 4 GiB).
+pub fn zip_files(bytes: &[u8], source: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| Error::weights_file(source, format!("not a readable zip archive: {e}")))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| !n.ends_with('/'))
+        .take(64)
+        .collect();
+    let mut left = (bytes.len() as u64)
+        .saturating_mul(64)
+        .clamp(256 << 20, 4 << 30);
+    let mut out = Vec::new();
+    for name in names {
+        let data = read_entry(&mut zip, &name, left, source, |_| Ok(()))?;
+        left -= data.len() as u64;
+        let base = name.rsplit('/').next().unwrap_or(&name).to_string();
+        out.push((base, data));
+    }
+    Ok(out)
+}

@@ -210,6 +210,20 @@ await step('look inside: the summary table', async () => {
   expect(/Total params/.test(text) && /head_predictions/.test(text), 'summary of the taught model');
 });
 
+await step('a Teachable Machine web export (its zip) classifies with its labels', async () => {
+  await page.click('#tab-keep');
+  const before = await page.locator('#saved li[data-id]').count();
+  await page.setInputFiles('#import-files', [join(repo, 'tests', 'fixtures', 'tfjs', 'teachable_like.zip')]);
+  await page.waitForFunction((n) => document.querySelectorAll('#saved li[data-id]').length === n + 1, before, { timeout: 60_000 });
+  await page.click('#tab-classify');
+  await page.evaluate(() => (document.getElementById('results').innerHTML = ''));
+  await page.setInputFiles('#classify-files', [file(join(fixtures, 'chelsea_orig.jpg'))]);
+  await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
+  const top = await page.getAttribute('.card', 'data-top');
+  expect(/^Class [123]$/.test(top ?? ''), `top label ${top}`);
+  await page.selectOption('#model-select', 'pretrained');
+});
+
 await step('offline after the first visit: reload and classify', async () => {
   await page.waitForSelector('body[data-offline=ready]', { timeout: 60_000 });
   await context.setOffline(true);

@@ -135,6 +135,84 @@ async function run() {
     });
   }
 
+  for (const name of ['preprocessing', 'tutorial_augment']) {
+    await test(`Keras fixture ${name} within 1e-4 (weights.h5, .keras)`, async () => {
+      const dir = `${FIX}/keras3/${name}`;
+      const x = await npy(`${dir}/input.npy`);
+      const y = await npy(`${dir}/output.npy`);
+      const structure = await (await fetch(`${dir}/model.json`)).text();
+      const diffs = [];
+      for (const m of [
+        await g.loadModel({ structure, weights: await bytes(`${dir}/model.weights.h5`) }),
+        await g.loadModel({ url: `${dir}/model.keras` }),
+      ]) {
+        const out = await m.predict(x.data, x.shape);
+        diffs.push(maxDiff(out.data, y.data));
+        m.dispose();
+      }
+      assert(Math.max(...diffs) <= 1e-4, `max diff ${Math.max(...diffs)}`);
+      return { maxDiff: Math.max(...diffs) };
+    });
+  }
+
+  const TFJS = ['cnn_layers', 'functional_shards', 'old_topology', 'quant_uint8', 'quant_uint16',
+    'quant_float16', 'quant_mixed', 'teachable_like', 'int32_and_misc'];
+  await test('TF.js layers models by URL within 1e-4 of TF.js', async () => {
+    const diffs = {};
+    for (const name of TFJS) {
+      const dir = `${FIX}/tfjs/${name}`;
+      const m = await g.loadModel({ url: `${dir}/model.json` });
+      const x = await npy(`${dir}/input.npy`);
+      const y = await npy(`${dir}/output.npy`);
+      const out = await m.predict(x.data, x.shape);
+      diffs[name] = maxDiff(out.data, y.data);
+      if (name === 'teachable_like') {
+        assert(JSON.stringify(m.labels) === '["Class 1","Class 2","Class 3"]', `labels ${m.labels}`);
+        assert(m.preprocessing?.offset === -1 && m.preprocessing?.square, 'Teachable Machine preprocessing');
+      }
+      m.dispose();
+      assert(diffs[name] <= 1e-4, `${name}: max diff ${diffs[name]}`);
+    }
+    return diffs;
+  });
+
+  await test('a Teachable Machine web export as chosen files and as its zip', async () => {
+    const dir = `${FIX}/tfjs/teachable_like`;
+    const file = async (n) => new File([await bytes(`${dir}/${n}`)], n);
+    const x = await npy(`${dir}/input.npy`);
+    const y = await npy(`${dir}/output.npy`);
+    const sources = [
+      { files: [await file('metadata.json'), await file('model.json'), await file('weights.bin')] },
+      { files: [new File([await bytes(`${FIX}/tfjs/teachable_like.zip`)], 'tm-my-image-model.zip')] },
+    ];
+    const diffs = [];
+    for (const src of sources) {
+      const m = await g.loadModel(src);
+      assert(m.labels?.[1] === 'Class 2', `labels ${m.labels}`);
+      diffs.push(maxDiff((await m.predict(x.data, x.shape)).data, y.data));
+      m.dispose();
+    }
+    assert(Math.max(...diffs) <= 1e-4, `max diff ${diffs}`);
+    assert(JSON.stringify(g.parseLabels('0 Cat\n1 Dog\n')) === '["Cat","Dog"]', 'numbered labels');
+    return { diffs };
+  });
+
+  await test('broken TF.js models reject with Errors naming the problem', async () => {
+    const dir = `${FIX}/tfjs/cnn_layers`;
+    const modelJson = await (await fetch(`${dir}/model.json`)).text();
+    const shard = await bytes(`${dir}/group1-shard1of1.bin`);
+    const messages = [];
+    messages.push(await expectError(() => g.loadModel({ tfjs: { modelJson, weights: [] } }), 'group1-shard1of1.bin'));
+    messages.push(await expectError(() => g.loadModel({ tfjs: { modelJson, weights: { 'group1-shard1of1.bin': shard.subarray(0, 64) } } }), 'declares'));
+    messages.push(await expectError(() => g.loadModel({ tfjs: { modelJson: '{"modelTopology": 3', weights: [] } }), 'not JSON'));
+    const complex = JSON.parse(modelJson);
+    complex.weightsManifest[0].weights[0].dtype = 'complex64';
+    messages.push(await expectError(() => g.loadModel({ tfjs: { modelJson: complex, weights: { 'group1-shard1of1.bin': shard } } }), 'complex64'));
+    messages.push(await expectError(() => g.loadModel({ url: `${FIX}/tfjs/nowhere/model.json` }), 'HTTP 404'));
+    messages.push(await expectError(() => g.loadModel({ files: [new File(['x'], 'notes.md')] }), 'choose a .keras'));
+    return { checked: messages.length };
+  });
+
   await test('bad inputs reject with Errors', async () => {
     const dir = `${FIX}/keras3/small_cnn`;
     const json = await (await fetch(`${dir}/model.json`)).text();
