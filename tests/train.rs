@@ -389,3 +389,67 @@ fn random_flip_in_training_mirrors_whole_images_reproducibly() {
         .unwrap();
     assert_eq!(y, data, "identity at inference");
 }
+
+/// Conv2DTranspose trains (gradients flow through burn's transposed convolution and Keras'
+/// window of it): a decoder-style net learns the halves task and its saved weights load back.
+#[test]
+fn conv_transpose_trains() {
+    let json = build::sequential(
+        "deconv",
+        vec![
+            build::input("in", &[8, 8, 3]),
+            build::rescaling("scale", 1.0 / 255.0, 0.0),
+            build::conv2d("down", 4, 3, "same", "relu"),
+            build::max_pool("pool", 2),
+            layer(
+                "Conv2DTranspose",
+                "up",
+                serde_json::json!({"filters": 2, "kernel_size": [3, 3], "strides": [2, 2],
+                                   "padding": "same", "activation": "relu"}),
+            ),
+            build::flatten("f"),
+            build::dense("out", 2, "softmax"),
+        ],
+    );
+    let mut rng = Rng(9);
+    let mut model =
+        Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
+            Ok(init::keras_default(p, &mut rng))
+        })
+        .unwrap();
+    let up = model
+        .spec
+        .layers
+        .iter()
+        .position(|l| l.name == "up")
+        .unwrap();
+    let before = model.keras_values().unwrap()[up][0].clone();
+    let cfg = FitConfig {
+        epochs: 6,
+        batch_size: 16,
+        ..Default::default()
+    };
+    let h = block_on(train::fit(
+        &mut model,
+        &halves(64, 3),
+        None,
+        &cfg,
+        &mut Silent,
+    ))
+    .unwrap();
+    let (first, last) = (&h.epochs[0], h.epochs.last().unwrap());
+    assert!(last.loss < first.loss, "{first:?} -> {last:?}");
+    assert_ne!(
+        before,
+        model.keras_values().unwrap()[up][0],
+        "the kernel was trained"
+    );
+    let saved = keras3_weights(&model).unwrap();
+    let loaded =
+        Model::from_json_and_weights(&json, saved, "saved.weights.h5", &default_device()).unwrap();
+    let (x, _) = halves(4, 4).batch(&[0, 1, 2, 3]);
+    assert_eq!(
+        model.predict(x.clone(), &[4, 8, 8, 3]).unwrap().0,
+        loaded.predict(x, &[4, 8, 8, 3]).unwrap().0
+    );
+}

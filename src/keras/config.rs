@@ -293,6 +293,39 @@ pub struct Conv2DConfig {
     pub data_format: DataFormat,
 }
 
+/// `Conv2DTranspose`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Conv2DTransposeConfig {
+    /// Output channels.
+    pub filters: usize,
+    /// Kernel height and width.
+    pub kernel_size: Pair,
+    /// Strides.
+    #[serde(default = "default_pair_one")]
+    pub strides: Pair,
+    /// Padding mode.
+    #[serde(default = "default_valid")]
+    pub padding: Padding,
+    /// Extra output rows/columns (Keras' `output_padding`; `None`: inferred).
+    #[serde(default)]
+    pub output_padding: Option<Pair>,
+    /// Dilation.
+    #[serde(default = "default_pair_one")]
+    pub dilation_rate: Pair,
+    /// Must be 1 (Keras 3 takes no other value).
+    #[serde(default = "default_one")]
+    pub groups: usize,
+    /// Whether there is a bias.
+    #[serde(default = "default_true")]
+    pub use_bias: bool,
+    /// Fused activation.
+    #[serde(default = "default_linear")]
+    pub activation: Activation,
+    /// Must be channels_last.
+    #[serde(default, deserialize_with = "de_data_format")]
+    pub data_format: DataFormat,
+}
+
 /// `DepthwiseConv2D`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DepthwiseConv2DConfig {
@@ -770,6 +803,7 @@ pub struct NoConfig {}
 pub enum LayerConfig {
     Input(InputConfig),
     Conv2D(Conv2DConfig),
+    Conv2DTranspose(Conv2DTransposeConfig),
     DepthwiseConv2D(DepthwiseConv2DConfig),
     SeparableConv2D(SeparableConv2DConfig),
     Dense(DenseConfig),
@@ -855,6 +889,14 @@ pub static REGISTRY: &[LayerClass] = &[
     LayerClass {
         names: &["Conv2D", "Convolution2D"],
         parse: |c| Ok(LayerConfig::Conv2D(de(c)?)),
+    },
+    LayerClass {
+        names: &[
+            "Conv2DTranspose",
+            "Convolution2DTranspose",
+            "Deconvolution2D",
+        ],
+        parse: |c| Ok(LayerConfig::Conv2DTranspose(de(c)?)),
     },
     LayerClass {
         names: &["DepthwiseConv2D"],

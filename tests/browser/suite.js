@@ -69,7 +69,7 @@ async function expectError(fn, needle) {
 }
 
 const FIX = '/tests/fixtures';
-const SMALL = ['small_cnn', 'convs', 'dense_acts', 'more_layers'];
+const SMALL = ['small_cnn', 'convs', 'dense_acts', 'more_layers', 'conv_transpose'];
 const PHOTOS = ['chelsea', 'astronaut', 'coffee', 'china', 'flower', 'motorcycle', 'rocket'];
 const timings = {};
 

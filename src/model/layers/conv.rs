@@ -5,7 +5,8 @@ use super::activation::{self, Act};
 use super::{BuildCtx, Built, Op, ParamSpec};
 use crate::error::Result;
 use crate::keras::{
-    Conv2DConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair, SeparableConv2DConfig,
+    Conv2DConfig, Conv2DTransposeConfig, DataFormat, DepthwiseConv2DConfig, Padding, Pair,
+    SeparableConv2DConfig,
 };
 use crate::model::cpu;
 use crate::weights::layout::Layout;
@@ -503,5 +504,159 @@ mod tests {
         assert_eq!(window(17, 3, 1, 1, Padding::Same), Some((17, (1, 1))));
         assert_eq!(window(17, 3, 1, 2, Padding::Valid), Some((13, (0, 0))));
         assert_eq!(window(2, 3, 1, 1, Padding::Valid), None);
+    }
+}
+
+/// A transposed convolution (Keras' `Conv2DTranspose`): burn's full transposed convolution,
+/// then the window Keras keeps of it (its JAX padding rule), then bias and activation.
+#[derive(Debug, Clone)]
+pub struct ConvTranspose {
+    /// burn weight shape `[in, out, kh, kw]`.
+    pub weight_shape: [usize; 4],
+    /// Strides and dilation.
+    pub options: burn::tensor::ops::ConvTransposeOptions<2>,
+    /// Per axis: rows dropped at the start of the full output, and the output length.
+    pub keep: [(usize, usize); 2],
+    /// Whether variable 1 is a bias.
+    pub bias: bool,
+    /// Fused activation.
+    pub act: Act,
+}
+
+/// One axis of a transposed convolution as Keras computes it: the length of the full output
+/// (every input pixel's whole kernel footprint), the start of Keras' window in it and the
+/// window's length (it may run past the full output: those rows hold only the bias).
+pub fn transpose_axis(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+    output_padding: Option<usize>,
+) -> Option<(usize, usize, usize)> {
+    let k = kernel
+        .checked_sub(1)?
+        .checked_mul(dilation)?
+        .checked_add(1)?;
+    let (left, right) = match padding {
+        Padding::Valid => {
+            let op = output_padding.unwrap_or(k.max(stride) - k);
+            (k - 1, (k - 1).checked_add(op)?)
+        }
+        Padding::Same => {
+            let pad_len = match output_padding {
+                None => (stride + k).checked_sub(2)?,
+                Some(op) => (k + k % 2 + op).checked_sub(2)?,
+            };
+            let left = (pad_len / 2 + pad_len % 2).min(k - 1);
+            (left, pad_len - left)
+        }
+    };
+    let dilated = input.checked_sub(1)?.checked_mul(stride)?.checked_add(1)?;
+    let out = dilated
+        .checked_add(left)?
+        .checked_add(right)?
+        .checked_add(1)?
+        .checked_sub(k)?;
+    let full = dilated.checked_add(k)?.checked_sub(1)?;
+    Some((full, k - 1 - left, out))
+}
+
+/// Builds `Conv2DTranspose`.
+pub fn build_conv_transpose(ctx: &BuildCtx, c: &Conv2DTransposeConfig) -> Result<Built> {
+    let (h, w, cin) = image_input(ctx, c.data_format)?;
+    if c.groups != 1 {
+        return Err(ctx.unsupported(format!("groups={} (Keras 3 takes only 1)", c.groups)));
+    }
+    let (kh, kw) = (c.kernel_size.0, c.kernel_size.1);
+    if [
+        kh,
+        kw,
+        c.strides.0,
+        c.strides.1,
+        c.dilation_rate.0,
+        c.dilation_rate.1,
+        c.filters,
+    ]
+    .contains(&0)
+    {
+        return Err(
+            ctx.unsupported("filters, kernel sizes, strides and dilations must be positive")
+        );
+    }
+    let op = c.output_padding;
+    let axes = [
+        transpose_axis(
+            h,
+            kh,
+            c.strides.0,
+            c.dilation_rate.0,
+            c.padding,
+            op.map(|p| p.0),
+        ),
+        transpose_axis(
+            w,
+            kw,
+            c.strides.1,
+            c.dilation_rate.1,
+            c.padding,
+            op.map(|p| p.1),
+        ),
+    ];
+    let [Some((fh, sh, oh)), Some((fw, sw, ow))] = axes else {
+        return Err(ctx.shape_error(
+            "an output size that fits",
+            format!("input {h}x{w}, kernel {kh}x{kw}, strides {:?}", c.strides),
+        ));
+    };
+    if oh == 0 || ow == 0 {
+        return Err(ctx.shape_error("a non-empty output", format!("{oh}x{ow}")));
+    }
+    workspace(ctx, (fh, fw), c.filters, 1)?;
+    let mut params =
+        vec![ParamSpec::new("kernel", vec![kh, kw, c.filters, cin]).layout(Layout::ConvKernel)];
+    if c.use_bias {
+        params.push(ParamSpec::new("bias", vec![c.filters]));
+    }
+    Ok(Built {
+        op: Op::ConvTranspose(ConvTranspose {
+            weight_shape: [cin, c.filters, kh, kw],
+            options: burn::tensor::ops::ConvTransposeOptions::new(
+                [c.strides.0, c.strides.1],
+                [0, 0],
+                [0, 0],
+                [c.dilation_rate.0, c.dilation_rate.1],
+                1,
+            ),
+            keep: [(sh, oh), (sw, ow)],
+            bias: c.use_bias,
+            act: Act::new(c.activation, ctx.flavor),
+        }),
+        out_shape: vec![oh, ow, c.filters],
+        params,
+    })
+}
+
+impl ConvTranspose {
+    /// Runs on `[N, C, H, W]` with the layer's variables (burn layout, flattened).
+    pub fn forward(&self, x: Tensor<4>, params: &[Tensor<1>]) -> Tensor<4> {
+        let weight = params[0].clone().reshape(self.weight_shape);
+        let full = burn::tensor::module::conv_transpose2d(x, weight, None, self.options.clone());
+        let [n, c, fh, fw] = full.dims();
+        let [(sh, oh), (sw, ow)] = self.keep;
+        // Rows past the full output are zero before the bias.
+        let full = full.pad(
+            [
+                (0, (sh + oh).saturating_sub(fh)),
+                (0, (sw + ow).saturating_sub(fw)),
+            ],
+            burn::tensor::ops::PadMode::Constant(0.0),
+        );
+        let mut y = full.slice([0..n, 0..c, sh..sh + oh, sw..sw + ow]);
+        if self.bias {
+            let b = params[1].clone().reshape([1, self.weight_shape[1], 1, 1]);
+            y = y + b;
+        }
+        self.act.forward(y)
     }
 }

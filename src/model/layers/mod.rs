@@ -62,6 +62,7 @@ pub enum Op {
     /// Dropout with its rate (identity at inference).
     Dropout(f64),
     Conv(conv::Conv),
+    ConvTranspose(conv::ConvTranspose),
     Separable(conv::Separable),
     Dense(dense::Dense),
     Pool(pool::Pool),
@@ -184,6 +185,7 @@ pub fn build(ctx: &BuildCtx) -> Result<Built> {
             ctx.layer.name
         ))),
         L::Conv2D(c) => conv::build_conv(ctx, c),
+        L::Conv2DTranspose(c) => conv::build_conv_transpose(ctx, c),
         L::DepthwiseConv2D(c) => conv::build_depthwise(ctx, c),
         L::SeparableConv2D(c) => conv::build_separable(ctx, c),
         L::Dense(c) => dense::build(ctx, c),
@@ -265,6 +267,7 @@ impl Op {
                 }
             }
             Op::Conv(c) => c.forward(inputs.swap_remove(0), params),
+            Op::ConvTranspose(c) => c.forward(inputs.swap_remove(0), params),
             Op::Separable(c) => c.forward(inputs.swap_remove(0), params, training),
             Op::Dense(d) => d.forward(inputs.swap_remove(0), params),
             Op::Pool(p) => p.forward(inputs.swap_remove(0)),
