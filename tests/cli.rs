@@ -212,3 +212,69 @@ fn predict_reads_a_tfjs_folder_with_its_teachable_machine_labels() {
     assert!(!ok && err.contains("outside the model's folder"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// `convert` writes a Keras 3 `.keras` from a TF.js model (nested Teachable Machine layout,
+/// labels from metadata.json) and from a Keras 2.0.x `.h5`; Glimpse reads the result back as a
+/// Keras 3 file and predicts the same. (That real Keras 3 loads them too is checked by
+/// scripts/real-models/check_converted.py, which needs Keras.)
+#[test]
+fn convert_writes_keras3_files_that_predict_the_same() {
+    let tmp = std::env::temp_dir().join(format!("glimpse-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (src, fixture) in [
+        ("tfjs/teachable_like", "tfjs/teachable_like"),
+        ("tfjs/quant_uint8", "tfjs/quant_uint8"),
+        (
+            "keras2/small_cnn_keras20/model.h5",
+            "keras2/small_cnn_keras20",
+        ),
+        ("keras3/conv_transpose/model.h5", "keras3/conv_transpose"),
+    ] {
+        let out = tmp.join(format!("{}.keras", fixture.replace('/', "_")));
+        let (ok, stdout, err) = glimpse_cli(&["convert", &fx(src), out.to_str().unwrap()]);
+        assert!(ok, "{src}: {err}");
+        assert!(stdout.contains("wrote"), "{stdout}");
+        let bytes = std::fs::read(&out).unwrap();
+        let config = glimpse::weights::archive::zip_entry(&bytes, "config.json").unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+        assert_eq!(config["class_name"], "Functional", "{src}");
+        assert_eq!(
+            config["config"]["layers"][1]["module"], "keras.layers",
+            "{src}"
+        );
+        let pred = tmp.join("pred.npy");
+        let input = fx(&format!("{fixture}/input.npy"));
+        let (ok, _, err) = glimpse_cli(&[
+            "predict",
+            out.to_str().unwrap(),
+            "--save-output",
+            pred.to_str().unwrap(),
+            &input,
+        ]);
+        assert!(ok, "{src}: {err}");
+        let (got, _) = npy(&pred);
+        let (want, _) = npy(&fixtures().join(fixture).join("output.npy"));
+        assert!(max_rel_diff(&got, &want) < 1e-4, "{src}");
+        if src.starts_with("tfjs/teachable") {
+            let labels = glimpse::weights::archive::zip_entry(&bytes, "labels.txt").unwrap();
+            assert_eq!(
+                String::from_utf8(labels).unwrap(),
+                "Class 1\nClass 2\nClass 3\n"
+            );
+        }
+    }
+    // Keras 3 would compute Keras 2's hard_sigmoid differently: refused, naming the layers.
+    let out = tmp.join("acts.keras");
+    let (ok, _, err) = glimpse_cli(&[
+        "convert",
+        &fx("keras2/dense_acts/model.h5"),
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("hard_sigmoid") && err.contains("a_hard_sigmoid"),
+        "{err}"
+    );
+    let (ok, _, err) = glimpse_cli(&["convert", &fx("tfjs/cnn_layers"), "/tmp/x.h5"]);
+    assert!(!ok && err.contains(".keras"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run glimpse on every fetched real model and compare with the real loader's output.
 #
-#   scripts/real-models/check.sh [ID ...]
+#   scripts/real-models/check.sh [--convert] [ID ...]
+#
+# --convert also writes each model as a Keras 3 .keras with `glimpse convert` and checks that
+# real Keras 3 (KERAS_BACKEND=jax) opens it and predicts the same (check_converted.py).
 #
 # For each model in models.json whose ${GLIMPSE_REAL_DIR:-/var/tmp/glimpse-real}/<id>/
 # holds input.npy + output.npy (fetch.py, then reference.py), runs
@@ -18,6 +21,9 @@ TIMEOUT="${GLIMPSE_CHECK_TIMEOUT:-600}"
 PY="${PYTHON:-python3}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+
+CONVERT=0
+if [ "${1:-}" = --convert ]; then CONVERT=1; shift; fi
 
 [ -x "$GLIMPSE" ] || { echo "glimpse binary not found at $GLIMPSE (set GLIMPSE=...)"; exit 2; }
 
@@ -73,4 +79,24 @@ EOF
   printf '%-28s %-12s %-11s %-6s %s\n' "$id" "$kind" "$md" "$res" "$rest"
   [ "$res" = pass ] || bad=1
 done < "$WORK/list"
+
+if [ $CONVERT = 1 ]; then
+  echo
+  echo "glimpse convert → real Keras 3:"
+  pairs=()
+  while IFS=$'\t' read -r id kind model weights; do
+    d="$REAL/$id"
+    [ -f "$d/output.npy" ] || continue
+    args=(convert "$d/$model" "$WORK/$id.keras")
+    [ -n "$weights" ] && args+=(--weights "$d/$weights")
+    if "$GLIMPSE" "${args[@]}" > "$WORK/$id.convert.log" 2>&1; then
+      pairs+=("$WORK/$id.keras" "$d")
+    else
+      echo "$id: convert failed: $(head -c 300 "$WORK/$id.convert.log")"; bad=1
+    fi
+  done < "$WORK/list"
+  KERAS_BACKEND="${KERAS_BACKEND:-jax}" "$PY" "$HERE/check_converted.py" "${pairs[@]}" 2>&1 \
+    | grep -v -i 'warn\|^Expected\|^Received' | tee "$WORK/converted.txt"
+  grep -q FAILED "$WORK/converted.txt" && bad=1
+fi
 exit $bad

@@ -86,6 +86,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write any model Glimpse reads (TF.js, Keras 2 or 3 `.h5`, `.keras`, JSON + weights) as a
+    /// Keras 3 `.keras` file (with `labels.txt` inside when the model has labels).
+    Convert {
+        /// The model: as for `predict`.
+        model: PathBuf,
+        /// The `.keras` file to write.
+        out: PathBuf,
+        /// Weights for a structure JSON.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Class names, one per line (default: a Teachable Machine metadata.json beside it).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+    },
     /// Print Keras' summary table of a model.
     Summary {
         /// Structure `.json` (with --weights), `.keras`, full-model `.h5`, or a TF.js
@@ -287,6 +301,43 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let m = load(&model, weights.as_deref(), true)?;
             train::evaluate(&m, &data, json)
+        }
+        Command::Convert {
+            model,
+            out,
+            weights,
+            labels,
+        } => {
+            if ext(&out) != "keras" {
+                return Err(Error::input(
+                    out.display().to_string(),
+                    "convert writes a Keras 3 .keras file; name it NAME.keras",
+                ));
+            }
+            let m = load(&model, weights.as_deref(), true)?;
+            let labels = match &labels {
+                Some(p) => Some(glimpse::zoo::labels(&String::from_utf8_lossy(&read(p)?))),
+                None => default_labels(&model),
+            };
+            let structure =
+                glimpse::keras::write::keras3_structure(&m.spec, |t| m.graph.shape_of(&m.spec, t))?
+                    .to_string();
+            let h5 = glimpse::weights::write::keras3_weights(&m)?;
+            let text = labels.map(|l| l.join("\n") + "\n");
+            let extra: Vec<(&str, &[u8])> = text
+                .as_ref()
+                .map(|t| vec![("labels.txt", t.as_bytes())])
+                .unwrap_or_default();
+            let zip = glimpse::weights::archive::write_keras_zip(&structure, &h5, &extra)?;
+            std::fs::write(&out, &zip).map_err(|e| Error::io(&out, e))?;
+            println!(
+                "wrote {} ({} layers, {} parameters{})",
+                out.display(),
+                m.spec.layers.len(),
+                m.count_params(),
+                if text.is_some() { ", labels.txt" } else { "" }
+            );
+            Ok(())
         }
         Command::Summary {
             model,

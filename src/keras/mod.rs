@@ -7,6 +7,7 @@
 pub mod build;
 mod config;
 mod schema;
+pub mod write;
 
 pub use config::*;
 pub use schema::{

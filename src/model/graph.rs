@@ -46,6 +46,8 @@ pub struct Graph {
     /// Values of the largest layer output for one sample (checked against
     /// [`Limits::max_batch_activation`] for each batch).
     pub max_activation: u64,
+    /// The node of each `(layer, call)` of the spec.
+    pub calls: HashMap<(usize, usize), usize>,
 }
 
 struct Builder<'a> {
@@ -63,6 +65,13 @@ struct Builder<'a> {
 }
 
 impl Graph {
+    /// The shape (without batch) of the tensor `r` of `spec`, once built.
+    pub fn shape_of(&self, spec: &ModelSpec, r: &crate::keras::TensorRef) -> Option<&[usize]> {
+        let layer = spec.layers.iter().position(|l| l.name == r.layer)?;
+        let node = self.calls.get(&(layer, r.node))?;
+        Some(&self.nodes[*node].out_shape)
+    }
+
     /// Builds the graph, checking that it connects and that shapes fit.
     pub fn build(spec: &ModelSpec) -> Result<Graph> {
         let mut by_name = HashMap::new();
@@ -130,6 +139,7 @@ impl Graph {
             fused_away[*k] = true;
         }
         Ok(Graph {
+            calls: b.done,
             nodes: b.nodes,
             inputs,
             outputs,

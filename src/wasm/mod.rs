@@ -776,7 +776,17 @@ impl WasmModel {
     /// (the structure JSON and a Keras 3 `.weights.h5`).
     pub fn save(&self) -> js_sys::Promise {
         let model = self.snapshot();
-        let structure = self.structure.clone();
+        // A Keras 2 or TF.js structure is written as Keras 3's, which real Keras 3 opens.
+        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
+            match crate::keras::write::keras3_structure(&model.spec, |t| {
+                model.graph.shape_of(&model.spec, t)
+            }) {
+                Ok(v) => Rc::new(v.to_string()),
+                Err(e) => return js_sys::Promise::reject(&js_value(e)),
+            }
+        } else {
+            self.structure.clone()
+        };
         wasm_bindgen_futures::future_to_promise(async move {
             let h5 = crate::weights::write::keras3_weights_async(&model)
                 .await
@@ -803,7 +813,17 @@ impl WasmModel {
     #[wasm_bindgen(js_name = saveKeras)]
     pub fn save_keras(&self, labels: Option<Vec<String>>) -> js_sys::Promise {
         let model = self.snapshot();
-        let structure = self.structure.clone();
+        // A Keras 2 or TF.js structure is written as Keras 3's, which real Keras 3 opens.
+        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
+            match crate::keras::write::keras3_structure(&model.spec, |t| {
+                model.graph.shape_of(&model.spec, t)
+            }) {
+                Ok(v) => Rc::new(v.to_string()),
+                Err(e) => return js_sys::Promise::reject(&js_value(e)),
+            }
+        } else {
+            self.structure.clone()
+        };
         wasm_bindgen_futures::future_to_promise(async move {
             let h5 = crate::weights::write::keras3_weights_async(&model)
                 .await
