@@ -134,8 +134,21 @@ fn unsupported_configs_are_explained() {
         "\"batch_shape\": [null, null, null, 3]",
         1,
     );
-    let err = Model::from_json_and_weights(&dynamic, w, "w", &default_device()).unwrap_err();
-    assert!(err.to_string().contains("fixed input size"), "{err}");
+    // Unknown height and width: a fully convolutional model runs at any size, but this one
+    // flattens into a Dense layer whose kernel depends on it (Keras cannot build it either).
+    let err =
+        Model::from_json_and_weights(&dynamic, w.clone(), "w", &default_device()).unwrap_err();
+    assert!(
+        err.to_string().contains("mis-shaped") || err.to_string().contains("dense"),
+        "{err}"
+    );
+    let channels = json.replacen(
+        "\"batch_shape\": [null, 12, 10, 3]",
+        "\"batch_shape\": [null, 12, 10, null]",
+        1,
+    );
+    let err = Model::from_json_and_weights(&channels, w, "w", &default_device()).unwrap_err();
+    assert!(err.to_string().contains("channels unknown"), "{err}");
 }
 
 /// A model with several unsupported classes (one inside a nested model) names them all in one

@@ -53,5 +53,15 @@ fn fuzz_findings_stay_fixed() {
             let _ = glimpse::image::resize_bicubic(&img, 9, 4);
         }
     });
+    total += replay("tfjs", |d| {
+        let (json, shard) = match d.iter().position(|&b| b == 0) {
+            Some(i) => (&d[..i], &d[i + 1..]),
+            None => (d, &[][..]),
+        };
+        if let Ok(json) = std::str::from_utf8(json) {
+            let _ = glimpse::model::read_tfjs(json, "fuzz/model.json", |_| Ok(shard.to_vec()));
+        }
+        let _ = glimpse::weights::archive::zip_files(d, "fuzz.zip");
+    });
     eprintln!("{total} kept inputs replayed");
 }

@@ -176,3 +176,35 @@ fn async_readback_gives_the_same_values() {
     };
     assert_eq!(got, sync);
 }
+
+/// A fully convolutional model whose input leaves height and width unknown runs at the size
+/// it is given, as Keras does.
+#[test]
+fn a_model_with_unknown_input_size_runs_at_the_given_size() {
+    let dir = fixtures().join("keras3/fully_conv");
+    let bytes = std::fs::read(dir.join("model.keras")).unwrap();
+    let model = Model::from_archive(bytes, "fully_conv.keras", &default_device()).unwrap();
+    assert!(model.has_free_axes());
+    for (i, o) in [
+        ("input.npy", "output.npy"),
+        ("input_b.npy", "output_b.npy"),
+        ("input.npy", "output.npy"),
+    ] {
+        let (x, xs) = npy(&dir.join(i));
+        let (y, ys) = npy(&dir.join(o));
+        let (out, shape) = model.predict(x, &xs).unwrap();
+        assert_eq!(shape, ys);
+        let d = max_rel_diff(&out, &y);
+        assert!(d <= TOL, "{i}: {d:e}");
+    }
+    let s = model.summary();
+    assert_eq!(
+        s.rows[1].output_shape,
+        vec![None, None, None, Some(6)],
+        "{s}"
+    );
+    // Any size runs ("same" padding throughout), but the channels are fixed.
+    assert_eq!(model.predict(vec![0.5; 3], &[1, 1, 1, 3]).unwrap().1, vec![1, 3]);
+    let err = model.predict(vec![0.0; 8], &[1, 2, 2, 2]).unwrap_err();
+    assert!(err.to_string().contains("shape mismatch"), "{err}");
+}

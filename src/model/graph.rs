@@ -48,7 +48,14 @@ pub struct Graph {
     pub max_activation: u64,
     /// The node of each `(layer, call)` of the spec.
     pub calls: HashMap<(usize, usize), usize>,
+    /// Per model input, which axes (without batch) the model leaves unknown (`None` in Keras:
+    /// a fully convolutional model runs at the size it is given). This graph has them at
+    /// [`NOMINAL_SIZE`] unless built for given sizes ([`Graph::build_sized`]).
+    pub free_axes: Vec<Vec<bool>>,
 }
+
+/// The size a graph gives an input axis the model leaves unknown until it is given an input.
+pub const NOMINAL_SIZE: usize = 224;
 
 struct Builder<'a> {
     spec: &'a ModelSpec,
@@ -62,6 +69,8 @@ struct Builder<'a> {
     param_count: Option<u64>,
     /// Values of the largest output of one sample so far.
     max_activation: u64,
+    /// Input sizes to use, by input layer index (for axes the model leaves unknown).
+    sizes: HashMap<usize, Vec<usize>>,
 }
 
 impl Graph {
@@ -74,6 +83,13 @@ impl Graph {
 
     /// Builds the graph, checking that it connects and that shapes fit.
     pub fn build(spec: &ModelSpec) -> Result<Graph> {
+        Graph::build_sized(spec, &[])
+    }
+
+    /// Builds the graph for inputs of the given shapes (without batch, one per model input;
+    /// empty: the declared shapes, unknown axes at [`NOMINAL_SIZE`]). A given shape must
+    /// match the declared one wherever the model fixes it.
+    pub fn build_sized(spec: &ModelSpec, shapes: &[Vec<usize>]) -> Result<Graph> {
         let mut by_name = HashMap::new();
         for (i, l) in spec.layers.iter().enumerate() {
             if by_name.insert(l.name.as_str(), i).is_some() {
@@ -90,7 +106,13 @@ impl Graph {
             limits: limits::get(),
             param_count: Some(0),
             max_activation: 0,
+            sizes: HashMap::new(),
         };
+        for (r, shape) in spec.inputs.iter().zip(shapes) {
+            if let Some(&i) = b.by_name.get(r.layer.as_str()) {
+                b.sizes.insert(i, shape.clone());
+            }
+        }
         let inputs = spec
             .inputs
             .iter()
@@ -138,7 +160,15 @@ impl Graph {
         for (k, _) in fuse_clip.iter().flatten() {
             fused_away[*k] = true;
         }
+        let free_axes = inputs
+            .iter()
+            .map(|&i| {
+                declared_input(&spec.layers[b.nodes[i].layer])
+                    .map_or_else(Vec::new, |d| d.iter().map(Option::is_none).collect())
+            })
+            .collect();
         Ok(Graph {
+            free_axes,
             calls: b.done,
             nodes: b.nodes,
             inputs,
@@ -154,6 +184,18 @@ impl Graph {
                 .map(Option::unwrap_or_default)
                 .collect(),
         })
+    }
+}
+
+/// The shape (without batch) an InputLayer declares, `None` for unknown axes.
+fn declared_input(layer: &crate::keras::LayerSpec) -> Option<Vec<Option<usize>>> {
+    let LayerConfig::Input(c) = &layer.config else {
+        return None;
+    };
+    match (&c.batch_shape, &c.shape) {
+        (Some(b), _) if !b.is_empty() => Some(b[1..].to_vec()),
+        (_, Some(s)) => Some(s.clone()),
+        _ => None,
     }
 }
 
@@ -299,26 +341,37 @@ impl Builder<'_> {
     /// Builds one layer call whose inputs are all built.
     fn build_node(&mut self, (layer, call): (usize, usize)) -> Result<usize> {
         let spec = &self.spec.layers[layer];
-        if let LayerConfig::Input(c) = &spec.config {
-            let shape = match (&c.batch_shape, &c.shape) {
-                (Some(b), _) if !b.is_empty() => b[1..].to_vec(),
-                (_, Some(s)) => s.clone(),
-                _ => return Err(Error::Graph(format!("input '{}' has no shape", spec.name))),
+        if let LayerConfig::Input(_) = &spec.config {
+            let declared = declared_input(spec)
+                .ok_or_else(|| Error::Graph(format!("input '{}' has no shape", spec.name)))?;
+            let shape: Vec<usize> = match self.sizes.get(&layer) {
+                Some(given) => {
+                    let fits = given.len() == declared.len()
+                        && given
+                            .iter()
+                            .zip(&declared)
+                            .all(|(g, d)| d.is_none_or(|d| d == *g));
+                    if !fits {
+                        return Err(Error::Shape {
+                            context: format!("input '{}'", spec.name),
+                            expected: format!("{declared:?}"),
+                            found: format!("{given:?}"),
+                        });
+                    }
+                    given.clone()
+                }
+                None => declared.iter().map(|d| d.unwrap_or(NOMINAL_SIZE)).collect(),
             };
-            let shape = shape
-                .iter()
-                .map(|d| {
-                    d.ok_or_else(|| Error::UnsupportedConfig {
-                        layer: spec.name.clone(),
-                        class_name: spec.class_name.clone(),
-                        message: format!(
-                            "input shape {:?} has unknown (None) dimensions; Glimpse needs a fixed \
-                             input size (set input_shape when building the model)",
-                            shape
-                        ),
-                    })
-                })
-                .collect::<Result<Vec<usize>>>()?;
+            if declared.last().is_some_and(Option::is_none) {
+                return Err(Error::UnsupportedConfig {
+                    layer: spec.name.clone(),
+                    class_name: spec.class_name.clone(),
+                    message: format!(
+                        "input shape {declared:?} leaves the channels unknown (None); Glimpse \
+                         needs the number of channels"
+                    ),
+                });
+            }
             super::axes::internal_dims(&shape, &format!("input '{}'", spec.name))?;
             self.check_output(layer, &shape)?;
             self.nodes.push(Node {

@@ -39,6 +39,40 @@ pub struct Model {
     pub device: Device,
     /// Inference-ready convolution weights derived from `params`.
     prepared: Prepared,
+    /// Graphs for other input sizes (models that leave the spatial size unknown), by shape.
+    sized: Sized,
+}
+
+/// A model's own graph, or one built for another input size.
+pub enum GraphRef<'a> {
+    /// [`Model::graph`].
+    Own(&'a Graph),
+    /// Built for an input size.
+    Sized(Arc<Graph>),
+}
+
+impl std::ops::Deref for GraphRef<'_> {
+    type Target = Graph;
+    fn deref(&self) -> &Graph {
+        match self {
+            GraphRef::Own(g) => g,
+            GraphRef::Sized(g) => g,
+        }
+    }
+}
+
+/// The graphs a model with unknown input axes was built for, most recent last (at most 8).
+#[derive(Clone, Default)]
+struct Sized(Arc<Mutex<Vec<SizedGraph>>>);
+
+/// An input shape and the graph built for it.
+type SizedGraph = (Vec<usize>, Arc<Graph>);
+
+impl std::fmt::Debug for Sized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "Sized({n} graphs)")
+    }
 }
 
 /// Inference-ready convolution weights ([`Conv::prepare`]: BatchNormalization folded in,
@@ -121,6 +155,7 @@ impl Model {
             params,
             device,
             prepared: Prepared::default(),
+            sized: Sized::default(),
         }
     }
 
@@ -228,7 +263,60 @@ impl Model {
     /// keeps its convolutions' prepared weights for the next call.
     pub fn forward(&self, inputs: Vec<Tensor<4>>, training: bool) -> Vec<Tensor<4>> {
         let cache = (!training).then_some(&self.prepared);
-        self.run_graph(inputs, &self.params, training, &mut Vec::new(), cache)
+        let g = self.graph_of(&inputs);
+        self.run_graph(&g, inputs, &self.params, training, &mut Vec::new(), cache)
+    }
+
+    /// Whether the model leaves input axes unknown (a fully convolutional model that runs at
+    /// the size it is given).
+    pub fn has_free_axes(&self) -> bool {
+        self.graph.free_axes.iter().flatten().any(|&f| f)
+    }
+
+    /// The graph for one input of Keras shape `shape` (without batch): the model's own, or one
+    /// built for that size when the model leaves those axes unknown.
+    pub fn graph_for(&self, shape: &[usize]) -> Result<GraphRef<'_>> {
+        let own = &self.graph.nodes[self.graph.inputs[0]].out_shape;
+        if own == shape || !self.has_free_axes() || self.graph.inputs.len() != 1 {
+            return Ok(GraphRef::Own(&self.graph));
+        }
+        let mut cache = self.sized.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, g)) = cache.iter().find(|(s, _)| s == shape) {
+            return Ok(GraphRef::Sized(g.clone()));
+        }
+        let g = Arc::new(Graph::build_sized(&self.spec, &[shape.to_vec()])?);
+        if g.params != self.graph.params {
+            return Err(Error::Shape {
+                context: format!("model '{}' at input size {shape:?}", self.spec.name),
+                expected: "the same variables at every input size (a fully convolutional model)"
+                    .into(),
+                found: "variables whose shapes depend on the input size".into(),
+            });
+        }
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push((shape.to_vec(), g.clone()));
+        Ok(GraphRef::Sized(g))
+    }
+
+    /// The graph for internal-layout inputs (built by [`Model::input_tensor`] for their size).
+    fn graph_of(&self, inputs: &[Tensor<4>]) -> GraphRef<'_> {
+        if !self.has_free_axes() || inputs.len() != 1 {
+            return GraphRef::Own(&self.graph);
+        }
+        let [_, c, h, w] = inputs[0].dims();
+        let own = &self.graph.nodes[self.graph.inputs[0]].out_shape;
+        let shape = match own.len() {
+            3 => vec![h, w, c],
+            2 => vec![h, c],
+            _ => vec![c],
+        };
+        if &shape == own {
+            return GraphRef::Own(&self.graph);
+        }
+        // input_tensor built it (or refused the size) already.
+        self.graph_for(&shape).unwrap_or(GraphRef::Own(&self.graph))
     }
 
     /// Runs the graph with the given variable values. In training mode Dropout drops and
@@ -240,18 +328,19 @@ impl Model {
         training: bool,
         updates: &mut Vec<StatUpdate>,
     ) -> Vec<Tensor<4>> {
-        self.run_graph(inputs, params, training, updates, None)
+        let g = self.graph_of(&inputs);
+        self.run_graph(&g, inputs, params, training, updates, None)
     }
 
     fn run_graph(
         &self,
+        g: &Graph,
         inputs: Vec<Tensor<4>>,
         params: &Params,
         training: bool,
         updates: &mut Vec<StatUpdate>,
         cache: Option<&Prepared>,
     ) -> Vec<Tensor<4>> {
-        let g = &self.graph;
         let mut values: Vec<Option<Tensor<4>>> = vec![None; g.nodes.len()];
         let mut inputs = inputs.into_iter();
         for &i in &g.inputs {
@@ -328,7 +417,14 @@ impl Model {
                 ),
             )
         })?;
-        if shape.len() != want.len() + 1 || shape[1..] != want[..] {
+        let free = self.graph.free_axes.get(k).cloned().unwrap_or_default();
+        let fits = shape.len() == want.len() + 1
+            && shape[1..]
+                .iter()
+                .zip(&want)
+                .enumerate()
+                .all(|(i, (s, w))| s == w || free.get(i).copied().unwrap_or(false));
+        if !fits {
             return Err(Error::Shape {
                 context: format!("model input {k}"),
                 expected: format!("(batch, {})", axes::dims_text(&want)),
@@ -351,12 +447,14 @@ impl Model {
                 ),
             ));
         }
+        let graph = self.graph_for(&shape[1..])?;
+        let want = shape[1..].to_vec();
         crate::limits::check(
             format!(
                 "a batch of {n}: the largest layer output ({} values a sample)",
-                self.graph.max_activation
+                graph.max_activation
             ),
-            (n as u64).checked_mul(self.graph.max_activation),
+            (n as u64).checked_mul(graph.max_activation),
             crate::limits::get().max_batch_activation,
             "GLIMPSE_MAX_BATCH_ACTIVATION",
         )?;
@@ -388,8 +486,9 @@ impl Model {
         }
         let x = self.input_tensor(0, data, shape)?;
         let y = self.forward(vec![x], false).swap_remove(0);
+        let g = self.graph_for(&shape[1..])?;
         let mut out_shape = vec![shape[0]];
-        out_shape.extend(self.output_shapes()[0].iter());
+        out_shape.extend(g.nodes[g.outputs[0]].out_shape.iter());
         Ok((y, out_shape))
     }
 
@@ -505,6 +604,7 @@ impl Model {
             device: self.device.clone(),
             // Same layers, same variables: the prepared weights stay valid.
             prepared: self.prepared.clone(),
+            sized: Sized::default(),
         })
     }
 

@@ -70,6 +70,32 @@ impl Summary {
     /// Summarizes a model's structure: no variable is allocated (a summary of a structure
     /// JSON needs no weights).
     pub fn of_graph(spec: &ModelSpec, g: &Graph) -> Summary {
+        // Axes the model leaves unknown show as None: those that change when the graph is
+        // built for another input size.
+        let free = g.free_axes.iter().flatten().any(|&f| f);
+        let other = free
+            .then(|| {
+                let shapes: Vec<Vec<usize>> = g
+                    .inputs
+                    .iter()
+                    .zip(&g.free_axes)
+                    .map(|(&i, f)| {
+                        let s = &g.nodes[i].out_shape;
+                        s.iter()
+                            .zip(f)
+                            .map(|(&d, &f)| if f { d + 37 } else { d })
+                            .collect()
+                    })
+                    .collect();
+                Graph::build_sized(spec, &shapes).ok()
+            })
+            .flatten();
+        let mut other_shapes: Vec<Option<Vec<usize>>> = vec![None; spec.layers.len()];
+        if let Some(o) = &other {
+            for n in &o.nodes {
+                other_shapes[n.layer].get_or_insert_with(|| n.out_shape.clone());
+            }
+        }
         let mut shapes: Vec<Option<Vec<usize>>> = vec![None; spec.layers.len()];
         let mut inputs: Vec<Vec<String>> = vec![Vec::new(); spec.layers.len()];
         for n in &g.nodes {
@@ -99,7 +125,13 @@ impl Summary {
                 continue;
             }
             let mut shape = vec![None];
-            shape.extend(shapes[i].clone().unwrap_or_default().into_iter().map(Some));
+            let own = shapes[i].clone().unwrap_or_default();
+            let alt = other_shapes[i].clone().unwrap_or_else(|| own.clone());
+            shape.extend(
+                own.iter()
+                    .zip(alt.iter().chain(std::iter::repeat(&0)))
+                    .map(|(&a, &b)| (a == b).then_some(a)),
+            );
             rows.push(SummaryRow {
                 name: l.name.clone(),
                 class_name: l.class_name.clone(),
