@@ -28,8 +28,12 @@ pub enum Interp {
     Nearest,
     /// Triangle kernel.
     Bilinear,
-    /// Keys cubic, a = -0.5.
+    /// Keys cubic, a = -0.5, weights normalised over the pixels inside the image (JAX).
     Bicubic,
+    /// TensorFlow's `resize_bicubic` (what tf.keras computes): Keys cubic, a = -0.5, read
+    /// from a table of 1024 steps (the sample's position rounded to 1/1024), taps outside the
+    /// image dropped and the rest renormalised, in float32.
+    BicubicTf,
     /// Lanczos with radius 3 or 5.
     Lanczos(f64),
     /// Box overlap.
@@ -41,6 +45,7 @@ impl Interp {
         Ok(match name {
             "nearest" => Interp::Nearest,
             "bilinear" => Interp::Bilinear,
+            "bicubic" if ctx.flavor == crate::keras::KerasFlavor::Keras2 => Interp::BicubicTf,
             "bicubic" => Interp::Bicubic,
             "lanczos3" => Interp::Lanczos(3.0),
             "lanczos5" => Interp::Lanczos(5.0),
@@ -57,7 +62,7 @@ impl Interp {
     fn kernel(self, x: f64) -> f64 {
         match self {
             Interp::Bilinear => (1.0 - x).max(0.0),
-            Interp::Bicubic => {
+            Interp::Bicubic | Interp::BicubicTf => {
                 if x >= 2.0 {
                     0.0
                 } else if x >= 1.0 {
@@ -96,6 +101,32 @@ pub fn resize_matrix(input: usize, output: usize, interp: Interp, antialias: boo
             // JAX computes the offsets in float32.
             let f = ((o as f32 + 0.5) * input as f32 / output as f32).floor() as usize;
             m[f.min(input - 1) * output + o] = 1.0;
+        }
+        return m;
+    }
+    if interp == Interp::BicubicTf {
+        const STEPS: f32 = 1024.0;
+        let scale = input as f32 / output as f32;
+        for o in 0..output {
+            let at = (o as f32 + 0.5) * scale - 0.5;
+            let base = at.floor();
+            let delta = ((at - base) * STEPS).round_ties_even() / STEPS;
+            let taps = [1.0 + delta, delta, 1.0 - delta, 2.0 - delta];
+            let mut w = [0f32; 4];
+            let mut idx = [0usize; 4];
+            for (k, &x) in taps.iter().enumerate() {
+                let j = base as i64 - 1 + k as i64;
+                if (0..input as i64).contains(&j) {
+                    w[k] = interp.kernel(x as f64) as f32;
+                    idx[k] = j as usize;
+                }
+            }
+            let sum: f32 = w.iter().sum();
+            if sum.abs() >= 1000.0 * f32::MIN_POSITIVE {
+                for k in 0..4 {
+                    m[idx[k] * output + o] += w[k] / sum;
+                }
+            }
         }
         return m;
     }
