@@ -204,7 +204,10 @@ fn a_model_with_unknown_input_size_runs_at_the_given_size() {
         "{s}"
     );
     // Any size runs ("same" padding throughout), but the channels are fixed.
-    assert_eq!(model.predict(vec![0.5; 3], &[1, 1, 1, 3]).unwrap().1, vec![1, 3]);
+    assert_eq!(
+        model.predict(vec![0.5; 3], &[1, 1, 1, 3]).unwrap().1,
+        vec![1, 3]
+    );
     let err = model.predict(vec![0.0; 8], &[1, 2, 2, 2]).unwrap_err();
     assert!(err.to_string().contains("shape mismatch"), "{err}");
 }

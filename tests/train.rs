@@ -453,3 +453,59 @@ fn conv_transpose_trains() {
         loaded.predict(x, &[4, 8, 8, 3]).unwrap().0
     );
 }
+
+/// Keras' transfer-learning tutorial model: a frozen base (`trainable: false`) keeps its
+/// variables in fit, its BatchNormalization runs in inference mode (moving statistics
+/// unchanged), the augmentation runs, and the head learns.
+#[test]
+fn a_frozen_base_stays_frozen_in_fit() {
+    let dir = fixtures().join("keras3/tutorial_transfer");
+    let json = read_text(&dir, "model.json");
+    let spec = parse_model(&json).unwrap();
+    let mut model =
+        Model::from_spec_with(spec, &default_device(), |l, i, p| Ok(formula(l, i, p))).unwrap();
+    let (x, xs) = npy(&dir.join("input.npy"));
+    let (y, _) = npy(&dir.join("output.npy"));
+    assert!(max_rel_diff(&model.predict(x.clone(), &xs).unwrap().0, &y) < 1e-4);
+    let before = model.keras_values().unwrap();
+    let mut rng = Rng(11);
+    let n = 16;
+    let data: Vec<u8> = (0..n * 32 * 32 * 3)
+        .map(|_| (rng.next_u64() % 256) as u8)
+        .collect();
+    let ds = Dataset {
+        sample_shape: vec![32, 32, 3],
+        samples: Samples::U8(data),
+        labels: (0..n as u32).map(|i| i % 2).collect(),
+        classes: vec!["a".into(), "b".into()],
+        skipped: vec![],
+    };
+    let cfg = FitConfig {
+        epochs: 2,
+        batch_size: 8,
+        // The tutorial's loss: its head outputs a logit.
+        loss: Loss::BinaryCrossentropyLogits,
+        ..Default::default()
+    };
+    let h = block_on(train::fit(&mut model, &ds, None, &cfg, &mut Silent)).unwrap();
+    assert!(
+        h.epochs.iter().all(|e| e.loss.is_finite()),
+        "{:?}",
+        h.epochs
+    );
+    let after = model.keras_values().unwrap();
+    let mut frozen_same = 0;
+    for (i, l) in model.spec.layers.iter().enumerate() {
+        if before[i].is_empty() {
+            continue;
+        }
+        if model.graph.frozen[i] {
+            assert!(before[i] == after[i], "frozen layer {} changed", l.name);
+            frozen_same += 1;
+        } else {
+            assert!(before[i] != after[i], "layer {} did not train", l.name);
+        }
+    }
+    assert!(frozen_same > 50, "{frozen_same} frozen layers checked");
+    assert!(model.summary().trainable < model.summary().total / 100);
+}

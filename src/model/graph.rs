@@ -52,6 +52,8 @@ pub struct Graph {
     /// a fully convolutional model runs at the size it is given). This graph has them at
     /// [`NOMINAL_SIZE`] unless built for given sizes ([`Graph::build_sized`]).
     pub free_axes: Vec<Vec<bool>>,
+    /// Per layer of the spec, whether it was saved with `trainable: false`.
+    pub frozen: Vec<bool>,
 }
 
 /// The size a graph gives an input axis the model leaves unknown until it is given an input.
@@ -167,7 +169,13 @@ impl Graph {
                     .map_or_else(Vec::new, |d| d.iter().map(Option::is_none).collect())
             })
             .collect();
+        let frozen = spec
+            .layers
+            .iter()
+            .map(|l| l.raw.pointer("/config/trainable") == Some(&serde_json::Value::Bool(false)))
+            .collect();
         Ok(Graph {
+            frozen,
             free_axes,
             calls: b.done,
             nodes: b.nodes,
@@ -407,12 +415,17 @@ impl Builder<'_> {
             .iter()
             .map(|&i| self.nodes[i].out_shape.clone())
             .collect();
-        let built = layers::build(&BuildCtx {
+        let mut built = layers::build(&BuildCtx {
             layer: spec,
             inputs: &shapes,
             slots: &slots,
             flavor: self.spec.flavor,
         })?;
+        // A layer saved with `trainable: false` (a frozen base) keeps its variables in fit and
+        // counts them as non-trainable, as Keras does.
+        if spec.raw.pointer("/config/trainable") == Some(&serde_json::Value::Bool(false)) {
+            built.params = built.params.into_iter().map(ParamSpec::frozen).collect();
+        }
         match &self.params[layer] {
             None => {
                 self.check_params(layer, &built.params)?;

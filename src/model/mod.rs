@@ -383,7 +383,9 @@ impl Model {
                 }
                 // Computed by the convolution before it.
                 _ if !training && g.fused_away[id] => args.into_iter().next().expect("one input"),
-                layers::Op::BatchNorm(bn) if training => {
+                // A frozen BatchNormalization (`trainable: false`, Keras' transfer-learning
+                // recipe) runs in inference mode in training too.
+                layers::Op::BatchNorm(bn) if training && !g.frozen[node.layer] => {
                     let x = args.into_iter().next().expect("one input");
                     let (y, mean, var) = bn.forward_train(x, p);
                     let k = bn.moving_index();

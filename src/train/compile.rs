@@ -52,16 +52,21 @@ pub fn compile_settings(compile: Option<&Value>) -> Result<CompileSettings> {
                 Value::Object(o) => o.get("class_name").and_then(Value::as_str),
                 _ => None,
             };
-            Some(name.and_then(Loss::from_name).ok_or_else(|| {
-                Error::input(
-                    "compile_config",
-                    format!(
+            let logits = l.pointer("/config/from_logits") == Some(&Value::Bool(true));
+            Some(
+                name.and_then(Loss::from_name)
+                    .map(|l| if logits { l.from_logits() } else { l })
+                    .ok_or_else(|| {
+                        Error::input(
+                            "compile_config",
+                            format!(
                         "loss {} is not one Glimpse trains with (categorical_crossentropy, \
                          sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error)",
                         short(l)
                     ),
-                )
-            })?)
+                        )
+                    })?,
+            )
         }
     };
     Ok(CompileSettings { optimizer, loss })
@@ -211,6 +216,10 @@ mod tests {
             matches!(s.optimizer, Some(OptimizerConfig::Adam { learning_rate, .. }) if learning_rate == 0.01)
         );
         assert_eq!(s.loss, Some(Loss::CategoricalCrossentropy));
+        let s = compile_settings(Some(&json!({"loss": {"module": "keras.losses",
+            "class_name": "BinaryCrossentropy", "config": {"from_logits": true}}})))
+        .unwrap();
+        assert_eq!(s.loss, Some(Loss::BinaryCrossentropyLogits));
         assert_eq!(compile_settings(None).unwrap(), CompileSettings::default());
         assert_eq!(
             compile_settings(Some(&json!({"optimizer": null, "loss": null}))).unwrap(),

@@ -189,7 +189,11 @@ pub fn train_step(
         .reshape([n, classes]);
     let target = target_tensor(labels, classes, &device).autodiff();
     let l = loss.compute(y.clone(), target);
-    let correct = loss::correct(y.detach().inner(), label_tensor(labels, &device));
+    let correct = loss::correct(
+        y.detach().inner(),
+        label_tensor(labels, &device),
+        loss.takes_logits(),
+    );
     let grads = l.backward();
     opt.begin_step();
     for (li, (leaves, specs)) in leaves.iter().zip(&model.graph.params).enumerate() {
@@ -229,7 +233,7 @@ pub async fn evaluate(
         let y = y.reshape([chunk.len(), classes]);
         let target = target_tensor(&labels, classes, &model.device);
         total_loss += read_scalar(loss.compute(y.clone(), target)).await? * chunk.len() as f64;
-        let g = read_ints(loss::predicted_class(y)).await?;
+        let g = read_ints(loss::predicted_class(y, loss.takes_logits())).await?;
         for (p, l) in g.iter().zip(&labels) {
             correct += usize::from(*p as u32 == *l);
             predictions.push(*p as u32);
