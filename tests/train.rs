@@ -509,3 +509,25 @@ fn a_frozen_base_stays_frozen_in_fit() {
     assert!(frozen_same > 50, "{frozen_same} frozen layers checked");
     assert!(model.summary().trainable < model.summary().total / 100);
 }
+
+/// The default loss follows the model's output: logits (a linear last layer, as Keras'
+/// tutorials end) train with the from-logits cross-entropy, probabilities with the plain one.
+#[test]
+fn the_default_loss_follows_the_output_activation() {
+    let load = |name: &str| {
+        let dir = fixtures().join("keras3").join(name);
+        let json = read_text(&dir, "model.json");
+        let w = std::fs::read(dir.join("model.weights.h5")).unwrap();
+        Model::from_json_and_weights(&json, w, name, &default_device()).unwrap()
+    };
+    let resolve = glimpse::train::compile::resolve_loss;
+    assert_eq!(
+        resolve(&load("tutorial_augment"), None),
+        Loss::CategoricalCrossentropyLogits
+    );
+    assert_eq!(resolve(&load("small_cnn"), None), Loss::CategoricalCrossentropy);
+    assert_eq!(
+        resolve(&load("small_cnn"), Some(Loss::SparseCategoricalCrossentropy)),
+        Loss::CategoricalCrossentropy
+    );
+}

@@ -24,6 +24,49 @@ pub struct CompileSettings {
     pub loss: Option<Loss>,
 }
 
+/// The loss `fit` and `evaluate` use for `model`: the one its `compile_config` names (sparse
+/// categorical as categorical: Glimpse's targets are one-hot), else binary cross-entropy for
+/// one output and categorical for several, from logits when the model's last layer outputs
+/// logits (a linear activation, as Keras' tutorials end: `Dense(5)` with
+/// `from_logits=True`). One rule for the CLI, wasm and the library.
+pub fn resolve_loss(model: &crate::Model, compiled: Option<Loss>) -> Loss {
+    if let Some(l) = compiled {
+        return if l == Loss::SparseCategoricalCrossentropy {
+            Loss::CategoricalCrossentropy
+        } else {
+            l
+        };
+    }
+    let outputs: usize = model.output_shapes()[0].iter().product();
+    let base = if outputs == 1 {
+        Loss::BinaryCrossentropy
+    } else {
+        Loss::CategoricalCrossentropy
+    };
+    if outputs_logits(model) {
+        base.from_logits()
+    } else {
+        base
+    }
+}
+
+/// Whether the model's (first) output is a layer with a linear activation.
+fn outputs_logits(model: &crate::Model) -> bool {
+    let Some(out) = model.spec.outputs.first() else {
+        return false;
+    };
+    let Some(layer) = model.spec.layers.iter().find(|l| l.name == out.layer) else {
+        return false;
+    };
+    let act = layer.raw.pointer("/config/activation");
+    match layer.class_name.as_str() {
+        "Dense" | "Conv2D" | "Activation" => {
+            matches!(act, None | Some(Value::Null)) || act == Some(&Value::String("linear".into()))
+        }
+        _ => false,
+    }
+}
+
 /// Reads a Keras `compile_config`: an optimizer or a loss that Glimpse does not train with is
 /// an error naming it (training with something else than what the file asks would be
 /// silently wrong); absent or `null` entries are `None`.

@@ -11,7 +11,7 @@
 //!   failing, and a stopped `fit` keeps what it learned.
 
 use crate::model::Model;
-use crate::train::{self, Dataset, EpochLog, FitConfig, Loss, OptimizerConfig, Samples};
+use crate::train::{self, Dataset, EpochLog, FitConfig, OptimizerConfig, Samples};
 use crate::weights::archive;
 use burn::tensor::Device;
 use js_sys::{Array, Float32Array, Function, Object, Reflect};
@@ -538,13 +538,8 @@ fn fit_config(model: &Model, options: &JsValue) -> Result<FitConfig, JsValue> {
     if let Some(v) = get_f64(options, "seed")? {
         cfg.seed = v as u64;
     }
-    let out: usize = model.output_shapes()[0].iter().product();
-    cfg.loss = if out == 1 {
-        Loss::BinaryCrossentropy
-    } else {
-        Loss::CategoricalCrossentropy
-    };
     let compile = train::compile_settings(model.spec.compile_config.as_ref()).map_err(js_err)?;
+    cfg.loss = train::compile::resolve_loss(model, compile.loss);
     if let Some(o) = compile.optimizer {
         cfg.optimizer = o;
     }

@@ -3,7 +3,7 @@
 use glimpse::io::{check_empty_outdir, write_outdir};
 use glimpse::keras::{self, build::course_cnn};
 use glimpse::train::{
-    self, block_on, data, init, Dataset, EpochLog, FitConfig, Loss, OptimizerConfig, Progress, Rng,
+    self, block_on, data, init, Dataset, EpochLog, FitConfig, OptimizerConfig, Progress, Rng,
 };
 use glimpse::weights::write::keras3_weights;
 use glimpse::{default_device, Error, Model, Result};
@@ -201,21 +201,7 @@ pub fn run(a: Args) -> Result<()> {
             | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
         }
     }
-    let out_units = model.output_shapes()[0].iter().product::<usize>();
-    let loss = compile
-        .loss
-        .map(|l| {
-            if l == Loss::SparseCategoricalCrossentropy {
-                Loss::CategoricalCrossentropy
-            } else {
-                l
-            }
-        })
-        .unwrap_or(if out_units == 1 {
-            Loss::BinaryCrossentropy
-        } else {
-            Loss::CategoricalCrossentropy
-        });
+    let loss = train::compile::resolve_loss(&model, compile.loss);
     let cfg = FitConfig {
         epochs: a.epochs,
         batch_size: a.batch_size,
@@ -284,11 +270,8 @@ pub fn evaluate(model: &Model, dir: &Path, json: bool) -> Result<()> {
     let ds = data::load_folder(dir, (h, w), &loading("images"))?;
     report_skipped(&ds);
     train::check_outputs(model, &ds)?;
-    let loss = match train::compile_settings(model.spec.compile_config.as_ref())?.loss {
-        Some(l) => l,
-        None if model.output_shapes()[0] == [1] => Loss::BinaryCrossentropy,
-        None => Loss::CategoricalCrossentropy,
-    };
+    let compiled = train::compile_settings(model.spec.compile_config.as_ref())?.loss;
+    let loss = train::compile::resolve_loss(model, compiled);
     let (l, acc, pred) = block_on(train::evaluate(model, &ds, loss, 64))?;
     let k = ds.classes.len();
     let mut confusion = vec![vec![0usize; k]; k];
