@@ -525,9 +525,15 @@ fn the_default_loss_follows_the_output_activation() {
         resolve(&load("tutorial_augment"), None),
         Loss::CategoricalCrossentropyLogits
     );
-    assert_eq!(resolve(&load("small_cnn"), None), Loss::CategoricalCrossentropy);
     assert_eq!(
-        resolve(&load("small_cnn"), Some(Loss::SparseCategoricalCrossentropy)),
+        resolve(&load("small_cnn"), None),
+        Loss::CategoricalCrossentropy
+    );
+    assert_eq!(
+        resolve(
+            &load("small_cnn"),
+            Some(Loss::SparseCategoricalCrossentropy)
+        ),
         Loss::CategoricalCrossentropy
     );
 }
