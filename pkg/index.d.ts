@@ -215,8 +215,13 @@ export interface TransferOptions {
   seed?: number;
   /** Threads for the features: see FeaturesOptions.workers (default 1). */
   workers?: number;
+  /** Vary the training photos with Keras' augmentation layers: true (flip, rotate 0.1, zoom
+   * 0.1, contrast 0.1) or the factors; each training photo adds `views` copies. */
+  augment?: boolean | { flip?: boolean; rotate?: number; zoom?: number; shift?: number; contrast?: number; brightness?: number };
+  /** Varied copies per training photo with `augment` (default 2, at most 16). */
+  views?: number;
   onProgress?: (p: {
-    phase: 'features' | 'train';
+    phase: 'features' | 'views' | 'train';
     done?: number;
     total?: number;
     epoch?: number;

@@ -583,6 +583,23 @@ export async function imagePixels(image) {
   return drawn(bitmap, 0, 0, bitmap.width, bitmap.height);
 }
 
+/** The augmentation a transfer() option asks for: true (the standard one), an object of
+ * factors ({ flip, rotate, zoom, shift, contrast, brightness }), or nothing. */
+function normalizeAugment(a) {
+  if (!a) return null;
+  const std = { flip: true, rotate: 0.1, zoom: 0.1, shift: 0, contrast: 0.1, brightness: 0 };
+  if (a === true) return std;
+  if (typeof a !== 'object') throw error(`transfer(): augment should be true or an object of factors, found ${describe(a)}`);
+  const out = { flip: Boolean(a.flip), rotate: 0, zoom: 0, shift: 0, contrast: 0, brightness: 0 };
+  for (const k of ['rotate', 'zoom', 'shift', 'contrast', 'brightness']) {
+    if (a[k] === undefined || a[k] === false) continue;
+    const v = Number(a[k]);
+    if (!(v > 0 && v <= 1)) throw error(`transfer(): augment.${k} should be a factor in (0, 1], found ${a[k]}`);
+    out[k] = v;
+  }
+  return out;
+}
+
 function pixelsAsImageData(px) {
   return px instanceof ImageData ? px : new ImageData(px.data, px.width, px.height);
 }
@@ -1151,6 +1168,56 @@ export class Model {
       x.set(feats.data.subarray(src * width, (src + 1) * width), dst * width);
       y[dst] = ys[src];
     });
+    // Varied copies of the training photos (never of the held-out ones), their features
+    // computed once: Keras' augmentation layers in training mode.
+    let trainX = x.subarray(0, (n - nVal) * width);
+    let trainY = y.subarray(0, n - nVal);
+    const augment = normalizeAugment(options.augment);
+    const views = augment ? Math.max(1, Math.min(16, Math.round(options.views ?? 2))) : 0;
+    if (augment && n - nVal > 0) {
+      const extractor = this.featuresLayer ? this.featureExtractor(this.featuresLayer) : this;
+      const trainImages = order.slice(0, n - nVal).map((i) => images[i]);
+      const total = trainImages.length * views;
+      const vx = new Float32Array(total * width);
+      const vy = new Uint32Array(total);
+      let done = 0;
+      const step = 8;
+      try {
+        for (let start = 0; start < trainImages.length; start += step) {
+          if (signal?.aborted) throw signal.reason ?? error('aborted');
+          const batch = trainImages.slice(start, start + step);
+          const prepared = await this.prepareImages(batch);
+          let all;
+          try {
+            all = wasm.augmentViews(prepared.data, prepared.shape, JSON.stringify(augment), views, seed, start / step);
+          } catch (e) {
+            throw asError(e);
+          }
+          const per = prepared.data.length;
+          for (let v = 0; v < views; v++) {
+            const f = await extractor.predict(all.subarray(v * per, (v + 1) * per), prepared.shape);
+            for (let i = 0; i < batch.length; i++) {
+              const row = (start + i) * views + v;
+              vx.set(f.data.subarray(i * width, (i + 1) * width), row * width);
+              vy[row] = y[start + i];
+            }
+            done += batch.length;
+            onProgress?.({ phase: 'views', done, total });
+            await nextTask();
+          }
+        }
+      } finally {
+        if (extractor !== this) extractor.dispose();
+      }
+      const ax = new Float32Array(trainX.length + vx.length);
+      ax.set(trainX);
+      ax.set(vx, trainX.length);
+      const ay = new Uint32Array(trainY.length + vy.length);
+      ay.set(trainY);
+      ay.set(vy, trainY.length);
+      trainX = ax;
+      trainY = ay;
+    }
     const head = await createHead({ features: width, classes: examples.length, hidden, seed });
     const fitOptions = {
       epochs, batchSize, seed, learningRate, signal, onEpochEnd,
@@ -1162,7 +1229,7 @@ export class Model {
     if (nVal > 0) {
       fitOptions.validationData = [x.subarray((n - nVal) * width), y.subarray(n - nVal)];
     }
-    const history = await head.fit(x.subarray(0, (n - nVal) * width), y.subarray(0, n - nVal), fitOptions);
+    const history = await head.fit(trainX, trainY, fitOptions);
     let validation = null;
     if (nVal > 0) {
       const p = await head.predict(x.slice((n - nVal) * width), [nVal, width]);

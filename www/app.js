@@ -392,6 +392,7 @@ async function train() {
   const epochs = Math.max(1, Math.min(500, Number($('epochs').value) || 20));
   const learningRate = Number($('learning-rate').value) || 0.001;
   const holdout = Math.max(0, Math.min(0.5, Number($('holdout').value) || 0));
+  const vary = Math.max(0, Math.min(4, Number($('vary').value) || 0));
   const total = classes.reduce((n, c) => n + c.files.length, 0);
   const ctrl = new AbortController();
   state.training = ctrl;
@@ -409,13 +410,17 @@ async function train() {
       {
         epochs, learningRate, validationSplit: total >= 10 ? holdout : 0, signal: ctrl.signal,
         workers: featureThreads(),
+        augment: vary > 0, views: vary,
         onProgress: (p) => {
           if (p.phase === 'features') {
-            progress.value = (0.5 * p.done) / p.total;
+            progress.value = (0.4 * p.done) / p.total;
             text.textContent = `Looking at your photos: ${p.done} of ${p.total}`;
+          } else if (p.phase === 'views') {
+            progress.value = 0.4 + (0.3 * p.done) / p.total;
+            text.textContent = `Looking at varied copies of your photos: ${p.done} of ${p.total}`;
           } else {
             const done = (p.epoch + (p.batch + 1) / p.batches) / epochs;
-            progress.value = 0.5 + 0.5 * done;
+            progress.value = 0.7 + 0.3 * done;
             text.textContent = `Training: epoch ${p.epoch + 1} of ${epochs} · loss ${p.loss.toFixed(3)} · accuracy ${(100 * p.accuracy).toFixed(0)} %`;
           }
         },

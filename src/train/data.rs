@@ -106,6 +106,12 @@ impl Dataset {
     /// Shuffles with `seed`, then keeps the last `fraction` for validation (as
     /// `image_dataset_from_directory(validation_split=..., seed=...)` does).
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (train, val) = self.split_indices(fraction, seed)?;
+        Ok((self.subset(&train), self.subset(&val)))
+    }
+
+    /// The sample indices [`Dataset::split`] puts on each side: (training, validation).
+    pub fn split_indices(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
             return Err(Error::input(
                 "--validation-split",
@@ -122,7 +128,7 @@ impl Dataset {
             ));
         }
         let (train, val) = idx.split_at(self.len() - n_val);
-        Ok((self.subset(train), self.subset(val)))
+        Ok((train.to_vec(), val.to_vec()))
     }
 
     /// Checks there are at least two classes and every class has samples.

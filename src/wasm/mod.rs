@@ -319,6 +319,42 @@ pub fn load_tfjs(
     Ok(WasmModel::new(model, structure))
 }
 
+/// `views` varied copies of a Keras-layout batch of network inputs (`shape` `[N, H, W, 3]`,
+/// values 0..255), by Keras' augmentation layers in training mode: `spec` is the JSON of
+/// [`crate::zoo::augment::Augment`] (`{"flip": true, "rotate": 0.1, ...}`). Runs on the CPU
+/// (cheap next to the network, and read back synchronously without blocking a GPU); returns
+/// the views one after the other, each `[N, H, W, 3]`.
+#[wasm_bindgen(js_name = augmentViews)]
+pub fn augment_views(
+    x: Vec<f32>,
+    shape: Vec<usize>,
+    spec: String,
+    views: usize,
+    seed: f64,
+    batch: u32,
+) -> Result<Vec<f32>, JsError> {
+    let aug: crate::zoo::augment::Augment =
+        serde_json::from_str(&spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
+    if views == 0 || views > 16 {
+        return Err(JsError::new(&format!(
+            "augment: expected 1 to 16 views, found {views}"
+        )));
+    }
+    let dev = Device::flex();
+    let out = aug
+        .views(&x, &shape, views, seed as u64, u64::from(batch), &dev)
+        .map_err(js_err)?;
+    let mut all = Vec::with_capacity(x.len() * views);
+    for t in out {
+        let v = crate::model::axes::to_keras_order(t)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| JsError::new(&format!("augment: {e:?}")))?;
+        all.extend(v);
+    }
+    Ok(all)
+}
+
 /// The files in a zip of a model export (Teachable Machine's downloads): `[name, bytes]` pairs.
 #[wasm_bindgen(js_name = zipFiles)]
 pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsError> {

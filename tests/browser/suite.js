@@ -443,7 +443,28 @@ async function run() {
     assert(top[0].label === 'rocket', `classified as ${top[0].label}`);
     const saved = await r.model.save();
     assert(saved.structure.includes('head_predictions') && saved.weights.length > 1e6, 'end-to-end save');
-    return { history: r.history.history.loss.length, top: top[0] };
+    // With augmentation: each of the 8 training photos adds 2 varied copies, their features
+    // computed once, seeded (the same run gives the same head). On the CPU backends only (the
+    // copies are made on the CPU either way; SwiftShader would take a minute more).
+    const views = [];
+    const runs = [];
+    for (let k = 0; k < (backend === 'cpu' ? 2 : 0); k++) {
+      let last = 0;
+      const ra = await net.transfer(examples, {
+        epochs: 3, batchSize: 4, validationSplit: 0.2, augment: true, views: 2,
+        onProgress: (p) => { if (p.phase === 'views') last = p.total; },
+      });
+      views.push(last);
+      runs.push((await ra.model.predict((await ra.model.prepareImages([examples[0].images[0]])).data, [1, 224, 224, 3])).data);
+      ra.head.dispose();
+      ra.model.dispose();
+    }
+    if (backend === 'cpu') {
+      assert(views[0] === 16, `varied copies ${views}`);
+      assert(maxDiff(runs[0], runs[1]) === 0, 'augmented transfer is seeded');
+    }
+    await expectError(() => net.transfer(examples, { augment: { rotate: 3 } }), 'augment.rotate');
+    return { history: r.history.history.loss.length, top: top[0], views: views[0] };
   });
 
   if (backend === 'cpu') {

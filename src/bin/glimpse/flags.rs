@@ -43,3 +43,16 @@ pub fn top(s: &str) -> Result<usize, String> {
         Err("expected at least 1".into())
     }
 }
+
+/// `--augment`.
+pub fn augment(s: &str) -> Result<glimpse::zoo::augment::Augment, String> {
+    glimpse::zoo::augment::Augment::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--views`: 1 to 16 varied copies per photo.
+pub fn views(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=16).contains(&n) => Ok(n),
+        _ => Err(format!("expected 1 to 16 copies per photo, found '{s}'")),
+    }
+}

@@ -355,6 +355,79 @@ pub struct FineTune {
     /// Seed for the split, initialization and shuffling.
     #[arg(long, default_value_t = 1337)]
     pub seed: u64,
+    /// Vary the training photos with Keras' augmentation layers:
+    /// `flip,rotate=0.1,zoom=0.1,contrast=0.1` (also `shift=F`, `brightness=F`; `standard`,
+    /// `none`). Each training photo adds --views varied copies, their features computed once.
+    #[arg(long, value_parser = crate::flags::augment)]
+    pub augment: Option<glimpse::zoo::augment::Augment>,
+    /// Varied copies per training photo with --augment.
+    #[arg(long, default_value_t = 3, value_parser = crate::flags::views)]
+    pub views: usize,
+}
+
+/// Features of `views` augmented copies of each of `files` (the training photos), cached like
+/// the photos' own, in file order then view order.
+fn view_features(
+    b: &Bundle,
+    files: &[PathBuf],
+    aug: &glimpse::zoo::augment::Augment,
+    views: usize,
+    seed: u64,
+    cache: &Path,
+) -> Result<Vec<f32>> {
+    if let Some(a) = std::fs::read(cache)
+        .ok()
+        .and_then(|bytes| glimpse::io::read_npy(&bytes, "cache").ok())
+        .filter(|a| a.shape == [files.len() * views, 1280])
+    {
+        eprintln!("augmented features: {} views (cached)", files.len() * views);
+        return Ok(a.data);
+    }
+    let fx = b.model.truncated(efficientnet::FEATURES_LAYER)?;
+    let size = b.pre.size;
+    let device = default_device();
+    let mut out = Vec::with_capacity(files.len() * views * 1280);
+    let total = files.len() * views;
+    let mut done = 0;
+    for (k, chunk) in files.chunks(BATCH).enumerate() {
+        use rayon::prelude::*;
+        let x: Vec<Vec<f32>> = chunk
+            .par_iter()
+            .map(|p| {
+                glimpse::io::read_capped(p, glimpse::io::MAX_IMAGE_FILE)
+                    .and_then(|bytes| glimpse::image::decode(&bytes, &p.display().to_string()))
+                    .and_then(|img| b.pre.apply(&img))
+            })
+            .collect::<Result<_>>()?;
+        let n = chunk.len();
+        let x: Vec<f32> = x.concat();
+        let shape = [n, size, size, 3];
+        let vs = aug.views(&x, &shape, views, seed, k as u64, &device)?;
+        // Photo-major: photo i's views are rows i * views .. (i + 1) * views.
+        let mut per_view = Vec::with_capacity(views);
+        for v in vs {
+            let y = fx.forward(vec![v], false).swap_remove(0);
+            per_view.push(
+                glimpse::model::axes::to_keras_order(y)
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| Error::Backend(format!("{e:?}")))?,
+            );
+            done += n;
+            eprint!("\raugmented features: {done}/{total}");
+        }
+        for i in 0..n {
+            for f in &per_view {
+                out.extend_from_slice(&f[i * 1280..(i + 1) * 1280]);
+            }
+        }
+    }
+    eprintln!();
+    if let Some(d) = cache.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let _ = std::fs::write(cache, write_npy(&[files.len() * views, 1280], &out));
+    Ok(out)
 }
 
 pub fn fine_tune(a: FineTune) -> Result<()> {
@@ -435,7 +508,53 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         skipped: vec![],
     };
     all.check_classes(&a.data.display().to_string())?;
-    let (train_ds, val_ds) = all.split(a.validation_split, a.seed)?;
+    let (train_idx, val_idx) = all.split_indices(a.validation_split, a.seed)?;
+    let val_ds = all.subset(&val_idx);
+    let mut train_ds = all.subset(&train_idx);
+    let aug = a.augment.clone().filter(|g| !g.is_empty());
+    if let Some(aug) = &aug {
+        // Views of the training photos only: a held-out photo's copies would leak into training.
+        let train_files: Vec<PathBuf> = train_idx
+            .iter()
+            .map(|&i| PathBuf::from(&names[i]))
+            .collect();
+        let vkey = {
+            let stamp = format!(
+                "{key:016x}|{}|{}|{}|{}",
+                serde_json::to_string(aug).expect("json"),
+                a.views,
+                a.seed,
+                a.validation_split
+            );
+            stamp.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            })
+        };
+        let vcache = cache.with_file_name(format!("{vkey:016x}.views.npy"));
+        let vf = view_features(&b, &train_files, aug, a.views, a.seed, &vcache)?;
+        let mut feats = match train_ds.samples {
+            Samples::F32(v) => v,
+            Samples::U8(_) => unreachable!("features are float"),
+        };
+        feats.extend(vf);
+        let mut labels = train_ds.labels.clone();
+        for &l in &train_ds.labels {
+            labels.extend(std::iter::repeat_n(l, a.views));
+        }
+        train_ds = Dataset {
+            sample_shape: vec![1280],
+            samples: Samples::F32(feats),
+            labels,
+            classes: classes.clone(),
+            skipped: vec![],
+        };
+        println!(
+            "augmentation: {} training photos + {} varied copies; {} held out",
+            train_idx.len(),
+            train_idx.len() * a.views,
+            val_ds.len()
+        );
+    }
     // The head: [Dense(hidden, relu)] + Dense(classes, softmax) on the 1280 pooled features.
     let mut head = transfer::new_head(
         1280,
@@ -476,6 +595,11 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     let full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
     let json =
         transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
+    // The exported model holds the augmentation layers (the identity at inference).
+    let json = match &aug {
+        Some(g) => glimpse::zoo::augment::with_augmentation(&json, g.layers(a.seed))?,
+        None => json,
+    };
     write_outdir(
         &a.out,
         &[
