@@ -1121,6 +1121,15 @@ export class Model {
    * The end-to-end model of transfer learning: this model up to `cut` (default featuresLayer),
    * then `head`. Takes this model's preprocessing; `labels` name the head's classes.
    */
+  #withAugmentation(augment, seed) {
+    try {
+      const raw = this.#live().withAugmentation(JSON.stringify(augment), seed);
+      return new Model(raw, { labels: this.labels, preprocessing: this.preprocessing, featuresLayer: this.featuresLayer });
+    } catch (e) {
+      throw asError(e);
+    }
+  }
+
   withHead(head, { labels = null, cut = this.featuresLayer, name = 'glimpse_transfer' } = {}) {
     if (!(head instanceof Model)) throw error('withHead(): expected a Model made by createHead()');
     try {
@@ -1240,7 +1249,13 @@ export class Model {
       }
       validation = { labels: Array.from(y.subarray(n - nVal)), predictions };
     }
-    const model = this.withHead(head, { labels: examples.map((e) => String(e.label)) });
+    let model = this.withHead(head, { labels: examples.map((e) => String(e.label)) });
+    if (augment) {
+      // The exported model holds the augmentation layers it was taught with (as Keras would).
+      const plain = model;
+      model = plain.#withAugmentation(augment, seed);
+      plain.dispose();
+    }
     return { model, head, history, validation };
   }
 

@@ -456,6 +456,11 @@ async function run() {
       });
       views.push(last);
       runs.push((await ra.model.predict((await ra.model.prepareImages([examples[0].images[0]])).data, [1, 224, 224, 3])).data);
+      const saved = await ra.model.save();
+      assert(saved.structure.includes('"RandomFlip"') && saved.structure.includes('"RandomRotation"'), 'the model holds its augmentation layers');
+      const back = await g.loadModel({ ...saved, preprocessing: net.preprocessing });
+      assert(maxDiff((await back.predict((await back.prepareImages([examples[0].images[0]])).data, [1, 224, 224, 3])).data, runs[k]) === 0, 'reloaded, the same');
+      back.dispose();
       ra.head.dispose();
       ra.model.dispose();
     }
