@@ -243,6 +243,8 @@ export interface TransferResult {
   history: History;
   /** Held-out class indices and the head's predictions for them (null without a split). */
   validation: { labels: number[]; predictions: number[] } | null;
+  /** Things the person should know (a class with too few photos to test or learn it well). */
+  warnings: string[];
 }
 
 export interface Occlusion {
@@ -295,6 +297,13 @@ export interface Limits {
   maxBatchActivation?: number;
 }
 export function setLimits(limits: Limits): Promise<Required<Limits>>;
+/** The held-out split transfer() uses: from each class in proportion, seeded. */
+export function stratifiedSplit(
+  labels: ArrayLike<number>,
+  names: string[],
+  split: number,
+  seed: number,
+): { order: number[]; nVal: number; warnings: string[] };
 /** labels.txt lines (Teachable Machine's `0 Class 1` numbering dropped). */
 export function parseLabels(text: string): string[];
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;

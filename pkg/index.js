@@ -675,6 +675,33 @@ function seededShuffle(n, seed) {
   return order;
 }
 
+/** The held-out photos, drawn from each class in proportion (so a small class is tested too):
+ * { order: training indices then held-out ones, nVal, warnings }. A class keeps at least one
+ * training photo; one with fewer than 5 photos gets a warning. */
+export function stratifiedSplit(labels, names, split, seed) {
+  const byClass = names.map(() => []);
+  labels.forEach((c, i) => byClass[c].push(i));
+  const train = [];
+  const val = [];
+  const warnings = [];
+  byClass.forEach((idx, c) => {
+    const shuffled = seededShuffle(idx.length, seed + 7919 * c).map((k) => idx[k]);
+    const k = split > 0 && idx.length >= 2 ? Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * split))) : 0;
+    val.push(...shuffled.slice(0, k));
+    train.push(...shuffled.slice(k));
+    if (idx.length < 5) {
+      warnings.push(
+        `'${names[c]}' has only ${idx.length} photo${idx.length === 1 ? '' : 's'}: ` +
+          (k === 0 && split > 0 ? 'none could be held out, so the test accuracy says nothing about it; ' : '') +
+          'add at least 5 for a model that recognises it reliably',
+      );
+    }
+  });
+  // Training photos in a seeded mixed order (fit shuffles them again each epoch).
+  const mixed = seededShuffle(train.length, seed).map((k) => train[k]);
+  return { order: [...mixed, ...val], nVal: val.length, warnings };
+}
+
 function labelIndices(y, n, classes) {
   if (y instanceof Float32Array || y instanceof Float64Array) {
     if (y.length === n * classes && classes > 1) {
@@ -1168,9 +1195,8 @@ export class Model {
     });
     const width = feats.shape[1];
     const n = ys.length;
-    const order = seededShuffle(n, seed);
     const split = options.validationSplit ?? (n >= 10 ? 0.2 : 0);
-    const nVal = Math.floor(n * split);
+    const { order, nVal, warnings } = stratifiedSplit(ys, examples.map((e) => String(e.label)), split, seed);
     const x = new Float32Array(n * width);
     const y = new Uint32Array(n);
     order.forEach((src, dst) => {
@@ -1256,7 +1282,7 @@ export class Model {
       model = plain.#withAugmentation(augment, seed);
       plain.dispose();
     }
-    return { model, head, history, validation };
+    return { model, head, history, validation, warnings };
   }
 
   /** Frees the model's memory now. */

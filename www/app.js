@@ -73,6 +73,14 @@ tabs.forEach((t, i) => {
 
 // ---------- start-up ----------
 
+// Resolves when the engine and the pretrained model are ready (photos chosen before then wait
+// for it); rejects with what went wrong.
+let modelLoaded;
+const modelReady = new Promise((resolve, reject) => {
+  modelLoaded = { resolve, reject };
+});
+modelReady.catch(() => {});
+
 async function start() {
   try {
     // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
@@ -81,6 +89,7 @@ async function start() {
     state.info = { ...(await glimpse.ready({ backend: requested })), requested };
   } catch (e) {
     setStatus(`The engine did not start: ${e.message}`, 'error');
+    modelLoaded.reject(new Error(`the engine did not start: ${e.message}`));
     return;
   }
   setStatus(`${backendText(state.info)} · loading EfficientNet-Lite0…`, 'busy');
@@ -93,9 +102,11 @@ async function start() {
     });
   } catch (e) {
     setStatus(`${backendText(state.info)} · the pretrained model did not load: ${e.message}`, 'error');
+    modelLoaded.reject(new Error(`the pretrained model did not load: ${e.message}`));
     return;
   }
   state.current = { id: 'pretrained', name: 'EfficientNet-Lite0', model: state.pretrained };
+  modelLoaded.resolve();
   setStatus(backendText(state.info), 'ready');
   document.body.dataset.ready = 'true';
   await refreshModelSelect();
@@ -111,8 +122,9 @@ async function start() {
 
 // ---------- classify ----------
 
+/** Waits for the engine and the pretrained model (rejects if they did not load). */
 async function ensureReady() {
-  if (!state.current) throw new Error('the engine is still loading; try again in a moment');
+  if (!state.current) await modelReady;
 }
 
 function card(file) {
@@ -148,17 +160,30 @@ function bars(top) {
 }
 
 async function classifyFiles(files) {
-  try {
-    await ensureReady();
-  } catch (e) {
-    showError(e.message);
-    return;
-  }
   const images = [...files];
   if (images.length === 0) return;
+  // Every photo gets its card now; while the engine or model is still loading they wait for
+  // it (nothing the user gave is lost) and are classified as soon as it is ready.
+  const cards = images.map((file) => ({ file, c: card(file) }));
+  if (!state.current) {
+    for (const { c } of cards) c.body.querySelector('.hint').textContent = 'Waiting for the model to finish loading…';
+    try {
+      await modelReady;
+    } catch (e) {
+      for (const { file, c } of cards) {
+        c.el.classList.add('failed');
+        const msg = document.createElement('p');
+        msg.className = 'error-text';
+        msg.textContent = `${file.name || 'This file'}: not classified, ${e.message}`;
+        c.body.replaceChildren(msg);
+      }
+      showError(`Your photos could not be classified: ${e.message}`);
+      return;
+    }
+    for (const { c } of cards) c.body.querySelector('.hint').textContent = 'Looking…';
+  }
   const { model, name } = state.current;
-  for (const file of images) {
-    const c = card(file);
+  for (const { file, c } of cards) {
     const t0 = performance.now();
     try {
       const top = await model.classify(file, { topK: Math.min(5, model.labels?.length ?? 5) });
@@ -378,14 +403,20 @@ function drawChart() {
 }
 
 async function train() {
+  if (!state.current) {
+    $('training').hidden = false;
+    $('train-text').textContent = 'Waiting for the model to finish loading…';
+  }
   try {
     await ensureReady();
   } catch (e) {
-    showError(e.message);
+    showError(`Training could not start: ${e.message}`);
     return;
   }
   const classes = state.classes.filter((c) => c.files.length > 0);
   const names = classes.map((c) => c.name.trim());
+  const empty = state.classes.filter((c) => c.files.length === 0).map((c) => c.name.trim() || 'unnamed');
+  const notes = empty.length ? [`${empty.map((n) => `'${n}'`).join(', ')} had no photos and ${empty.length === 1 ? 'was' : 'were'} left out`] : [];
   if (classes.length < 2) return showError('Add photos to at least two classes first.');
   if (names.some((n) => !n)) return showError('Every class needs a name.');
   if (new Set(names).size !== names.length) return showError('Two classes have the same name; rename one.');
@@ -432,7 +463,7 @@ async function train() {
     );
     progress.value = 1;
     text.textContent = `Trained ${r.history.epoch.length} epochs on ${total} photos.`;
-    showResult(r, names);
+    showResult(r, names, notes);
     const saved = await r.model.save();
     const id = `taught-${Date.now()}`;
     const acc = r.validation ? accuracy(r.validation) : null;
@@ -467,16 +498,17 @@ function accuracy(v) {
   return v.labels.filter((l, i) => l === v.predictions[i]).length / Math.max(1, v.labels.length);
 }
 
-function showResult(r, names) {
+function showResult(r, names, notes = []) {
   $('taught').hidden = false;
   const table = $('confusion');
   table.replaceChildren();
+  const extra = [...notes, ...(r.warnings ?? [])].map((w) => ` Note: ${w}.`).join('');
   if (!r.validation) {
-    $('heldout').textContent = 'No photos were held out (add 10 or more to see a test accuracy).';
+    $('heldout').textContent = `No photos were held out (add 10 or more to see a test accuracy).${extra}`;
     return;
   }
   const v = r.validation;
-  $('heldout').textContent = `Accuracy on ${v.labels.length} held-out photos: ${(100 * accuracy(v)).toFixed(0)} %.`;
+  $('heldout').textContent = `Accuracy on ${v.labels.length} held-out photos: ${(100 * accuracy(v)).toFixed(0)} %.${extra}`;
   const cap = table.createCaption();
   cap.textContent = 'Held-out photos: rows are the true class, columns what the model said';
   const head = table.createTHead().insertRow();

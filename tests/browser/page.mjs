@@ -148,7 +148,9 @@ await step(`teach two classes (${names.join(', ')}) and train`, async () => {
   await page.waitForSelector('#taught:not([hidden])', { timeout: 300_000 });
   const text = await page.textContent('#heldout');
   const acc = Number(text.match(/(\d+) %/)?.[1]);
-  expect(acc >= 75, `held-out accuracy text: ${text}`);
+  // 8 photos held out (4 a class, drawn from each class): above chance here; the 12 unseen
+  // photos of the next step must be well above it.
+  expect(/on 8 held-out photos/.test(text) && acc > 50, `held-out accuracy text: ${text}`);
   expect(await page.locator('#confusion td').count() === 4, 'a 2 x 2 confusion matrix');
 });
 
@@ -222,6 +224,28 @@ await step('a Teachable Machine web export (its zip) classifies with its labels'
   const top = await page.getAttribute('.card', 'data-top');
   expect(/^Class [123]$/.test(top ?? ''), `top label ${top}`);
   await page.selectOption('#model-select', 'pretrained');
+});
+
+await step('a photo chosen while the model loads is classified when it is ready', async () => {
+  // Hold the weights back so the model is still loading when the photo is chosen.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/model.weights.h5', async (route) => { await held; await route.continue(); });
+  try {
+    await page.goto(`${origin}/?backend=cpu`);
+    await page.waitForSelector('#classify-files', { state: 'attached' });
+    await page.setInputFiles('#classify-files', [file(join(fixtures, 'chelsea_orig.jpg'))]);
+    await page.waitForFunction(() => /Waiting for the model/.test(document.querySelector('.card')?.textContent ?? ''), null, { timeout: 30_000 });
+    expect(!(await page.$('.card.failed')), 'not refused while loading');
+    release();
+    await page.waitForSelector('.card[data-top]', { timeout: 120_000 });
+    expect(await page.getAttribute('.card', 'data-top') === 'tiger cat', 'classified once ready');
+    const err = await page.textContent('#errors');
+    expect(!/still loading/.test(err), `no stale loading error: ${err}`);
+  } finally {
+    release();
+    await page.unroute('**/model.weights.h5');
+  }
 });
 
 await step('offline after the first visit: reload and classify', async () => {

@@ -213,6 +213,20 @@ async function run() {
     return { checked: messages.length };
   });
 
+  await test('the held-out split takes photos from every class in proportion', async () => {
+    // The issue's case: 1 photo of one class, 40 of another; and a 3-photo class.
+    const labels = [0, ...Array(40).fill(1), 2, 2, 2];
+    const { order, nVal, warnings } = g.stratifiedSplit(labels, ['rare', 'common', 'few'], 0.2, 5);
+    const held = order.slice(order.length - nVal).map((i) => labels[i]);
+    const count = (c) => held.filter((l) => l === c).length;
+    assert(order.length === labels.length && new Set(order).size === labels.length, 'a permutation');
+    assert(count(0) === 0 && count(1) === 8 && count(2) === 1, `held out per class ${count(0)}, ${count(1)}, ${count(2)}`);
+    assert(warnings.length === 2 && /'rare' has only 1 photo: none could be held out/.test(warnings[0]), warnings.join(' | '));
+    const again = g.stratifiedSplit(labels, ['rare', 'common', 'few'], 0.2, 5);
+    assert(JSON.stringify(again.order) === JSON.stringify(order), 'seeded');
+    return { nVal, warnings: warnings.length };
+  });
+
   await test('bad inputs reject with Errors', async () => {
     const dir = `${FIX}/keras3/small_cnn`;
     const json = await (await fetch(`${dir}/model.json`)).text();
