@@ -48,7 +48,16 @@ export class RemoteModel {
   transfer(
     examples: { label: string; images: ImageInput[] }[],
     options?: TransferOptions & { onEpochEnd?: (epoch: number, logs: EpochLogs) => void },
-  ): Promise<{ model: RemoteModel; head: RemoteModel; history: History; validation: { labels: number[]; predictions: number[] } | null }>;
+  ): Promise<{
+    model: RemoteModel;
+    head: RemoteModel;
+    history: History;
+    validation: { labels: number[]; predictions: number[] } | null;
+    /** Things the person should know (a photo left out, a class with too few photos). */
+    warnings: string[];
+    /** Photos that could not be read: their file names (when they had one) and the error. */
+    skipped: { name: string | null; label: string; error: string }[];
+  }>;
   dispose(): Promise<void>;
 }
 

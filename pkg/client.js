@@ -201,6 +201,8 @@ export class RemoteModel {
       head: new RemoteModel(this.#w, r.head),
       history: r.history,
       validation: r.validation,
+      warnings: r.warnings ?? [],
+      skipped: r.skipped ?? [],
     };
   }
   dispose() {

@@ -243,8 +243,10 @@ export interface TransferResult {
   history: History;
   /** Held-out class indices and the head's predictions for them (null without a split). */
   validation: { labels: number[]; predictions: number[] } | null;
-  /** Things the person should know (a class with too few photos to test or learn it well). */
+  /** Things the person should know (a photo left out, a class with too few photos). */
   warnings: string[];
+  /** Photos that could not be read and were left out. */
+  skipped: { image: ImageInput; label: string; error: string }[];
 }
 
 export interface Occlusion {

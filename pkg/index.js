@@ -1186,13 +1186,38 @@ export class Model {
     }
     const { epochs = 20, batchSize = 16, hidden, learningRate, seed = 1337, onProgress,
       onEpochEnd, onBatchEnd, signal } = options;
-    const images = examples.flatMap((ex) => ex.images);
-    const ys = examples.flatMap((ex, c) => ex.images.map(() => c));
-    const feats = await this.features(images, {
+    let images = examples.flatMap((ex) => ex.images);
+    let ys = examples.flatMap((ex, c) => ex.images.map(() => c));
+    const featureOptions = {
       signal,
       workers: options.workers,
       onProgress: (p) => onProgress?.({ phase: 'features', ...p }),
-    });
+    };
+    let feats;
+    const skipped = [];
+    try {
+      feats = await this.features(images, featureOptions);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      // A photo that does not decode is left out (and named), not the whole training: find
+      // which, then look again at the rest.
+      const keep = [];
+      for (let i = 0; i < images.length; i++) {
+        try {
+          await this.prepareImages([images[i]]);
+          keep.push(i);
+        } catch (err) {
+          skipped.push({ image: images[i], label: String(examples[ys[i]].label), error: asError(err).message });
+        }
+      }
+      if (skipped.length === 0) throw e;
+      images = keep.map((i) => images[i]);
+      ys = keep.map((i) => ys[i]);
+      for (let c = 0; c < examples.length; c++) {
+        if (!ys.includes(c)) throw error(`transfer(): none of the photos of '${examples[c].label}' could be read (${skipped.find((s) => s.label === String(examples[c].label))?.error})`);
+      }
+      feats = await this.features(images, featureOptions);
+    }
     const width = feats.shape[1];
     const n = ys.length;
     const split = options.validationSplit ?? (n >= 10 ? 0.2 : 0);
@@ -1282,7 +1307,10 @@ export class Model {
       model = plain.#withAugmentation(augment, seed);
       plain.dispose();
     }
-    return { model, head, history, validation, warnings };
+    for (const s of skipped) {
+      warnings.unshift(`${s.image?.name ?? 'a photo'} of '${s.label}' was left out: ${s.error}`);
+    }
+    return { model, head, history, validation, warnings, skipped };
   }
 
   /** Frees the model's memory now. */

@@ -89,7 +89,12 @@ const ops = {
       onProgress: (p) => postMessage({ id, event: 'progress', payload: p }),
       onEpochEnd: (epoch, logs) => postMessage({ id, event: 'epoch', payload: { epoch, logs } }),
     });
-    return { model: describe(r.model), head: describe(r.head), history: r.history, validation: r.validation };
+    return {
+      model: describe(r.model), head: describe(r.head), history: r.history, validation: r.validation,
+      warnings: r.warnings,
+      // The photos themselves stay on the page's side: their names and what went wrong.
+      skipped: r.skipped.map((s) => ({ name: s.image?.name ?? null, label: s.label, error: s.error })),
+    };
   },
   dispose: (id, h) => {
     models.get(h)?.dispose();

@@ -586,11 +586,24 @@ function download(bytes, name, type = 'application/octet-stream') {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
+/** A file name from a model's name: letters and digits of any script kept (an emoji or a CJK
+ * class name stays), separators and characters file systems refuse become `_`. */
+function fileName(name) {
+  const clean = String(name)
+    .normalize('NFC')
+    .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_')
+    .replace(/\s+/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^[._]+|[._]+$/g, '');
+  // At most 120 characters, never half of one (an emoji is two UTF-16 units).
+  return Array.from(clean).slice(0, 120).join('') || 'model';
+}
+
 async function exportModel(id) {
   await useModel(id);
   const bytes = await state.current.model.saveKeras();
   const rec = await store.get(id);
-  download(bytes, `${(rec?.name ?? 'model').replace(/[^\w.-]+/g, '_')}.keras`);
+  download(bytes, `${fileName(rec?.name ?? 'model')}.keras`);
 }
 
 async function renderSaved() {
@@ -631,6 +644,7 @@ async function renderSaved() {
     });
     b('Export', () => exportModel(r.id));
     b('Delete', async () => {
+      if (!confirm(`Delete "${r.name}" from this browser? This cannot be undone (export it first to keep a copy).`)) return;
       await store.remove(r.id);
       state.loaded.get(r.id)?.dispose();
       state.loaded.delete(r.id);

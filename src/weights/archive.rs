@@ -136,8 +136,8 @@ pub fn read_full_h5(bytes: Vec<u8>, source: &str) -> Result<ModelArchive> {
     let structure = hdf5::root_string_attr(&file, "model_config", source)?.ok_or_else(|| {
         Error::weights_file(
             source,
-            "no 'model_config' attribute: this .h5 holds weights only; pass the structure JSON \
-             and this file as --weights",
+            "no 'model_config' attribute: this .h5 holds weights only (save_weights); load it \
+             together with the model's structure JSON (model.to_json())",
         )
     })?;
     let weights = hdf5::read_weights_from(&file, source)?;

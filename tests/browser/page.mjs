@@ -26,6 +26,13 @@ const browser = await chromium.launch({
 });
 const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
 const page = await context.newPage();
+// Confirmations (deleting a model) are answered by `dialogAnswer`; each is recorded.
+let dialogAnswer = true;
+const dialogs = [];
+page.on('dialog', async (d) => {
+  dialogs.push(d.message());
+  await (dialogAnswer ? d.accept() : d.dismiss());
+});
 const foreign = [];
 context.on('request', (r) => {
   const u = r.url();
@@ -138,9 +145,11 @@ const heldOut = names.flatMap((n) => classes[n].slice(18).map((f) => ({ f, label
 await step(`teach two classes (${names.join(', ')}) and train`, async () => {
   await page.click('#tab-teach');
   const cards = page.locator('.class');
+  // One photo that does not decode is left out with a note, not the whole training.
+  const broken = { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') };
   for (let i = 0; i < 2; i++) {
     await cards.nth(i).locator('.class-name').fill(names[i]);
-    await cards.nth(i).locator('input[type=file]').setInputFiles(train[names[i]]);
+    await cards.nth(i).locator('input[type=file]').setInputFiles(i === 0 ? [...train[names[i]], broken] : train[names[i]]);
   }
   await page.click('.settings summary');
   await page.fill('#epochs', '15');
@@ -151,6 +160,7 @@ await step(`teach two classes (${names.join(', ')}) and train`, async () => {
   // 8 photos held out (4 a class, drawn from each class): above chance here; the 12 unseen
   // photos of the next step must be well above it.
   expect(/on 8 held-out photos/.test(text) && acc > 50, `held-out accuracy text: ${text}`);
+  expect(/broken\.jpg of '[^']+' was left out/.test(text), `the broken photo is named: ${text}`);
   expect(await page.locator('#confusion td').count() === 4, 'a 2 x 2 confusion matrix');
 });
 
@@ -191,6 +201,12 @@ await step('export, delete, import: same predictions', async () => {
   exported = join(outDir, download.suggestedFilename());
   await download.saveAs(exported);
   expect(exported.endsWith('.keras'), `exported ${exported}`);
+  // Deleting asks first: declined, the model stays; accepted, it goes.
+  dialogAnswer = false;
+  await page.click('#saved li[data-id] >> text=Delete');
+  await page.waitForTimeout(300);
+  expect(await page.locator('#saved li[data-id]').count() === 1 && /cannot be undone/.test(dialogs.at(-1) ?? ''), 'a declined delete keeps the model');
+  dialogAnswer = true;
   await page.click('#saved li[data-id] >> text=Delete');
   await page.waitForFunction(() => !document.querySelector('#saved li[data-id]'));
   await page.setInputFiles('#import-files', [exported]);
