@@ -241,6 +241,9 @@ async function heatmap(model, file, c, top, button) {
   }
 }
 
+// Real buttons open the (hidden) file choosers: in the tab order, announced as buttons.
+$('choose-photos').addEventListener('click', () => $('classify-files').click());
+$('import-button').addEventListener('click', () => $('import-files').click());
 $('classify-files').addEventListener('change', (e) => {
   classifyFiles([...e.target.files]);
   e.target.value = '';
@@ -257,7 +260,8 @@ drop.addEventListener('drop', (e) => {
   classifyFiles([...e.dataTransfer.files]);
 });
 drop.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' || e.key === ' ') {
+  // The zone's own key presses only: its buttons handle theirs.
+  if (e.target === drop && (e.key === 'Enter' || e.key === ' ')) {
     e.preventDefault();
     $('classify-files').click();
   }
@@ -315,7 +319,8 @@ function addClass(name) {
     <div class="row">
       <label class="sr-only" for="class-name-${cls.id}">Class name</label>
       <input id="class-name-${cls.id}" class="class-name" type="text" maxlength="60">
-      <label class="button small">Add photos<input type="file" accept="image/*" multiple hidden></label>
+      <button class="button small add-photos" type="button">Add photos</button>
+      <input type="file" accept="image/*" multiple hidden>
       <button class="button small snap">Camera</button>
       <button class="button small remove" aria-label="Remove this class">Remove</button>
     </div>
@@ -324,6 +329,7 @@ function addClass(name) {
   const input = el.querySelector('.class-name');
   input.value = cls.name;
   input.addEventListener('input', () => (cls.name = input.value.trim()));
+  el.querySelector('.add-photos').addEventListener('click', () => el.querySelector('input[type=file]').click());
   el.querySelector('input[type=file]').addEventListener('change', (e) => {
     addPhotos(cls, e.target.files);
     e.target.value = '';

@@ -288,6 +288,25 @@ await step('phone width: no horizontal scrolling', async () => {
   expect(wide <= 375, `page is ${wide} px wide`);
 });
 
+await step('keyboard: every file chooser is a button in the tab order', async () => {
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await page.click('#tab-classify');
+  for (const [tab, selector] of [['#tab-classify', '#choose-photos'], ['#tab-teach', '.class .add-photos'], ['#tab-keep', '#import-button']]) {
+    await page.click(tab);
+    const el = page.locator(selector).first();
+    expect(await el.evaluate((b) => b.tagName === 'BUTTON' && b.tabIndex >= 0), `${selector} is a focusable button`);
+    const [chooser] = await Promise.all([
+      page.waitForEvent('filechooser', { timeout: 10_000 }).catch(() => { throw new Error(`Enter on ${selector} opened no file chooser`); }),
+      el.press('Enter'),
+    ]);
+    expect(chooser.isMultiple(), `${selector} opens a multi-file chooser`);
+    // Close it (choosing nothing): Chromium opens no other chooser while one is open.
+    await chooser.setFiles([]);
+  }
+  await page.click('#tab-classify');
+  expect(await page.getAttribute('#drop', 'role') === 'button' && Boolean(await page.getAttribute('#drop', 'aria-label')), 'the drop zone has a role and a name');
+});
+
 await step('keyboard: arrow keys move between tabs', async () => {
   await page.setViewportSize({ width: 1100, height: 900 });
   await page.focus('#tab-classify');
