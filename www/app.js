@@ -112,7 +112,8 @@ async function start() {
   await refreshModelSelect();
   if (!('serviceWorker' in navigator)) return;
   try {
-    await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: '../' });
+    // Scope: the page's folder (whatever path the site is served under).
+    await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: new URL('../', import.meta.url).href });
     await navigator.serviceWorker.ready;
     document.body.dataset.offline = 'ready';
   } catch {
