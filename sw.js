@@ -1,21 +1,54 @@
 // Glimpse's service worker: the page works offline once loaded. Same-origin GETs are answered
 // from the cache when the network fails (network first, so a new build is picked up), and the
 // app shell is cached at install.
-const CACHE = 'glimpse-v3';
+const CACHE = 'glimpse-v4';
+// The app shell only (a few hundred KB): the engines and the network are cached as the page
+// loads them (see 'keep'), so a CPU page never downloads the WebGPU engine and nothing is
+// downloaded twice.
 const SHELL = [
   './', 'index.html', 'www/app.js', 'www/store.js', 'www/style.css', 'www/icon.svg',
-  'pkg/index.js', 'pkg/client.js', 'pkg/worker.js', 'pkg/wasm/glimpse.js', 'pkg/wasm/glimpse_bg.wasm',
-  'pkg/wasm-cpu/glimpse.js', 'pkg/wasm-cpu/glimpse_bg.wasm', 'pkg/wasm-cpu/glimpse_relaxed_bg.wasm',
-  'models/efficientnet-lite0/model.json', 'models/efficientnet-lite0/model.weights.h5',
-  'models/efficientnet-lite0/labels.txt', 'models/efficientnet-lite0/preprocessing.json',
+  'pkg/index.js', 'pkg/client.js', 'pkg/worker.js',
 ];
+
+// The page names the large files it may have loaded before this worker controlled it (the
+// engines, the network); those the browser's HTTP cache holds are put in the offline cache.
+self.addEventListener('message', (event) => {
+  const { type, urls } = event.data ?? {};
+  if (type !== 'keep' || !Array.isArray(urls)) return;
+  const reply = event.ports?.[0];
+  const same = urls.filter((u) => {
+    try {
+      return new URL(u).origin === self.location.origin;
+    } catch {
+      return false;
+    }
+  });
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((c) => Promise.all(same.map(async (u) => {
+        const key = new URL(u);
+        key.search = '';
+        if (await c.match(key.href)) return;
+        // Only what the browser already has: no download.
+        const res = await fetch(u, { cache: 'only-if-cached', mode: 'same-origin' }).catch(() => null);
+        if (res?.ok) await c.put(key.href, res);
+      })))
+      .then(() => reply?.postMessage({ ok: true }), (e) => reply?.postMessage({ ok: false, error: String(e) })),
+  );
+});
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
+  // Older caches (earlier builds) go.
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
 });
 
 self.addEventListener('fetch', (event) => {
@@ -24,15 +57,27 @@ self.addEventListener('fetch', (event) => {
   // Query strings (?backend=cpu) select behaviour, not content.
   const key = new URL(req.url);
   key.search = '';
-  event.respondWith(
-    fetch(req)
-      .then((res) => {
-        if (res.ok) {
-          const copy = res.clone();
-          caches.open(CACHE).then((c) => c.put(key.href, copy));
-        }
-        return res;
-      })
-      .catch(() => caches.match(key.href).then((hit) => hit ?? Response.error())),
-  );
+  // Network first, revalidating: with a cached copy, a conditional request (its ETag; a 304
+  // costs no body, even for the 19 MB of weights the HTTP cache will not keep), else the
+  // browser's own revalidation. A new build is picked up; an unchanged one is not downloaded
+  // again. Offline, the cached copy.
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    const hit = await cache.match(key.href);
+    const tag = hit?.headers.get('etag');
+    try {
+      let res;
+      if (hit && tag && req.mode !== 'navigate') {
+        res = await fetch(req.url, { headers: { 'If-None-Match': tag }, cache: 'no-store', credentials: 'same-origin' });
+        if (res.status === 304) return hit;
+      } else {
+        res = await fetch(req.mode === 'navigate' ? req : new Request(req, { cache: 'no-cache' }));
+      }
+      // Kept as it streams to the page (a download's progress is not held back).
+      if (res.ok) event.waitUntil(cache.put(key.href, res.clone()));
+      return res;
+    } catch {
+      return hit ?? Response.error();
+    }
+  })());
 });

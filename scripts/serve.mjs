@@ -114,10 +114,26 @@ async function handle(req, res, { zooDir, isolate, extra }) {
     close(fd, () => {});
     return notFound();
   }
+  // Validators, so a later visit revalidates (304, no body) instead of downloading again.
+  const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+  const modified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
+  res.setHeader('etag', etag);
+  res.setHeader('last-modified', modified);
+  res.setHeader('cache-control', 'no-cache');
+  const inm = req.headers['if-none-match'];
+  const ims = Date.parse(req.headers['if-modified-since'] ?? '');
+  const fresh = inm !== undefined
+    ? inm.split(',').map((t) => t.trim()).includes(etag)
+    : Number.isFinite(ims) && Math.floor(st.mtimeMs / 1000) * 1000 <= ims;
+  if (fresh) {
+    close(fd, () => {});
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
   res.statusCode = 200;
   res.setHeader('content-type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
   res.setHeader('content-length', st.size);
-  res.setHeader('cache-control', 'no-cache');
   if (isolate) {
     res.setHeader('cross-origin-opener-policy', 'same-origin');
     res.setHeader('cross-origin-embedder-policy', 'require-corp');

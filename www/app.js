@@ -6,7 +6,9 @@ import { createWorker } from '../pkg/client.js';
 import * as store from './store.js';
 
 const $ = (id) => document.getElementById(id);
-const glimpse = createWorker(new URL('../pkg/worker.js', import.meta.url));
+// The engine's worker; made once the service worker controls the page (see start), so even
+// the first visit's downloads (engine, network) pass through it and are kept once.
+let glimpse = null;
 const MODEL_URL = new URL('../models/efficientnet-lite0/', import.meta.url).href;
 
 const state = {
@@ -81,7 +83,28 @@ const modelReady = new Promise((resolve, reject) => {
 });
 modelReady.catch(() => {});
 
+/** Registers the service worker (scope: the page's folder) and waits, briefly, until it
+ * controls the page. */
+async function offlineWorker() {
+  if (!('serviceWorker' in navigator)) return null;
+  try {
+    const reg = await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: new URL('../', import.meta.url).href });
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) => {
+        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
+        setTimeout(resolve, 3000);
+      });
+    }
+    return reg;
+  } catch {
+    return null; // Without a service worker the page still works online.
+  }
+}
+
 async function start() {
+  const reg = await offlineWorker();
+  glimpse = createWorker(new URL('../pkg/worker.js', import.meta.url));
   try {
     // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
     const wanted = new URLSearchParams(location.search).get('backend');
@@ -110,11 +133,20 @@ async function start() {
   setStatus(backendText(state.info), 'ready');
   document.body.dataset.ready = 'true';
   await refreshModelSelect();
-  if (!('serviceWorker' in navigator)) return;
+  if (!reg) return;
   try {
-    // Scope: the page's folder (whatever path the site is served under).
-    await navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { scope: new URL('../', import.meta.url).href });
-    await navigator.serviceWorker.ready;
+    // Files loaded before the service worker controlled the page (when it took longer than
+    // the wait) go into the offline cache from the HTTP cache; no download.
+    const urls = [
+      'pkg/wasm/glimpse.js', 'pkg/wasm/glimpse_bg.wasm', 'pkg/wasm-cpu/glimpse.js',
+      'pkg/wasm-cpu/glimpse_bg.wasm', 'pkg/wasm-cpu/glimpse_relaxed_bg.wasm',
+      ...['model.json', 'model.weights.h5', 'labels.txt', 'preprocessing.json'].map((f) => `models/efficientnet-lite0/${f}`),
+    ].map((u) => new URL(`../${u}`, import.meta.url).href);
+    await new Promise((resolve) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => resolve();
+      reg.active.postMessage({ type: 'keep', urls }, [port2]);
+    });
     document.body.dataset.offline = 'ready';
   } catch {
     // Without a service worker the page still works online.

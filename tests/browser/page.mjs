@@ -266,6 +266,16 @@ await step('a photo chosen while the model loads is classified when it is ready'
 
 await step('offline after the first visit: reload and classify', async () => {
   await page.waitForSelector('body[data-offline=ready]', { timeout: 60_000 });
+  // What the offline cache holds: what this CPU page used, not the WebGPU engine it never
+  // loaded (which the first visit used to download as well).
+  const cached = await page.evaluate(async () => {
+    const out = [];
+    for (const k of await caches.keys()) for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname);
+    return out;
+  });
+  expect(cached.some((p) => p.endsWith('/models/efficientnet-lite0/model.weights.h5')), `weights cached: ${cached}`);
+  expect(cached.some((p) => p.startsWith('/pkg/wasm-cpu/')), `the CPU engine cached: ${cached}`);
+  expect(!cached.some((p) => p === '/pkg/wasm/glimpse_bg.wasm'), `the WebGPU engine not fetched: ${cached}`);
   await context.setOffline(true);
   try {
     await page.goto(`${origin}/?backend=cpu`);

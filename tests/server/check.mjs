@@ -222,6 +222,18 @@ for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
     return undefined;
   });
 }
+// Revalidation: a later visit gets 304 and no body when the file is unchanged.
+let etag;
+await check('GET /index.html -> ETag and Last-Modified', get('/index.html'), (r) => {
+  etag = r.headers.etag;
+  return etag && r.headers['last-modified'] ? undefined : `validators ${JSON.stringify([r.headers.etag, r.headers['last-modified']])}`;
+});
+await check('GET /index.html with its ETag -> 304, empty body', () =>
+  rawRequest(`GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: ${etag}\r\nConnection: close\r\n\r\n`, port), (r) =>
+  r.status === 304 && r.body.length === 0 ? undefined : `status ${r.status}, ${r.body.length} bytes`);
+await check('GET /index.html with another ETag -> 200', () =>
+  rawRequest('GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: "0-0"\r\nConnection: close\r\n\r\n', port), status(200));
+
 await check('HEAD /index.html -> 200, length, empty body', () => request('HEAD', '/index.html', port), (r) => {
   if (r.status !== 200) return `status ${r.status}`;
   if (r.body.length !== 0) return `body of ${r.body.length} bytes`;

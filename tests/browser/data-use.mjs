@@ -1,0 +1,50 @@
+// What the page costs a person in data, in headless Chromium (all requests of the page, its
+// workers and its service worker): the first visit downloads the engine it uses and the
+// network once (not the WebGPU engine a CPU page never runs), and a later visit only
+// revalidates (304s).
+//   node tests/browser/data-use.mjs
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+
+const server = await serve({ port: 0 });
+const origin = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking'] });
+const context = await browser.newContext();
+let bytes = 0;
+const files = [];
+context.on('requestfinished', async (r) => {
+  const s = await r.sizes().catch(() => null);
+  const n = (s?.responseBodySize ?? 0) + (s?.responseHeadersSize ?? 0);
+  bytes += n;
+  files.push({ path: new URL(r.url()).pathname, n });
+});
+const visit = async (page, first) => {
+  bytes = 0;
+  files.length = 0;
+  await (first ? page.goto(`${origin}/?backend=cpu`) : page.reload());
+  await page.waitForSelector('body[data-offline=ready]', { timeout: 120_000 });
+  await page.waitForTimeout(500);
+  return { mb: bytes / 1e6, files: [...files] };
+};
+let failed = false;
+try {
+  const page = await context.newPage();
+  const first = await visit(page, true);
+  const second = await visit(page, false);
+  console.log(`first visit ${first.mb.toFixed(1)} MB, second ${second.mb.toFixed(2)} MB`);
+  // (A request the service worker answers from the network shows twice, once with the body.)
+  const got = (suffix) => first.files.filter((f) => f.path.endsWith(suffix)).reduce((a, f) => a + f.n, 0);
+  if (got('/pkg/wasm/glimpse_bg.wasm') > 0) throw new Error('a CPU page downloaded the WebGPU engine');
+  const weights = got('model.weights.h5');
+  if (weights > 19.5e6) throw new Error(`the weights cost ${(weights / 1e6).toFixed(1)} MB (downloaded twice?)`);
+  if (first.mb > 30) throw new Error(`first visit ${first.mb.toFixed(1)} MB`);
+  if (second.mb > 1) throw new Error(`a later visit downloaded ${second.mb.toFixed(1)} MB again`);
+  console.log('ok   data use: one download of what the page uses, revalidation after');
+} catch (e) {
+  failed = true;
+  console.log(`FAIL data use: ${e.message}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(failed ? 1 : 0);
