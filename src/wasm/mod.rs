@@ -803,20 +803,25 @@ impl WasmModel {
         })
     }
 
+    /// The structure to save: a Keras 2 or TF.js one written as Keras 3's (which real Keras 3
+    /// opens), a Keras 3 one as it is.
+    fn saved_structure(&self, model: &Model) -> crate::Result<Rc<String>> {
+        if model.spec.flavor != crate::keras::KerasFlavor::Keras2 {
+            return Ok(self.structure.clone());
+        }
+        let v = crate::keras::write::keras3_structure(&model.spec, |t| {
+            model.graph.shape_of(&model.spec, t)
+        })?;
+        Ok(Rc::new(v.to_string()))
+    }
+
     /// The model in Keras' formats: resolves to `{ structure: string, weights: Uint8Array }`
     /// (the structure JSON and a Keras 3 `.weights.h5`).
     pub fn save(&self) -> js_sys::Promise {
         let model = self.snapshot();
-        // A Keras 2 or TF.js structure is written as Keras 3's, which real Keras 3 opens.
-        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
-            match crate::keras::write::keras3_structure(&model.spec, |t| {
-                model.graph.shape_of(&model.spec, t)
-            }) {
-                Ok(v) => Rc::new(v.to_string()),
-                Err(e) => return js_sys::Promise::reject(&js_value(e)),
-            }
-        } else {
-            self.structure.clone()
+        let structure = match self.saved_structure(&model) {
+            Ok(s) => s,
+            Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let h5 = crate::weights::write::keras3_weights_async(&model)
@@ -844,16 +849,9 @@ impl WasmModel {
     #[wasm_bindgen(js_name = saveKeras)]
     pub fn save_keras(&self, labels: Option<Vec<String>>) -> js_sys::Promise {
         let model = self.snapshot();
-        // A Keras 2 or TF.js structure is written as Keras 3's, which real Keras 3 opens.
-        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
-            match crate::keras::write::keras3_structure(&model.spec, |t| {
-                model.graph.shape_of(&model.spec, t)
-            }) {
-                Ok(v) => Rc::new(v.to_string()),
-                Err(e) => return js_sys::Promise::reject(&js_value(e)),
-            }
-        } else {
-            self.structure.clone()
+        let structure = match self.saved_structure(&model) {
+            Ok(s) => s,
+            Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let h5 = crate::weights::write::keras3_weights_async(&model)
