@@ -29,8 +29,13 @@ export class GlimpseWorker {
   #next = 1;
   #calls = new Map();
 
-  constructor(url = new URL('./worker.js', import.meta.url)) {
-    this.#worker = new Worker(url, { type: 'module' });
+  /** `url`: where worker.js is, when not beside client.js (bundlers find it without this). */
+  constructor(url) {
+    // The literal `new Worker(new URL('./worker.js', import.meta.url), …)` is the form bundlers
+    // recognise: they bundle the worker and its engine and rewrite the URL.
+    this.#worker = url
+      ? new Worker(url, { type: 'module' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.#worker.onmessage = (event) => {
       const { id, ok, result, error, event: kind, payload } = event.data;
       const call = this.#calls.get(id);

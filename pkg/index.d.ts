@@ -34,6 +34,14 @@ export interface ReadyOptions {
    * module already compiled.
    */
   cpuWasmUrl?: string | URL | WebAssembly.Module;
+  /**
+   * Where the full engine's glue (wasm/glimpse.js) is served, if not where the package's own
+   * `import('./wasm/glimpse.js')` finds it. Given without the CPU ones, the full engine also
+   * serves the CPU backend.
+   */
+  glueUrl?: string | URL;
+  /** Where the CPU-only engine's glue (wasm-cpu/glimpse.js) is served, if elsewhere. */
+  cpuGlueUrl?: string | URL;
 }
 
 /**

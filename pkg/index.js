@@ -9,12 +9,22 @@ import { GlimpseWorker } from './client.js';
 // keep much less. ready() picks one; see loadEngine. The CPU-only engine comes as two modules
 // with one glue: `relaxed` uses relaxed SIMD's fused multiply-add in its matrix product (about
 // 10-15% faster predictions in Chromium), for browsers that validate it; `wasm` for the rest.
+//
+// Every file is named by a literal `import('./…')` or `new URL('./…', import.meta.url)`: that is
+// the form bundlers (Vite, webpack 5, Rollup, esbuild, Parcel) recognise, so they copy the files
+// and rewrite the URLs with no configuration. `glueUrl` (the glue as a plain file) serves a
+// restart after a crash, which needs a fresh instance of the glue module.
 const ENGINES = {
-  full: { glue: './wasm/glimpse.js', wasm: './wasm/glimpse_bg.wasm' },
+  full: {
+    glue: () => import('./wasm/glimpse.js'),
+    glueUrl: () => new URL('./wasm/glimpse.js', import.meta.url),
+    wasm: () => new URL('./wasm/glimpse_bg.wasm', import.meta.url),
+  },
   cpu: {
-    glue: './wasm-cpu/glimpse.js',
-    wasm: './wasm-cpu/glimpse_bg.wasm',
-    relaxed: './wasm-cpu/glimpse_relaxed_bg.wasm',
+    glue: () => import('./wasm-cpu/glimpse.js'),
+    glueUrl: () => new URL('./wasm-cpu/glimpse.js', import.meta.url),
+    wasm: () => new URL('./wasm-cpu/glimpse_bg.wasm', import.meta.url),
+    relaxed: () => new URL('./wasm-cpu/glimpse_relaxed_bg.wasm', import.meta.url),
   },
 };
 
@@ -124,18 +134,16 @@ async function onEngine(state, promise) {
   }
 }
 
-// Loads (once) and instantiates the engine `kind` ('full' or 'cpu'); `url` overrides where its
-// .wasm file is, or is the compiled module itself. The compiled module is kept: helper workers
-// (features({ workers })) instantiate the same one, with its optimised code, instead of compiling
-// their own.
-function loadEngine(kind, url) {
+// Loads (once) and instantiates the engine `kind` ('full' or 'cpu'). `over` overrides where its
+// files are: `wasm` (a URL of its .wasm file, or the compiled module itself) and `glue` (a URL of
+// its glimpse.js). The compiled module is kept: helper workers (features({ workers })) instantiate
+// the same one, with its optimised code, instead of compiling their own.
+function loadEngine(kind, over = {}) {
   if (!loadingEngines[kind]) {
-    const { glue, wasm, relaxed } = ENGINES[kind];
-    const file = relaxed && hasRelaxedSimd() ? relaxed : wasm;
-    const source = url ?? compiled[kind] ?? new URL(file, import.meta.url);
-    // After a crash the glue is imported afresh (its state belongs to the stopped instance).
-    const specifier = restarts[kind] ? `${glue}?restart=${restarts[kind]}` : glue;
-    loadingEngines[kind] = import(specifier).then(async (mod) => {
+    const files = ENGINES[kind];
+    const source = over.wasm ?? compiled[kind] ??
+      (files.relaxed && hasRelaxedSimd() ? files.relaxed() : files.wasm());
+    loadingEngines[kind] = importGlue(kind, over.glue).then(async (mod) => {
       const module = source instanceof WebAssembly.Module ? source : await compileEngine(source);
       compiled[kind] = module;
       const exports = await mod.default({ module_or_path: module });
@@ -151,6 +159,16 @@ function loadEngine(kind, url) {
     });
   }
   return loadingEngines[kind];
+}
+
+// The engine's glue module. After a crash it is imported afresh from its file (its state belongs
+// to the stopped instance, and its finalizers still free that instance's objects).
+function importGlue(kind, url) {
+  const n = restarts[kind];
+  if (!url && !n) return ENGINES[kind].glue();
+  const href = String(url ?? ENGINES[kind].glueUrl());
+  const specifier = n ? `${href}${href.includes('?') ? '&' : '?'}restart=${n}` : href;
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
 }
 
 async function compileEngine(url) {
@@ -188,16 +206,20 @@ function isSoftware(adapter) {
  * is already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models
  * made before a later ready() switched engines keep working on theirs.
  */
-export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
+export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
-  const onlyFull = wasmUrl !== undefined && cpuWasmUrl === undefined;
+  const onlyFull = (wasmUrl !== undefined || glueUrl !== undefined) &&
+    cpuWasmUrl === undefined && cpuGlueUrl === undefined;
   const adapter = backend === 'auto' ? await browserAdapter() : null;
   const autoCpu = backend === 'auto' && (!adapter || isSoftware(adapter));
   let kind = 'full';
   if (engineKind !== 'full' && !onlyFull && (backend === 'cpu' || autoCpu)) kind = 'cpu';
-  const engine = await loadEngine(kind, kind === 'cpu' ? cpuWasmUrl : wasmUrl);
+  const engine = await loadEngine(
+    kind,
+    kind === 'cpu' ? { wasm: cpuWasmUrl, glue: cpuGlueUrl } : { wasm: wasmUrl, glue: glueUrl },
+  );
   // 'auto' on an engine that has chosen already keeps its choice.
   let info = await onEngine(
     engine.state,
@@ -216,7 +238,7 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl } = {}) {
     info = { ...info, adapter: describeAdapter(adapter ?? (await browserAdapter()), info.adapter) };
   }
   readyInfo = info;
-  lastReady = { backend, wasmUrl, cpuWasmUrl };
+  lastReady = { backend, wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl };
   return { ...readyInfo };
 }
 

@@ -1,12 +1,14 @@
-// Runs Glimpse's browser tests (suite.js) in headless Chromium, once per backend, and checks
+// Runs Glimpse's browser tests (suite.js) in three browser engines, once per backend, and checks
 // that a model saved in the browser loads natively (`glimpse predict`) with the same outputs.
-//   node tests/browser/run.mjs [--backends cpu,cpu-plain,webgpu] [--only NAME] [--out DIR]
+//   node tests/browser/run.mjs [--browsers chromium,firefox,webkit] [--backends cpu,cpu-plain,webgpu]
+//                              [--only NAME] [--out DIR]
 // (cpu-plain: the CPU backend on the CPU-only engine's plain-SIMD module, for browsers without
-// relaxed SIMD; cpu runs the relaxed-SIMD module this Chromium picks.)
-// Needs: pkg/wasm (scripts/build-pkg), /usr/bin/chromium, playwright-core, the converted
-// EfficientNet-Lite0 in $GLIMPSE_ZOO_DIR (default /var/tmp/glimpse-zoo), the glimpse CLI in
-// $GLIMPSE_BIN.
-import { chromium } from 'playwright-core';
+// relaxed SIMD; cpu runs the module the browser picks.) Chromium runs every backend (WebGPU on its
+// software adapter); Firefox and WebKit run the CPU ones, and WebGPU where they expose an adapter.
+// Needs: pkg/wasm (scripts/build-pkg), the browsers and npm tools of scripts/browser-deps, the
+// converted EfficientNet-Lite0 in $GLIMPSE_ZOO_DIR (default /var/tmp/glimpse-zoo), the glimpse CLI
+// in $GLIMPSE_BIN.
+import { launch } from './engines.mjs';
 import { serve } from '../../scripts/serve.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
@@ -18,6 +20,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
+const browsers = opt('--browsers', 'chromium,firefox,webkit').split(',');
 const backends = opt('--backends', 'cpu,cpu-plain,webgpu').split(',');
 const only = opt('--only', '');
 const outDir = opt('--out', join(tmpdir(), 'glimpse-browser'));
@@ -25,65 +28,70 @@ mkdirSync(outDir, { recursive: true });
 
 const server = await serve({ port: 0 });
 const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
-});
 
 let failed = 0;
 const report = {};
-for (const backend of backends) {
-  const page = await browser.newPage();
-  const foreign = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(origin) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
-  });
-  page.on('pageerror', (e) => console.log(`[${backend}] page error: ${e}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') console.log(`[${backend}] console ${m.type()}: ${m.text().slice(0, 400)}`);
-  });
-  const t0 = Date.now();
-  await page.goto(`${origin}/tests/browser/index.html?backend=${backend}${only ? `&only=${encodeURIComponent(only)}` : ''}`);
-  const res = await page.evaluate(() => window.glimpseDone);
-  report[backend] = res;
-  console.log(`\n== ${backend} (${((Date.now() - t0) / 1000).toFixed(1)} s) ==`);
-  for (const r of res.results) {
-    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms} ms)${r.detail ? ' ' + JSON.stringify(r.detail) : ''}`);
-    if (!r.ok) {
-      console.log('     ' + r.error.split('\n').join('\n     '));
+for (const name of browsers) {
+  const browser = await launch(name, { args: ['--enable-unsafe-webgpu'] });
+  for (const backend of backends) {
+    const label = `${name} ${backend}`;
+    const url = `${origin}/tests/browser/index.html?engine=${name}&backend=${backend}${only ? `&only=${encodeURIComponent(only)}` : ''}`;
+    if (backend === 'webgpu' && name !== 'chromium') {
+      // WebGPU only where this engine exposes an adapter.
+      const probe = await browser.open(`${origin}/tests/browser/blank.html`);
+      const has = await probe.evaluate('(async () => Boolean(navigator.gpu && await navigator.gpu.requestAdapter()))()');
+      await probe.close();
+      if (!has) {
+        console.log(`\n== ${label}: skipped, this engine exposes no WebGPU adapter ==`);
+        report[label] = { skipped: 'no WebGPU adapter' };
+        continue;
+      }
+    }
+    const t0 = Date.now();
+    const page = await browser.open(url, { onLog: (t) => console.log(`[${label}] ${t.slice(0, 400)}`) });
+    const res = await page.evaluate('window.glimpseDone');
+    report[label] = { version: browser.version, ...res };
+    console.log(`\n== ${label}${browser.version ? ` (${browser.version})` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s) ==`);
+    for (const r of res.results) {
+      console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms} ms)${r.detail ? ' ' + JSON.stringify(r.detail) : ''}`);
+      if (!r.ok) {
+        console.log('     ' + r.error.split('\n').join('\n     '));
+        failed++;
+      }
+    }
+    if (res.results.length === 0) {
+      console.log('FAIL no test ran');
       failed++;
     }
+    console.log('timings:', JSON.stringify(res.timings));
+    // Nothing leaves the origin (the page's resource timings list every fetch).
+    const foreign = await page.evaluate(`performance.getEntriesByType('resource').map((e) => e.name).filter((u) => !u.startsWith(${JSON.stringify(origin)}) && !u.startsWith('data:') && !u.startsWith('blob:'))`);
+    if (foreign.length) {
+      console.log(`FAIL requests left the origin: ${foreign.join(', ')}`);
+      failed++;
+    }
+    // The model saved in the browser, checked natively.
+    const saved = await page.evaluate('window.glimpseSaved ?? null');
+    if (saved && process.env.GLIMPSE_BIN) {
+      const dir = mkdtempSync(join(tmpdir(), 'glimpse-saved-'));
+      writeFileSync(join(dir, 'model.json'), saved.structure);
+      writeFileSync(join(dir, 'model.weights.h5'), Uint8Array.from(saved.weights));
+      writeFileSync(join(dir, 'x.npy'), npy(Float32Array.from(saved.x), saved.shape));
+      execFileSync(process.env.GLIMPSE_BIN, ['predict', join(dir, 'model.json'), '--weights', join(dir, 'model.weights.h5'),
+        '--save-output', join(dir, 'y.npy'), join(dir, 'x.npy')], { stdio: 'pipe' });
+      const y = readNpy(readFileSync(join(dir, 'y.npy')));
+      let worst = 0;
+      saved.y.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - y[i]))));
+      const ok = worst <= 1e-5 && y.length === saved.y.length;
+      console.log(`${ok ? 'ok  ' : 'FAIL'} saved in the browser, predicted natively: max diff ${worst}`);
+      if (!ok) failed++;
+    }
+    await page.screenshot(join(outDir, `browser-tests-${name}-${backend}.png`));
+    await page.close();
   }
-  if (res.results.length === 0) {
-    console.log('FAIL no test ran');
-    failed++;
-  }
-  console.log('timings:', JSON.stringify(res.timings));
-  if (foreign.length) {
-    console.log(`FAIL requests left the origin: ${foreign.join(', ')}`);
-    failed++;
-  }
-  // The model saved in the browser, checked natively.
-  const saved = await page.evaluate(() => window.glimpseSaved ?? null);
-  if (saved && process.env.GLIMPSE_BIN) {
-    const dir = mkdtempSync(join(tmpdir(), 'glimpse-saved-'));
-    writeFileSync(join(dir, 'model.json'), saved.structure);
-    writeFileSync(join(dir, 'model.weights.h5'), Uint8Array.from(saved.weights));
-    writeFileSync(join(dir, 'x.npy'), npy(Float32Array.from(saved.x), saved.shape));
-    execFileSync(process.env.GLIMPSE_BIN, ['predict', join(dir, 'model.json'), '--weights', join(dir, 'model.weights.h5'),
-      '--save-output', join(dir, 'y.npy'), join(dir, 'x.npy')], { stdio: 'pipe' });
-    const y = readNpy(readFileSync(join(dir, 'y.npy')));
-    let worst = 0;
-    saved.y.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - y[i]))));
-    const ok = worst <= 1e-5 && y.length === saved.y.length;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} saved in the browser, predicted natively: max diff ${worst}`);
-    if (!ok) failed++;
-  }
-  await page.screenshot({ path: join(outDir, `browser-tests-${backend}.png`) });
-  await page.close();
+  await browser.close();
 }
 writeFileSync(join(outDir, 'browser-tests.json'), JSON.stringify(report, null, 2));
-await browser.close();
 server.close();
 console.log(failed ? `\n${failed} browser check(s) FAILED` : '\nall browser checks passed');
 process.exit(failed ? 1 : 0);

@@ -1,15 +1,17 @@
-// Glimpse's in-browser tests, one backend per page (?backend=cpu|webgpu). run.mjs opens the
-// page in headless Chromium and reads window.glimpseResults when window.glimpseDone resolves.
+// Glimpse's in-browser tests, one backend per page (?backend=cpu|cpu-plain|webgpu, and
+// ?engine=chromium|firefox|webkit: which browser runs it). run.mjs opens the page in each browser
+// engine and reads window.glimpseResults when window.glimpseDone resolves.
 import * as g from '/pkg/index.js';
 import { createWorker } from '/pkg/client.js';
 
 const params = new URLSearchParams(location.search);
 // 'cpu-plain': the CPU backend on the CPU-only engine's plain-SIMD module (the one browsers
-// without relaxed SIMD load), asked for with cpuWasmUrl; this Chromium would load the other.
+// without relaxed SIMD load), asked for with cpuWasmUrl; Chromium would load the other.
 const asked = params.get('backend') ?? 'cpu';
 const plain = asked === 'cpu-plain';
 const backend = plain ? 'cpu' : asked;
 const only = params.get('only');
+const engine = params.get('engine') ?? 'chromium';
 const results = [];
 const log = (s) => {
   document.getElementById('log').textContent += s + '\n';
@@ -81,15 +83,15 @@ async function run() {
     assert(info.backend === backend, `asked for ${backend}, got ${info.backend}`);
     assert(typeof info.adapter === 'string' && info.adapter.length > 0, 'adapter is reported');
     timings.readyMs = Math.round(performance.now() - t0);
-    // Each backend loads its own engine: the CPU-only build for 'cpu' (its relaxed-SIMD module:
-    // this Chromium has relaxed SIMD; the 'cpu-plain' page runs every CPU test again on the
-    // other module), the full one for WebGPU.
+    // Each backend loads its own engine: the CPU-only build for 'cpu' (its relaxed-SIMD module
+    // where the browser has relaxed SIMD, as Chromium and Firefox do; the 'cpu-plain' page runs
+    // every CPU test again on the other module), the full one for WebGPU.
     const engines = performance
       .getEntriesByType('resource')
       .map((e) => new URL(e.name).pathname)
       .filter((p) => p.endsWith('_bg.wasm'));
-    assert(g.hasRelaxedSimd(), 'Chromium validates relaxed SIMD');
-    const want = plain
+    if (engine === 'chromium') assert(g.hasRelaxedSimd(), 'Chromium validates relaxed SIMD');
+    const want = plain || (backend === 'cpu' && !g.hasRelaxedSimd())
       ? '/wasm-cpu/glimpse_bg.wasm'
       : backend === 'cpu'
         ? '/wasm-cpu/glimpse_relaxed_bg.wasm'
@@ -607,6 +609,6 @@ async function run() {
 }
 
 window.glimpseDone = run().then(() => {
-  window.glimpseResults = { backend, results, timings, memoryBytes: g.memoryBytes() };
+  window.glimpseResults = { backend, engine, relaxedSimd: g.hasRelaxedSimd(), results, timings, memoryBytes: g.memoryBytes() };
   return window.glimpseResults;
 });
