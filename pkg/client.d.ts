@@ -9,6 +9,8 @@ export class GlimpseWorker {
   constructor(url?: string | URL);
   ready(options?: Omit<ReadyOptions, never>): Promise<BackendInfo>;
   memoryBytes(): Promise<number>;
+  /** The files the worker's engine was loaded from (glue and .wasm, absolute URLs). */
+  engineFiles(): Promise<string[]>;
   setLimits(limits: Limits): Promise<Required<Limits>>;
   /** ready(options) then loadModel(source) in one message (what features({ workers }) uses). */
   startHelper(options: ReadyOptions, source: ModelSource): Promise<RemoteModel>;

@@ -80,9 +80,10 @@ export class GlimpseWorker {
     });
   }
 
-  /** Loads the engine in the worker and picks the backend: { backend, adapter }. */
-  ready(options = {}) {
-    return this.call('ready', [options]);
+  /** Loads the engine in the worker and picks the backend: { backend, adapter }; onProgress({
+   * phase: 'engine', loaded, total }) for the engine's download. */
+  ready({ onProgress, ...options } = {}) {
+    return this.call('ready', [options], { listeners: { progress: onProgress } });
   }
   /** ready(options), then loadModel(source), in one message (index.js's feature helpers). */
   async startHelper(options, source) {
@@ -91,6 +92,10 @@ export class GlimpseWorker {
   /** setLimits() in the worker. */
   setLimits(limits) {
     return this.call('setLimits', [limits]);
+  }
+  /** engineFiles() in the worker: the files its engine was loaded from. */
+  engineFiles() {
+    return this.call('engineFiles');
   }
   /** Bytes of the worker engine's WebAssembly memory. */
   memoryBytes() {

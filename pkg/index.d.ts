@@ -42,6 +42,11 @@ export interface ReadyOptions {
   glueUrl?: string | URL;
   /** Where the CPU-only engine's glue (wasm-cpu/glimpse.js) is served, if elsewhere. */
   cpuGlueUrl?: string | URL;
+  /**
+   * The engine's download, as its bytes arrive (only on the call that loads it). `total` is 0
+   * when the server does not say, or sends the file compressed.
+   */
+  onProgress?: (progress: { phase: 'engine'; loaded: number; total: number }) => void;
 }
 
 /**
@@ -49,6 +54,12 @@ export interface ReadyOptions {
  * built with fused multiply-add in its matrix product (glimpse_relaxed_bg.wasm).
  */
 export function hasRelaxedSimd(): boolean;
+
+/**
+ * The files the engine in use was loaded from (its glue and its .wasm, absolute URLs; empty
+ * before ready()), e.g. to keep them for offline use. A module given compiled is not listed.
+ */
+export function engineFiles(): string[];
 
 /** Bytes of a file. */
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response;

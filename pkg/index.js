@@ -36,6 +36,18 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
   253, 133, 2, 11,
 ]);
 
+// The files each engine was loaded from (its glue and its .wasm), as absolute URLs.
+const files = {};
+
+/**
+ * The files the engine in use was loaded from (its glue and its .wasm; absolute URLs), for
+ * example to keep them for offline use; empty before ready(). A .wasm given to ready() as a
+ * compiled module is not listed.
+ */
+export function engineFiles() {
+  return engineKind ? [...(files[engineKind] ?? [])] : [];
+}
+
 /** Whether this browser's WebAssembly has relaxed SIMD (then the faster CPU module loads). */
 export function hasRelaxedSimd() {
   try {
@@ -138,14 +150,18 @@ async function onEngine(state, promise) {
 // files are: `wasm` (a URL of its .wasm file, or the compiled module itself) and `glue` (a URL of
 // its glimpse.js). The compiled module is kept: helper workers (features({ workers })) instantiate
 // the same one, with its optimised code, instead of compiling their own.
-function loadEngine(kind, over = {}) {
+function loadEngine(kind, over = {}, onProgress) {
   if (!loadingEngines[kind]) {
-    const files = ENGINES[kind];
+    const paths = ENGINES[kind];
     const source = over.wasm ?? compiled[kind] ??
-      (files.relaxed && hasRelaxedSimd() ? files.relaxed() : files.wasm());
+      (paths.relaxed && hasRelaxedSimd() ? paths.relaxed() : paths.wasm());
     loadingEngines[kind] = importGlue(kind, over.glue).then(async (mod) => {
-      const module = source instanceof WebAssembly.Module ? source : await compileEngine(source);
+      const module = source instanceof WebAssembly.Module ? source : await compileEngine(source, onProgress);
       compiled[kind] = module;
+      const base = typeof location !== 'undefined' ? location.href : import.meta.url;
+      // (A module given compiled keeps the file it was compiled from, when known.)
+      const wasmFile = source instanceof WebAssembly.Module ? files[kind]?.[1] : new URL(String(source), base).href;
+      files[kind] = [new URL(String(over.glue ?? ENGINES[kind].glueUrl()), base).href, wasmFile].filter(Boolean);
       const exports = await mod.default({ module_or_path: module });
       const state = newEngineState(kind);
       mod.setPanicHandler?.((message) => {
@@ -171,8 +187,24 @@ function importGlue(kind, url) {
   return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
 }
 
-async function compileEngine(url) {
-  const response = await fetchOk(url, 'the Glimpse engine');
+// Fetches and compiles the engine's .wasm while it streams; onProgress({ phase: 'engine', loaded,
+// total }) as its bytes arrive (total 0 when the server does not say, or sends it compressed).
+async function compileEngine(url, onProgress) {
+  let response = await fetchOk(url, 'the Glimpse engine');
+  if (onProgress && response.body && typeof TransformStream === 'function') {
+    const length = Number(response.headers.get('Content-Length')) || 0;
+    const total = response.headers.get('Content-Encoding') ? 0 : length;
+    let loaded = 0;
+    onProgress({ phase: 'engine', loaded, total });
+    const counted = response.body.pipeThrough(new TransformStream({
+      transform(chunk, out) {
+        loaded += chunk.byteLength;
+        onProgress({ phase: 'engine', loaded, total: total >= loaded ? total : 0 });
+        out.enqueue(chunk);
+      },
+    }));
+    response = new Response(counted, { headers: response.headers });
+  }
   if (typeof WebAssembly.compileStreaming === 'function' &&
       response.headers.get('Content-Type')?.startsWith('application/wasm')) {
     return WebAssembly.compileStreaming(response);
@@ -204,9 +236,10 @@ function isSoftware(adapter) {
  * On the CPU it loads the CPU-only build of the engine (wasm-cpu/: glimpse_relaxed_bg.wasm where
  * the browser has relaxed SIMD, see hasRelaxedSimd(), else glimpse_bg.wasm), unless the full build
  * is already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models
- * made before a later ready() switched engines keep working on theirs.
+ * made before a later ready() switched engines keep working on theirs. `onProgress({ phase:
+ * 'engine', loaded, total })` follows the engine's download (the call that loads it).
  */
-export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl } = {}) {
+export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, onProgress } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
@@ -219,6 +252,7 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cp
   const engine = await loadEngine(
     kind,
     kind === 'cpu' ? { wasm: cpuWasmUrl, glue: cpuGlueUrl } : { wasm: wasmUrl, glue: glueUrl },
+    onProgress,
   );
   // 'auto' on an engine that has chosen already keeps its choice.
   let info = await onEngine(

@@ -38,8 +38,10 @@ function signalFor(id) {
 }
 
 const ops = {
-  ready: (id, options) => glimpse.ready(options),
+  ready: (id, options = {}) =>
+    glimpse.ready({ ...options, onProgress: (p) => postMessage({ id, event: 'progress', payload: p }) }),
   memory: () => glimpse.memoryBytes(),
+  engineFiles: () => glimpse.engineFiles(),
   setLimits: (id, limits) => glimpse.setLimits(limits),
   startHelper: async (id, options, source) => {
     await glimpse.ready(options);

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { createReadStream, open, fstat, close, promises as fsp } from 'node:fs';
 import { join, extname, dirname, relative, resolve, isAbsolute, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Transform } from 'node:stream';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TYPES = {
@@ -79,7 +80,7 @@ function plain(res, status, text, headers = {}) {
   res.end(res.req?.method === 'HEAD' ? undefined : body);
 }
 
-async function handle(req, res, { zooDir, isolate, extra }) {
+async function handle(req, res, { zooDir, isolate, extra, link }) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     plain(res, 405, `method not allowed: ${req.method}`, { allow: ALLOW });
     return;
@@ -151,12 +152,30 @@ async function handle(req, res, { zooDir, isolate, extra }) {
     plain(res, 500, 'cannot read the file');
   });
   res.on('close', () => stream.destroy());
-  stream.pipe(res);
+  if (link) stream.pipe(overLink(link, path)).pipe(res);
+  else stream.pipe(res);
 }
 
-/** Starts the server; resolves to the http.Server once listening. */
-export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo', isolate = false, extra = {} } = {}) {
-  const options = { zooDir, isolate, extra };
+// A simulated network link shared by every response of one server (tests measure the page on a
+// slow connection with it): bodies leave at `rate` bytes a second in all, counted in `sent` (and
+// per path in `paths`).
+function overLink(link, path) {
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      const now = Date.now();
+      link.freeAt = Math.max(link.freeAt ?? 0, now) + (1000 * chunk.length) / link.rate;
+      link.sent = (link.sent ?? 0) + chunk.length;
+      link.paths ??= {};
+      link.paths[path] = (link.paths[path] ?? 0) + chunk.length;
+      setTimeout(() => done(null, chunk), Math.max(0, link.freeAt - now));
+    },
+  });
+}
+
+/** Starts the server; resolves to the http.Server once listening. `link: { rate }` sends every
+ * body over one simulated link of `rate` bytes a second (tests); `link.sent` counts the bytes. */
+export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GLIMPSE_ZOO_DIR ?? '/var/tmp/glimpse-zoo', isolate = false, extra = {}, link = null } = {}) {
+  const options = { zooDir, isolate, extra, link };
   const server = http.createServer((req, res) => {
     const fail = () => {
       try {

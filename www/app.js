@@ -35,11 +35,28 @@ function showError(message) {
   while (box.children.length > 4) box.firstChild.remove();
 }
 
+/** A message that is not an error (same place, calmer look). */
+function showNote(message) {
+  showError(message);
+  $('errors').lastElementChild.classList.add('note');
+}
+
 function setStatus(text, kind = '') {
   const s = $('status');
   s.textContent = text;
   s.dataset.kind = kind;
+  if (kind !== 'busy') $('load-progress').hidden = true;
 }
+
+/** The download bar under the status: a fraction, or null for "under way, size unknown". */
+function setLoadProgress(fraction) {
+  const bar = $('load-progress');
+  bar.hidden = false;
+  if (fraction === null) bar.removeAttribute('value');
+  else bar.value = Math.max(0, Math.min(1, fraction));
+}
+
+const MB = (n) => (n / 1e6).toFixed(1);
 
 function backendText(info) {
   if (info.backend === 'webgpu') return `WebGPU — ${info.adapter}`;
@@ -53,6 +70,12 @@ function backendText(info) {
 
 const tabs = [...document.querySelectorAll('[role=tab]')];
 function selectTab(tab) {
+  const before = tabs.find((t) => t.getAttribute('aria-selected') === 'true');
+  if (before !== tab) {
+    // Errors belong to what was done on the tab being left; the camera stops with it.
+    $('errors').replaceChildren();
+    closeCamera();
+  }
   for (const t of tabs) {
     const on = t === tab;
     t.setAttribute('aria-selected', String(on));
@@ -109,7 +132,16 @@ async function start() {
     // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
     const wanted = new URLSearchParams(location.search).get('backend');
     const requested = ['cpu', 'webgpu'].includes(wanted) ? wanted : 'auto';
-    state.info = { ...(await glimpse.ready({ backend: requested })), requested };
+    state.info = {
+      ...(await glimpse.ready({
+        backend: requested,
+        onProgress: ({ loaded, total }) => {
+          setStatus(total ? `Downloading the engine: ${MB(loaded)} of ${MB(total)} MB` : `Downloading the engine: ${MB(loaded)} MB`, 'busy');
+          setLoadProgress(total ? loaded / total : null);
+        },
+      })),
+      requested,
+    };
   } catch (e) {
     setStatus(`The engine did not start: ${e.message}`, 'error');
     modelLoaded.reject(new Error(`the engine did not start: ${e.message}`));
@@ -120,7 +152,8 @@ async function start() {
     state.pretrained = await glimpse.loadPretrained('efficientnet-lite0', {
       baseUrl: MODEL_URL,
       onProgress: ({ loaded, total }) => {
-        if (total) setStatus(`${backendText(state.info)} · loading EfficientNet-Lite0 ${Math.round((100 * loaded) / total)} %`, 'busy');
+        setStatus(`${backendText(state.info)} · downloading EfficientNet-Lite0: ${MB(loaded)}${total ? ` of ${MB(total)}` : ''} MB`, 'busy');
+        setLoadProgress(total ? loaded / total : null);
       },
     });
   } catch (e) {
@@ -137,11 +170,12 @@ async function start() {
   try {
     // Files loaded before the service worker controlled the page (when it took longer than
     // the wait) go into the offline cache from the HTTP cache; no download.
+    // Exactly the engine files the worker loaded: a browser that ignores 'only-if-cached'
+    // (WebKit) would otherwise download the engines this page never uses.
     const urls = [
-      'pkg/wasm/glimpse.js', 'pkg/wasm/glimpse_bg.wasm', 'pkg/wasm-cpu/glimpse.js',
-      'pkg/wasm-cpu/glimpse_bg.wasm', 'pkg/wasm-cpu/glimpse_relaxed_bg.wasm',
-      ...['model.json', 'model.weights.h5', 'labels.txt', 'preprocessing.json'].map((f) => `models/efficientnet-lite0/${f}`),
-    ].map((u) => new URL(`../${u}`, import.meta.url).href);
+      ...(await glimpse.engineFiles()),
+      ...['model.json', 'model.weights.h5', 'labels.txt', 'preprocessing.json'].map((f) => new URL(`../models/efficientnet-lite0/${f}`, import.meta.url).href),
+    ];
     await new Promise((resolve) => {
       const { port1, port2 } = new MessageChannel();
       port1.onmessage = () => resolve();
@@ -292,13 +326,6 @@ drop.addEventListener('drop', (e) => {
   drop.classList.remove('over');
   classifyFiles([...e.dataTransfer.files]);
 });
-drop.addEventListener('keydown', (e) => {
-  // The zone's own key presses only: its buttons handle theirs.
-  if (e.target === drop && (e.key === 'Enter' || e.key === ' ')) {
-    e.preventDefault();
-    $('classify-files').click();
-  }
-});
 document.addEventListener('paste', (e) => {
   const files = [...(e.clipboardData?.files ?? [])].filter((f) => f.type.startsWith('image/'));
   if (files.length && !$('panel-classify').hidden) classifyFiles(files);
@@ -328,6 +355,10 @@ function closeCamera() {
   $('camera').hidden = true;
 }
 $('classify-camera').addEventListener('click', () => openCamera(null));
+// A camera left on in a background tab keeps its light on: it stops when the page is hidden.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) closeCamera();
+});
 $('camera-close').addEventListener('click', closeCamera);
 $('camera-snap').addEventListener('click', async () => {
   const v = $('camera-video');
@@ -342,6 +373,7 @@ $('camera-snap').addEventListener('click', async () => {
 // ---------- teach ----------
 
 let nextClass = 1;
+const NAME_MAX = 60;
 function addClass(name) {
   const cls = { id: nextClass++, name: name ?? `Class ${nextClass - 1}`, files: [] };
   state.classes.push(cls);
@@ -351,17 +383,22 @@ function addClass(name) {
   el.innerHTML = `
     <div class="row">
       <label class="sr-only" for="class-name-${cls.id}">Class name</label>
-      <input id="class-name-${cls.id}" class="class-name" type="text" maxlength="60">
+      <input id="class-name-${cls.id}" class="class-name" type="text" maxlength="${NAME_MAX}" aria-describedby="class-note-${cls.id}">
       <button class="button small add-photos" type="button">Add photos</button>
       <input type="file" accept="image/*" multiple hidden>
       <button class="button small snap">Camera</button>
       <button class="button small remove" aria-label="Remove this class">Remove</button>
     </div>
+    <p class="name-note" id="class-note-${cls.id}" hidden>Class names are at most ${NAME_MAX} characters.</p>
     <p class="count hint">No photos yet</p>
     <div class="thumbs"></div>`;
   const input = el.querySelector('.class-name');
   input.value = cls.name;
-  input.addEventListener('input', () => (cls.name = input.value.trim()));
+  input.addEventListener('input', () => {
+    cls.name = input.value.trim();
+    // The field stops taking characters at the limit: say so instead of cutting silently.
+    el.querySelector('.name-note').hidden = input.value.length < NAME_MAX;
+  });
   el.querySelector('.add-photos').addEventListener('click', () => el.querySelector('input[type=file]').click());
   el.querySelector('input[type=file]').addEventListener('change', (e) => {
     addPhotos(cls, e.target.files);
@@ -389,14 +426,36 @@ function addPhotos(cls, files) {
       continue;
     }
     cls.files.push(f);
-    if (cls.files.length <= 24) {
-      const t = document.createElement('img');
-      t.src = URL.createObjectURL(f);
-      t.alt = '';
-      el.querySelector('.thumbs').append(t);
-    }
+    // Each thumbnail is a button that takes its photo out of the class.
+    const t = document.createElement('button');
+    t.type = 'button';
+    t.className = 'thumb';
+    t.setAttribute('aria-label', `Remove ${f.name || 'this photo'} from the class`);
+    t.title = `Remove ${f.name || 'this photo'}`;
+    const img = document.createElement('img');
+    img.src = URL.createObjectURL(f);
+    img.alt = '';
+    img.loading = 'lazy';
+    const x = document.createElement('span');
+    x.textContent = '×';
+    x.setAttribute('aria-hidden', 'true');
+    t.append(img, x);
+    t.addEventListener('click', () => {
+      cls.files = cls.files.filter((g) => g !== f);
+      URL.revokeObjectURL(img.src);
+      const next = t.nextElementSibling ?? t.previousElementSibling;
+      t.remove();
+      countPhotos(cls);
+      (next ?? el.querySelector('.add-photos')).focus();
+    });
+    el.querySelector('.thumbs').append(t);
   }
-  el.querySelector('.count').textContent = `${cls.files.length} photo${cls.files.length === 1 ? '' : 's'}`;
+  countPhotos(cls);
+}
+
+function countPhotos(cls) {
+  const n = cls.files.length;
+  $(`class-${cls.id}`).querySelector('.count').textContent = n ? `${n} photo${n === 1 ? '' : 's'}` : 'No photos yet';
 }
 
 $('add-class').addEventListener('click', () => {
@@ -406,39 +465,77 @@ $('add-class').addEventListener('click', () => {
 addClass('Class 1');
 addClass('Class 2');
 
-const chart = { points: [] };
+const chart = { points: [], epochs: 0 };
+/** The training chart: loss (left axis) and accuracy (right axis, %) per epoch (bottom axis). */
 function drawChart() {
   const cv = $('chart');
   const ctx = cv.getContext('2d');
   const { width: w, height: h } = cv;
+  const left = 52, right = w - 52, top = 12, bottom = h - 44;
   ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = '#d0d4dc';
-  ctx.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    ctx.beginPath();
-    ctx.moveTo(40, 10 + (i * (h - 40)) / 4);
-    ctx.lineTo(w - 10, 10 + (i * (h - 40)) / 4);
-    ctx.stroke();
-  }
-  ctx.fillStyle = '#555';
   ctx.font = '12px system-ui, sans-serif';
-  ctx.fillText('loss', 44, h - 8);
-  ctx.fillStyle = '#0b7a45';
-  ctx.fillText('accuracy', 90, h - 8);
   const pts = chart.points;
-  if (pts.length < 2) return;
-  const maxLoss = Math.max(...pts.map((p) => p.loss), 1e-6);
-  const x = (i) => 40 + (i * (w - 50)) / (pts.length - 1);
-  const y = (v) => 10 + (1 - v) * (h - 40);
+  const n = Math.max(chart.epochs, pts.length, 2);
+  const maxLoss = niceCeil(Math.max(...pts.map((p) => p.loss), 1e-3));
+  const x = (i) => left + (i * (right - left)) / (n - 1);
+  const y = (v) => bottom - v * (bottom - top);
+  // Grid and the two value axes.
+  for (let i = 0; i <= 4; i++) {
+    const yy = y(i / 4);
+    ctx.strokeStyle = '#e3e6ec';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(left, yy);
+    ctx.lineTo(right, yy);
+    ctx.stroke();
+    ctx.fillStyle = '#2b59c3';
+    ctx.textAlign = 'right';
+    ctx.fillText(formatLoss((maxLoss * i) / 4), left - 6, yy + 4);
+    ctx.fillStyle = '#0b7a45';
+    ctx.textAlign = 'left';
+    ctx.fillText(`${25 * i} %`, right + 6, yy + 4);
+  }
+  // Epochs along the bottom: about six labelled ticks.
+  ctx.fillStyle = '#555';
+  ctx.textAlign = 'center';
+  const step = Math.max(1, Math.ceil(n / 6));
+  for (let i = 0; i < n; i += step) ctx.fillText(String(i + 1), x(i), bottom + 16);
+  ctx.fillText('epoch', (left + right) / 2, h - 6);
+  ctx.textAlign = 'left';
+  ctx.fillStyle = '#2b59c3';
+  ctx.fillText('— loss', left, h - 6);
+  ctx.fillStyle = '#0b7a45';
+  ctx.textAlign = 'right';
+  ctx.fillText('accuracy —', right, h - 6);
+  ctx.textAlign = 'left';
   const line = (key, scale, color) => {
     ctx.strokeStyle = color;
+    ctx.fillStyle = color;
     ctx.lineWidth = 2;
     ctx.beginPath();
     pts.forEach((p, i) => (i ? ctx.lineTo(x(i), y(p[key] / scale)) : ctx.moveTo(x(i), y(p[key] / scale))));
     ctx.stroke();
+    if (pts.length === 1) {
+      ctx.beginPath();
+      ctx.arc(x(0), y(pts[0][key] / scale), 3, 0, 2 * Math.PI);
+      ctx.fill();
+    }
   };
+  if (pts.length === 0) return;
   line('loss', maxLoss, '#2b59c3');
   line('accuracy', 1, '#0b7a45');
+  const last = pts.at(-1);
+  cv.setAttribute('aria-label', `Training: after epoch ${pts.length} of ${n}, loss ${formatLoss(last.loss)}, accuracy ${(100 * last.accuracy).toFixed(0)} %`);
+}
+
+// 1, 2 or 5 times a power of ten, at least v: the loss axis' top.
+function niceCeil(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v * 0.999);
+}
+
+function formatLoss(v) {
+  return v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2);
 }
 
 async function train() {
@@ -471,6 +568,7 @@ async function train() {
   $('training').hidden = false;
   $('taught').hidden = true;
   chart.points = [];
+  chart.epochs = epochs;
   drawChart();
   const progress = $('train-progress');
   const text = $('train-text');
@@ -502,20 +600,25 @@ async function train() {
     );
     progress.value = 1;
     text.textContent = `Trained ${r.history.epoch.length} epochs on ${total} photos.`;
+    r.head.dispose();
+    // In use at once (photos chosen now are classified with it), then kept in this browser.
+    const id = `taught-${Date.now()}`;
+    state.loaded.set(id, r.model);
+    state.current = { id, name: names.join(' / '), model: r.model };
     showResult(r, names, notes);
     const saved = await r.model.save();
-    const id = `taught-${Date.now()}`;
     const acc = r.validation ? accuracy(r.validation) : null;
     await store.put({
       id, name: names.join(' / '), labels: names, structure: saved.structure, weights: saved.weights,
       created: Date.now(), note: acc === null ? 'no held-out photos' : `held-out accuracy ${(100 * acc).toFixed(0)} %`,
+      fingerprint: await fingerprint(saved, names),
     });
-    r.head.dispose();
-    state.loaded.set(id, r.model);
-    state.current = { id, name: names.join(' / '), model: r.model };
     await refreshModelSelect();
   } catch (e) {
-    if (e.name === 'AbortError') text.textContent = 'Training cancelled. Nothing was saved.';
+    if (e.name === 'AbortError') {
+      progress.value = 0;
+      text.textContent = 'Training cancelled. Nothing was saved.';
+    }
     else showError(`Training failed: ${e.message}`);
   } finally {
     state.training = null;
@@ -696,6 +799,18 @@ async function renderSaved() {
   }
 }
 
+/** A digest of a model's structure, weights and labels (null where the browser has no
+ * SubtleCrypto, outside secure contexts): two records with the same one are the same model. */
+async function fingerprint(saved, labels) {
+  if (!globalThis.crypto?.subtle) return null;
+  const text = new TextEncoder().encode(`${saved.structure}\n${JSON.stringify(labels ?? null)}\n`);
+  const all = new Uint8Array(text.length + saved.weights.length);
+  all.set(text);
+  all.set(saved.weights, text.length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 async function importFiles(files) {
   const list = [...files];
   const model = await glimpse.loadModel({ files: list });
@@ -708,10 +823,21 @@ async function importFiles(files) {
     list.find((f) => /model\.json$/i.test(f.name)) ?? list[0];
   const saved = await model.save();
   const name = main.name.replace(/\.(keras|json|h5|zip)$/i, '');
+  // The same model imported again is not kept twice: the one already here is used.
+  const print = await fingerprint(saved, model.labels);
+  const same = print && (await store.list().catch(() => [])).find((r) => r.fingerprint === print);
+  if (same) {
+    model.dispose();
+    await useModel(same.id);
+    await refreshModelSelect();
+    await renderSaved();
+    showNote(`"${name}" is already in My models as "${same.name}"; that one is selected.`);
+    return;
+  }
   const id = `imported-${Date.now()}`;
   const outputs = model.outputShape.slice(1).reduce((a, b) => a * b, 1);
   const labels = model.labels ?? Array.from({ length: outputs }, (_, i) => String(i));
-  await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, preprocessing: model.preprocessing ?? null, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters` });
+  await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, preprocessing: model.preprocessing ?? null, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters`, fingerprint: print });
   if (!model.labels) await model.setLabels(labels);
   state.loaded.set(id, model);
   state.current = { id, name, model };

@@ -2,6 +2,7 @@
 //   const b = await launch('chromium' | 'firefox' | 'webkit');
 //   const p = await b.open(url, { onLog });   // onLog(text) gets errors and warnings
 //   await p.evaluate('window.glimpseDone')      // an expression; a promise is awaited
+//   await p.goto(url)                           // the same tab, the same profile
 //   await p.close(); await b.close();
 // Chromium: Debian's, through playwright-core. Firefox: Debian's firefox-esr through puppeteer-core
 // over WebDriver BiDi. WebKit: WebKitGTK's MiniBrowser through WebKitWebDriver (the W3C WebDriver
@@ -40,6 +41,7 @@ async function chromiumEngine(args) {
       await page.goto(url);
       return {
         page,
+        goto: (u) => page.goto(u),
         evaluate: (expr) => page.evaluate(expr),
         screenshot: (path) => page.screenshot({ path }),
         close: () => page.close(),
@@ -71,6 +73,7 @@ async function firefoxEngine() {
       await page.goto(url);
       return {
         page,
+        goto: (u) => page.goto(u),
         evaluate: (expr) => page.evaluate(expr),
         screenshot: (path) => page.screenshot({ path }),
         close: () => page.close(),
@@ -141,6 +144,7 @@ async function webkitEngine() {
       await call('POST', `/session/${id}/timeouts`, { script: 900_000, pageLoad: 120_000 });
       await call('POST', `/session/${id}/url`, { url });
       return {
+        goto: (u) => call('POST', `/session/${id}/url`, { url: u }),
         // The expression's value (awaited), as JSON; a rejection becomes an Error here.
         async evaluate(expr) {
           const out = await call('POST', `/session/${id}/execute/async`, {
