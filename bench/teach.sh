@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Teaching on real photos: validation accuracy and time of `glimpse fine-tune` on the
 # hymenoptera photos (ants vs bees; the train folder split 80/20 by Glimpse with a fixed seed),
-# head only against head + augmentation (Keras' layers, varied copies of the training photos).
+# head only against head + augmentation (Keras' layers, varied copies of the training photos)
+# and against both followed by fine-tuning the network's last blocks (Keras' second step).
 #
 #   bench/teach.sh [DATA_DIR] [SEEDS...]      (default ../shared/data/hymenoptera/train, seeds 1 2 3)
 #
@@ -26,7 +27,7 @@ run() { # name args...
       echo "fine-tune failed: $(tail -3 "$work/err")" >&2; exit 1
     fi
     local t1=$(date +%s.%N)
-    accs+=("$(grep -o 'validation accuracy [0-9.]*' "$work/log" | awk '{print $3}')")
+    accs+=("$(grep -o 'validation accuracy [0-9][0-9.]*' "$work/log" | awk '{print $3}')")
     secs+=("$(echo "$t1 - $t0" | bc)")
   done
   printf '%-34s %s\n' "$name" "$(python3 -c "
@@ -38,3 +39,5 @@ echo "EfficientNet-Lite0 on $(ls "$data" | tr '\n' ' ')($(find "$data" -type f |
 run "head only" 
 run "head + augmentation (2 views)" --augment standard --views 2
 run "head + augmentation (4 views)" --augment standard --views 4
+run "head + aug (2) + last block tuned" --augment standard --views 2 --unfreeze-blocks 1
+run "head + aug (2) + last 2 blocks tuned" --augment standard --views 2 --unfreeze-blocks 2

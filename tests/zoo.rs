@@ -333,4 +333,55 @@ fn fine_tune_learns_new_classes_end_to_end() {
         .collect();
     assert_eq!(rows[0]["top"][0]["label"], "stripes");
     assert_eq!(rows[1]["top"][0]["label"], "checks");
+
+    // Keras' second step: the last block and the top convolution fine-tuned with the head.
+    let tuned = tmp.join("tuned");
+    let (ok, stdout, err) = glimpse_cli(&[
+        "fine-tune",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        tuned.to_str().unwrap(),
+        "--epochs",
+        "5",
+        "--validation-split",
+        "0.25",
+        "--augment",
+        "flip",
+        "--views",
+        "1",
+        "--unfreeze-blocks",
+        "1",
+        "--fine-tune-epochs",
+        "2",
+        "--fine-tune-learning-rate",
+        "0.001",
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("fine-tuning the last 1 blocks"), "{stdout}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tuned.join("history.json")).unwrap())
+            .unwrap();
+    assert_eq!(history["epochs"].as_array().unwrap().len(), 7, "5 + 2 epochs");
+    let json = std::fs::read_to_string(tuned.join("model.json")).unwrap();
+    let weights = std::fs::read(tuned.join("model.weights.h5")).unwrap();
+    let t = Model::from_json_and_weights(&json, weights, "tuned", &default_device()).unwrap();
+    let pre = model();
+    let of = |m: &Model, layer: &str| {
+        let i = m.spec.layers.iter().position(|l| l.name == layer).unwrap();
+        m.keras_values().unwrap()[i].clone()
+    };
+    let moved = |layer: &str| {
+        of(&t, layer)
+            .iter()
+            .zip(of(pre, layer))
+            .any(|(a, b)| a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-7))
+    };
+    for layer in ["block15_expand_conv", "block15_dwconv", "block15_project_conv", "top_conv"] {
+        assert!(moved(layer), "{layer} was not fine-tuned");
+    }
+    // Before the cut nothing moved; BatchNormalization (frozen) kept every variable.
+    for layer in ["stem_conv", "block14_project_conv", "block15_bn", "block15_project_bn", "top_bn"] {
+        assert!(!moved(layer), "{layer} changed");
+    }
 }

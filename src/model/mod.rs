@@ -164,6 +164,36 @@ impl Model {
         &self.params
     }
 
+    /// This model with the variables of `other`'s layers in place of those of its layers of the
+    /// same names (variables shared, not copied), and how many layers took them: a fine-tuned
+    /// part written back into the whole. Layers of the same name must have variables of the
+    /// same sizes.
+    pub fn with_variables_of(&self, other: &Model) -> Result<(Model, usize)> {
+        let mut out = self.clone();
+        let mut taken = 0;
+        for (i, l) in self.spec.layers.iter().enumerate() {
+            let Some(j) = other.spec.layers.iter().position(|x| x.name == l.name) else {
+                continue;
+            };
+            let sizes = |ps: &[ParamSpec]| ps.iter().map(ParamSpec::size).collect::<Vec<_>>();
+            let (mine, theirs) = (sizes(&self.graph.params[i]), sizes(&other.graph.params[j]));
+            if mine.is_empty() && theirs.is_empty() {
+                continue;
+            }
+            if mine != theirs {
+                return Err(Error::Shape {
+                    context: format!("the variables of layer '{}'", l.name),
+                    expected: format!("sizes {mine:?}"),
+                    found: format!("{theirs:?}"),
+                });
+            }
+            out.params[i] = other.params[j].clone();
+            taken += 1;
+        }
+        out.prepared = Prepared::default();
+        Ok((out, taken))
+    }
+
     /// Sets variable `var` of layer `layer` (burn layout, same shape).
     pub fn set_param(&mut self, layer: usize, var: usize, value: Tensor<1>) {
         self.params[layer][var] = value;
@@ -247,6 +277,17 @@ impl Model {
             .iter()
             .map(|&i| self.graph.nodes[i].out_shape.clone())
             .collect()
+    }
+
+    /// Number of the values training changes (Keras' trainable parameter count).
+    pub fn count_trainable(&self) -> usize {
+        self.graph
+            .params
+            .iter()
+            .flatten()
+            .filter(|p| p.trainable)
+            .map(ParamSpec::size)
+            .sum()
     }
 
     /// Total number of variables' values (Keras' `count_params()`).

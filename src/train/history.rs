@@ -48,6 +48,13 @@ fn line(img: &mut image::RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c
 }
 
 impl History {
+    /// Appends a later run's epochs (a second training step), numbered on from this one's.
+    pub fn append(&mut self, later: History) {
+        let base = self.epochs.last().map_or(0, |e| e.epoch);
+        self.epochs
+            .extend(later.epochs.into_iter().map(|e| EpochLog { epoch: base + e.epoch, ..e }));
+    }
+
     /// A PNG with two panels: loss and accuracy per epoch, training (blue) and validation
     /// (orange), on light grid lines.
     pub fn plot_png(&self) -> Vec<u8> {

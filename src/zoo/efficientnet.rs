@@ -35,6 +35,29 @@ pub const BLOCKS: [(usize, usize, usize, usize, usize, bool); 16] = [
     (192, 320, 3, 1, 6, false),
 ];
 
+/// The layer whose output is block `i`'s output (its residual sum where it has one).
+pub fn block_output(i: usize) -> String {
+    if BLOCKS[i].5 {
+        format!("block{i}_add")
+    } else {
+        format!("block{i}_project_bn")
+    }
+}
+
+/// Where the last `n` blocks (1..=16) begin: the layer whose output feeds them. Fine-tuning
+/// them with the top convolution (Keras' second transfer-learning step) trains the network
+/// from there on, on activations cached at that layer.
+pub fn top_blocks_cut(n: usize) -> Result<String> {
+    match n {
+        1..=15 => Ok(block_output(BLOCKS.len() - n - 1)),
+        16 => Ok("stem_relu".into()),
+        _ => Err(Error::input(
+            "unfreeze blocks",
+            format!("EfficientNet-Lite0 has 16 blocks; asked to unfreeze {n}"),
+        )),
+    }
+}
+
 /// Name of the pooled-features layer (1280 values).
 pub const FEATURES_LAYER: &str = "avg_pool";
 /// Name of the logits layer (1000 values, before softmax).

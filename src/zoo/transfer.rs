@@ -108,6 +108,9 @@ pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Re
     if !found {
         return Err(Error::Graph(format!("the base model has no layer '{cut}'")));
     }
+    // Only the layers kept (up to the cut) may not share a head layer's name: a model's own
+    // head, after the cut, is replaced by the new one (teaching a taught model further).
+    let kept = layers.len();
     let mut prev = cut.to_string();
     for l in head
         .spec
@@ -115,7 +118,7 @@ pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Re
         .iter()
         .filter(|l| l.class_name != "InputLayer")
     {
-        if base.spec.layers.iter().any(|b| b.name == l.name) {
+        if base.spec.layers[..kept].iter().any(|b| b.name == l.name) {
             return Err(Error::Graph(format!(
                 "the head's layer '{}' has the name of a layer of the base model",
                 l.name
@@ -166,4 +169,134 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
         params.push(vals);
     }
     Ok(Model::from_parts(spec, graph, params, base.device.clone()))
+}
+
+/// The layers of `base` after layer `from` up to layer `to`, as a structure JSON of their own
+/// (Keras 3 Functional named `name`) whose input, named `from`, takes `from`'s output: the top
+/// of a network (to fine-tune it on activations cached at `from`), or a classifier head. Every
+/// layer in that range may read only `from` or layers inside it. With `freeze_batch_norm`, its
+/// BatchNormalization layers are saved `trainable: false`: fit keeps their variables and runs
+/// them in inference mode, Keras' recipe for fine-tuning.
+pub fn sub_structure(
+    base: &Model,
+    from: &str,
+    to: &str,
+    name: &str,
+    freeze_batch_norm: bool,
+) -> Result<String> {
+    let layers = &base.spec.layers;
+    let at = |n: &str| {
+        layers
+            .iter()
+            .position(|l| l.name == n)
+            .ok_or_else(|| Error::Graph(format!("the model has no layer '{n}'")))
+    };
+    let (start, end) = (at(from)?, at(to)?);
+    if end <= start {
+        return Err(Error::Graph(format!(
+            "layer '{to}' does not come after layer '{from}'"
+        )));
+    }
+    let from_ref = keras::TensorRef {
+        layer: from.into(),
+        node: 0,
+        index: 0,
+    };
+    let shape = base
+        .graph
+        .shape_of(&base.spec, &from_ref)
+        .ok_or_else(|| Error::Graph(format!("layer '{from}' is not called in the model")))?
+        .to_vec();
+    let mut input = keras::build::input(from, &shape);
+    input["name"] = serde_json::Value::String(from.into());
+    input["inbound_nodes"] = serde_json::json!([]);
+    let mut out = vec![input];
+    let mut inside: Vec<&str> = vec![from];
+    let mut prev = from.to_string();
+    for l in &layers[start + 1..=end] {
+        let mut raw = if l.raw.get("inbound_nodes").is_some() {
+            for call in &l.calls {
+                for arg in call {
+                    if let keras::Arg::Tensor(t) = arg {
+                        if !inside.contains(&t.layer.as_str()) {
+                            return Err(Error::Graph(format!(
+                                "layer '{}' reads '{}', from before '{from}': the model cannot be cut there",
+                                l.name, t.layer
+                            )));
+                        }
+                    }
+                }
+            }
+            l.raw.clone()
+        } else {
+            keras::build::node(l.raw.clone(), &[&prev])
+        };
+        if freeze_batch_norm && l.class_name == "BatchNormalization" {
+            raw["config"]["trainable"] = serde_json::Value::Bool(false);
+        }
+        out.push(raw);
+        inside.push(&l.name);
+        prev = l.name.clone();
+    }
+    keras::build::with_shapes(&keras::build::functional(name, out, from, to))
+}
+
+/// [`sub_structure`] as a model sharing `base`'s variables.
+pub fn sub_model(
+    base: &Model,
+    from: &str,
+    to: &str,
+    name: &str,
+    freeze_batch_norm: bool,
+) -> Result<Model> {
+    let spec = keras::parse_model(&sub_structure(base, from, to, name, freeze_batch_norm)?)?;
+    let graph = Graph::build(&spec)?;
+    let mut params = Vec::with_capacity(spec.layers.len());
+    for (l, ps) in spec.layers.iter().zip(&graph.params) {
+        if l.class_name == "InputLayer" {
+            params.push(Vec::new());
+            continue;
+        }
+        let i = base
+            .spec
+            .layers
+            .iter()
+            .position(|x| x.name == l.name)
+            .ok_or_else(|| Error::Graph(format!("no variables for layer '{}'", l.name)))?;
+        if base.graph.params[i].len() != ps.len() {
+            return Err(Error::Graph(format!(
+                "layer '{}': {} variables in the model, {} in its part",
+                l.name,
+                base.graph.params[i].len(),
+                ps.len()
+            )));
+        }
+        params.push(base.params()[i].clone());
+    }
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
+}
+
+/// Where a classifier ends its feature extractor: the layer before the model's trailing run of
+/// Dense layers (with any Dropout, Flatten or Activation among them), as in a Glimpse export
+/// (EfficientNet-Lite0 + `head_*`) or a Teachable Machine model (MobileNet + two Dense layers).
+/// `None` when the model does not end in a Dense layer.
+pub fn head_cut(model: &Model) -> Option<String> {
+    let layers = &model.spec.layers;
+    let last = layers.iter().rposition(|l| l.class_name == "Dense")?;
+    if layers[last + 1..]
+        .iter()
+        .any(|l| !matches!(l.class_name.as_str(), "Activation" | "Softmax"))
+    {
+        return None;
+    }
+    let mut i = last;
+    while i > 0
+        && matches!(
+            layers[i].class_name.as_str(),
+            "Dense" | "Dropout" | "Flatten" | "Activation"
+        )
+    {
+        i -= 1;
+    }
+    (layers[i].class_name != "InputLayer" || i > 0).then(|| layers[i].name.clone())
 }

@@ -56,3 +56,11 @@ pub fn views(s: &str) -> Result<usize, String> {
         _ => Err(format!("expected 1 to 16 copies per photo, found '{s}'")),
     }
 }
+
+/// `--unfreeze-blocks`: 1 to 16 of EfficientNet-Lite0's blocks.
+pub fn unfreeze_blocks(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=16).contains(&n) => Ok(n),
+        _ => Err(format!("expected 1 to 16 blocks, found '{s}'")),
+    }
+}
