@@ -223,6 +223,8 @@ export interface FeaturesOptions {
   /** After each batch: images done so far, of total. */
   onProgress?: (p: { done: number; total: number }) => void;
   signal?: AbortSignal;
+  /** The layer whose output to give (default featuresLayer), flattened per image. */
+  layer?: string;
 }
 
 export interface TransferOptions {
@@ -239,8 +241,24 @@ export interface TransferOptions {
   augment?: boolean | { flip?: boolean; rotate?: number; zoom?: number; shift?: number; contrast?: number; brightness?: number };
   /** Varied copies per training photo with `augment` (default 2, at most 16). */
   views?: number;
+  /**
+   * Teach this (already taught) classifier further: its own head is trained on from its
+   * current weights, its classes kept by label and new ones added. A class given no photos
+   * keeps what it learned but fades as the others train (a warning says so).
+   */
+  keepHead?: boolean;
+  /**
+   * EfficientNet-Lite0: after the head, fine-tune the network's last N blocks (1-16) and its top
+   * convolution with it, on activations computed once where those blocks begin; their
+   * BatchNormalization stays frozen (Keras' second transfer-learning step). Default 0.
+   */
+  unfreezeBlocks?: number;
+  /** Passes of that fine-tuning (default 5). */
+  fineTuneEpochs?: number;
+  /** Adam's learning rate for it (default 1e-4). */
+  fineTuneLearningRate?: number;
   onProgress?: (p: {
-    phase: 'features' | 'views' | 'train';
+    phase: 'features' | 'views' | 'train' | 'fine-tune';
     done?: number;
     total?: number;
     epoch?: number;

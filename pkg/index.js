@@ -709,6 +709,14 @@ function drawn(bitmap, x, y, w, h) {
 // Resolves in a later task of the event loop, not a microtask: a message to ourselves, queued
 // behind the tasks already waiting (scheduler.yield() would jump ahead of them; setTimeout
 // clamps to 4 ms).
+// Two typed arrays of one kind end to end.
+function concat(a, b) {
+  const out = new a.constructor(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 function nextTask() {
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
@@ -944,13 +952,14 @@ export class Model {
   }
 
   /**
-   * Features of images at featuresLayer: { data, shape: [n, width] }. Options: batchSize (8),
-   * workers (threads in all, default 1: see #spread), onProgress({ done, total }), signal.
+   * Features of images at featuresLayer (or `layer`): { data, shape: [n, width] }, each row the
+   * layer's output flattened. Options: batchSize (8), workers (threads in all, default 1: see
+   * #spread), onProgress({ done, total }), signal.
    */
-  async features(images, { batchSize = 8, workers = 1, onProgress, signal } = {}) {
+  async features(images, { batchSize = 8, workers = 1, onProgress, signal, layer = this.featuresLayer } = {}) {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw error('features(): no images given');
-    const fx = this.featureExtractor();
+    const fx = this.featureExtractor(layer);
     let data = null;
     let width = 0;
     try {
@@ -962,7 +971,7 @@ export class Model {
           const x = await this.prepareImages(imgs);
           return (await fx.predict(x.data, x.shape)).data;
         },
-        there: async (m, imgs) => (await m.features(imgs, { batchSize })).data,
+        there: async (m, imgs) => (await m.features(imgs, { batchSize, layer })).data,
         store: (start, y, rows) => {
           width = y.length / rows;
           data ??= new Float32Array(list.length * width);
@@ -1226,33 +1235,105 @@ export class Model {
   /**
    * Transfer learning in one call: `examples` = [{ label, images: [...] }, ...]. Extracts
    * features once, trains a new head and returns { model (end to end), head, history,
-   * validation: { labels, predictions } }. Options: epochs (20), batchSize (16), hidden,
-   * learningRate, validationSplit (0.2 when there are enough images), seed, workers (threads for
-   * the features, see features()), onProgress({ phase, done, total }), onEpochEnd, onBatchEnd,
-   * signal.
+   * validation: { labels, predictions }, warnings, skipped }. Options: epochs (20), batchSize
+   * (16), hidden, learningRate, validationSplit (0.2 when there are enough images), seed,
+   * workers (threads for the features, see features()), augment and views (varied copies of the
+   * training photos), onProgress({ phase, done, total }), onEpochEnd, onBatchEnd, signal.
+   *
+   * keepHead: teach this (already taught) classifier further: its head, from its current
+   * weights, is trained on, its classes kept (by label) and new ones added; classes given no
+   * photos keep what they learned but fade as the others train (a warning says so).
+   * unfreezeBlocks (EfficientNet-Lite0): then fine-tune the network's last N blocks and its top
+   * convolution with the head for fineTuneEpochs (5) at fineTuneLearningRate (1e-4), on
+   * activations computed once; BatchNormalization stays frozen (Keras' recipe).
    */
   async transfer(examples, options = {}) {
-    if (!Array.isArray(examples) || examples.length < 2) {
-      throw error('transfer(): give at least two classes: [{ label, images }, ...]');
+    const { epochs = 20, batchSize = 16, hidden, learningRate, seed = 1337, onProgress,
+      onEpochEnd, onBatchEnd, signal, keepHead = false, unfreezeBlocks = 0,
+      fineTuneEpochs = 5, fineTuneLearningRate = 1e-4 } = options;
+    if (!Array.isArray(examples) || examples.length < (keepHead ? 1 : 2)) {
+      throw error(`transfer(): give at least ${keepHead ? 'one class' : 'two classes'}: [{ label, images }, ...]`);
     }
     for (const ex of examples) {
       if (!ex || !Array.isArray(ex.images) || ex.images.length === 0) {
         throw error(`transfer(): class '${ex?.label ?? '?'}' has no images`);
       }
     }
-    const { epochs = 20, batchSize = 16, hidden, learningRate, seed = 1337, onProgress,
-      onEpochEnd, onBatchEnd, signal } = options;
+    if (!Number.isInteger(unfreezeBlocks) || unfreezeBlocks < 0) {
+      throw error(`transfer(): unfreezeBlocks must be a whole number >= 0, found ${unfreezeBlocks}`);
+    }
+    // The classes, and where the features end: a new head on featuresLayer, or this model's
+    // own head (keepHead) after its feature extractor.
+    let cut = this.featuresLayer;
+    let names = examples.map((e) => String(e.label));
+    let startHead = null;
+    const owned = []; // made here, disposed at the end
+    const base = (() => {
+      if (!keepHead) return this;
+      cut ??= this.#live().headCut();
+      if (!cut) {
+        throw error('transfer({ keepHead }): this model does not end in a Dense classifier, so it has no head to teach further');
+      }
+      const old = (this.labels ?? []).map(String);
+      names = [...old, ...names.filter((n) => !old.includes(n))];
+      if (names.length < 2) throw error('transfer({ keepHead }): a classifier needs at least two classes');
+      if (cut === this.featuresLayer) return this;
+      const m = new Model(this.#live().share(), { labels: this.labels, preprocessing: this.preprocessing, featuresLayer: cut });
+      owned.push(m);
+      return m;
+    })();
+    if (!cut) throw error('transfer(): this model has no featuresLayer; use a pretrained network or keepHead');
+    let tuneCut = null;
+    if (unfreezeBlocks > 0) {
+      try {
+        tuneCut = wasm.topBlocksCut(unfreezeBlocks);
+      } catch (e) {
+        throw asError(e);
+      }
+      if (!this.layerNames.includes(tuneCut)) {
+        throw error(`transfer({ unfreezeBlocks }): this network has no layer '${tuneCut}' (fine-tuning blocks needs EfficientNet-Lite0)`);
+      }
+    }
+    try {
+      if (keepHead) {
+        const raw = this.#live();
+        const old = new Model(raw.subModel(cut, raw.outputLayer, 'head', false));
+        try {
+          const from = names.map((n) => (this.labels ?? []).map(String).indexOf(n));
+          startHead = new Model(await onEngine(this.#engine, old.#live().remapClasses(Int32Array.from(from), seed)));
+        } finally {
+          old.dispose();
+        }
+      }
+      return await base.#teach(examples, names, {
+        epochs, batchSize, hidden, learningRate, seed, onProgress, onEpochEnd, onBatchEnd, signal,
+        workers: options.workers, validationSplit: options.validationSplit, augment: options.augment,
+        views: options.views, cut, tuneCut, startHead, unfreezeBlocks, fineTuneEpochs, fineTuneLearningRate,
+        keepHead,
+      });
+    } finally {
+      for (const m of owned) m.dispose();
+    }
+  }
+
+  // transfer()'s work on a model whose featuresLayer is `cut`.
+  async #teach(examples, names, o) {
+    const { epochs, batchSize, seed, onProgress, signal, cut, tuneCut } = o;
     let images = examples.flatMap((ex) => ex.images);
-    let ys = examples.flatMap((ex, c) => ex.images.map(() => c));
+    let ys = examples.flatMap((ex) => ex.images.map(() => names.indexOf(String(ex.label))));
+    // What is computed once per photo: the features, or (fine-tuning blocks) the activations
+    // where those blocks begin, from which the features follow through the network's top.
+    const layer = tuneCut ?? cut;
     const featureOptions = {
-      signal,
-      workers: options.workers,
+      signal, layer,
+      // Helpers copy the network; activations come on this thread (their model is smaller).
+      workers: tuneCut ? 1 : o.workers,
       onProgress: (p) => onProgress?.({ phase: 'features', ...p }),
     };
-    let feats;
+    let acts;
     const skipped = [];
     try {
-      feats = await this.features(images, featureOptions);
+      acts = await this.features(images, featureOptions);
     } catch (e) {
       if (signal?.aborted) throw e;
       // A photo that does not decode is left out (and named), not the whole training: find
@@ -1263,42 +1344,56 @@ export class Model {
           await this.prepareImages([images[i]]);
           keep.push(i);
         } catch (err) {
-          skipped.push({ image: images[i], label: String(examples[ys[i]].label), error: asError(err).message });
+          skipped.push({ image: images[i], label: names[ys[i]], error: asError(err).message });
         }
       }
       if (skipped.length === 0) throw e;
       images = keep.map((i) => images[i]);
       ys = keep.map((i) => ys[i]);
-      for (let c = 0; c < examples.length; c++) {
-        if (!ys.includes(c)) throw error(`transfer(): none of the photos of '${examples[c].label}' could be read (${skipped.find((s) => s.label === String(examples[c].label))?.error})`);
+      for (const ex of examples) {
+        const c = names.indexOf(String(ex.label));
+        if (!ys.includes(c)) throw error(`transfer(): none of the photos of '${names[c]}' could be read (${skipped.find((s) => s.label === names[c])?.error})`);
       }
-      feats = await this.features(images, featureOptions);
+      acts = await this.features(images, featureOptions);
     }
-    const width = feats.shape[1];
-    const n = ys.length;
-    const split = options.validationSplit ?? (n >= 10 ? 0.2 : 0);
-    const { order, nVal, warnings } = stratifiedSplit(ys, examples.map((e) => String(e.label)), split, seed);
-    const x = new Float32Array(n * width);
-    const y = new Uint32Array(n);
-    order.forEach((src, dst) => {
-      x.set(feats.data.subarray(src * width, (src + 1) * width), dst * width);
-      y[dst] = ys[src];
-    });
-    // Varied copies of the training photos (never of the held-out ones), their features
-    // computed once: Keras' augmentation layers in training mode.
-    let trainX = x.subarray(0, (n - nVal) * width);
-    let trainY = y.subarray(0, n - nVal);
-    const augment = normalizeAugment(options.augment);
-    const views = augment ? Math.max(1, Math.min(16, Math.round(options.views ?? 2))) : 0;
-    if (augment && n - nVal > 0) {
-      const extractor = this.featuresLayer ? this.featureExtractor(this.featuresLayer) : this;
-      const trainImages = order.slice(0, n - nVal).map((i) => images[i]);
-      const total = trainImages.length * views;
-      const vx = new Float32Array(total * width);
-      const vy = new Uint32Array(total);
-      let done = 0;
-      const step = 8;
-      try {
+    const owned = [];
+    try {
+      const top = tuneCut ? new Model(this.#live().subModel(tuneCut, cut, 'top', true)) : null;
+      if (top) owned.push(top);
+      const actWidth = acts.shape[1];
+      const n = ys.length;
+      const split = o.validationSplit ?? (n >= 10 ? 0.2 : 0);
+      const { order, nVal, warnings: splitWarnings } = stratifiedSplit(ys, names, split, seed);
+      const taught = new Set(ys);
+      const untaught = names.filter((_, c) => !taught.has(c));
+      const warnings = splitWarnings.filter((w) => !untaught.some((u) => w.startsWith(`'${u}' has only 0 photos`)));
+      for (let c = 0; c < names.length; c++) {
+        if (!taught.has(c)) {
+          warnings.push(`'${names[c]}' had no photos this time: it keeps what it learned before, but training only on the other classes makes the model choose it less often (add a few photos of it to keep it reliable)`);
+        }
+      }
+      const ax = new Float32Array(n * actWidth);
+      const y = new Uint32Array(n);
+      order.forEach((src, dst) => {
+        ax.set(acts.data.subarray(src * actWidth, (src + 1) * actWidth), dst * actWidth);
+        y[dst] = ys[src];
+      });
+      acts = null;
+      // Varied copies of the training photos (never of the held-out ones), computed once:
+      // Keras' augmentation layers in training mode.
+      let trainA = ax.subarray(0, (n - nVal) * actWidth);
+      let trainY = y.subarray(0, n - nVal);
+      const augment = normalizeAugment(o.augment);
+      const views = augment ? Math.max(1, Math.min(16, Math.round(o.views ?? 2))) : 0;
+      if (augment && n - nVal > 0) {
+        const extractor = this.featureExtractor(layer);
+        owned.push(extractor);
+        const trainImages = order.slice(0, n - nVal).map((i) => images[i]);
+        const total = trainImages.length * views;
+        const vx = new Float32Array(total * actWidth);
+        const vy = new Uint32Array(total);
+        let done = 0;
+        const step = 8;
         for (let start = 0; start < trainImages.length; start += step) {
           if (signal?.aborted) throw signal.reason ?? error('aborted');
           const batch = trainImages.slice(start, start + step);
@@ -1314,7 +1409,7 @@ export class Model {
             const f = await extractor.predict(all.subarray(v * per, (v + 1) * per), prepared.shape);
             for (let i = 0; i < batch.length; i++) {
               const row = (start + i) * views + v;
-              vx.set(f.data.subarray(i * width, (i + 1) * width), row * width);
+              vx.set(f.data.subarray(i * actWidth, (i + 1) * actWidth), row * actWidth);
               vy[row] = y[start + i];
             }
             done += batch.length;
@@ -1322,51 +1417,103 @@ export class Model {
             await nextTask();
           }
         }
-      } finally {
-        if (extractor !== this) extractor.dispose();
+        trainA = concat(trainA, vx);
+        trainY = concat(trainY, vy);
       }
-      const ax = new Float32Array(trainX.length + vx.length);
-      ax.set(trainX);
-      ax.set(vx, trainX.length);
-      const ay = new Uint32Array(trainY.length + vy.length);
-      ay.set(trainY);
-      ay.set(vy, trainY.length);
-      trainX = ax;
-      trainY = ay;
-    }
-    const head = await createHead({ features: width, classes: examples.length, hidden, seed });
-    const fitOptions = {
-      epochs, batchSize, seed, learningRate, signal, onEpochEnd,
-      onBatchEnd: (b, logs) => {
-        onProgress?.({ phase: 'train', epoch: logs.epoch, batch: b, batches: logs.batches, epochs, ...logs });
-        onBatchEnd?.(b, logs);
-      },
-    };
-    if (nVal > 0) {
-      fitOptions.validationData = [x.subarray((n - nVal) * width), y.subarray(n - nVal)];
-    }
-    const history = await head.fit(trainX, trainY, fitOptions);
-    let validation = null;
-    if (nVal > 0) {
-      const p = await head.predict(x.slice((n - nVal) * width), [nVal, width]);
-      const predictions = [];
-      for (let i = 0; i < nVal; i++) {
-        const row = p.data.subarray(i * examples.length, (i + 1) * examples.length);
-        predictions.push(row.indexOf(Math.max(...row)));
+      const valA = ax.subarray((n - nVal) * actWidth);
+      const valY = y.subarray(n - nVal);
+      // The features: the activations themselves, or through the network's top.
+      const featuresOf = async (a) => (top ? top.#predictRows(a, signal) : { data: a, width: actWidth });
+      const trainF = await featuresOf(trainA);
+      const valF = await featuresOf(valA);
+      const width = trainF.width;
+      const head = o.startHead ?? (await createHead({ features: width, classes: names.length, hidden: o.hidden, seed }));
+      const fitOptions = (phase, total, extra) => ({
+        epochs: total, batchSize, seed, signal, onEpochEnd: o.onEpochEnd, ...extra,
+        onBatchEnd: (b, logs) => {
+          onProgress?.({ phase, epoch: logs.epoch, batch: b, batches: logs.batches, epochs: total, ...logs });
+          o.onBatchEnd?.(b, logs);
+        },
+      });
+      const headOptions = fitOptions('train', epochs, { learningRate: o.learningRate });
+      if (nVal > 0) headOptions.validationData = [valF.data, valY];
+      const history = await head.fit(trainF.data, trainY, headOptions);
+      let scorer = head;
+      let scored = valF.data;
+      let tuned = null;
+      if (top && o.fineTuneEpochs > 0) {
+        // Keras' second step: the network's top and the head, slowly, on the activations.
+        tuned = top.withHead(head, { cut });
+        owned.push(tuned);
+        const tuneOptions = fitOptions('fine-tune', o.fineTuneEpochs, { learningRate: o.fineTuneLearningRate });
+        if (nVal > 0) tuneOptions.validationData = [valA, valY];
+        const more = await tuned.fit(trainA, trainY, tuneOptions);
+        for (const k of Object.keys(history.history)) history.history[k].push(...(more.history[k] ?? []));
+        history.epoch.push(...more.epoch.map((e) => e + history.epoch.length));
+        scorer = tuned;
+        scored = valA;
       }
-      validation = { labels: Array.from(y.subarray(n - nVal)), predictions };
+      let validation = null;
+      if (nVal > 0) {
+        const p = await scorer.predict(scored, [nVal, ...(scorer === tuned ? top.inputShape.slice(1) : [width])]);
+        const predictions = [];
+        for (let i = 0; i < nVal; i++) {
+          const row = p.data.subarray(i * names.length, (i + 1) * names.length);
+          predictions.push(row.indexOf(Math.max(...row)));
+        }
+        validation = { labels: Array.from(valY), predictions };
+      }
+      let model = this.withHead(head, { labels: names });
+      let trained = head;
+      if (tuned) {
+        // The fine-tuned top and head written back into the whole network.
+        const whole = model;
+        model = whole.#withVariables(tuned);
+        whole.dispose();
+        trained = head.#withVariables(tuned);
+        head.dispose();
+      }
+      if (augment) {
+        // The exported model holds the augmentation layers it was taught with (as Keras would).
+        const plain = model;
+        model = plain.#withAugmentation(augment, seed);
+        plain.dispose();
+      }
+      for (const s of skipped) {
+        warnings.unshift(`${s.image?.name ?? 'a photo'} of '${s.label}' was left out: ${s.error}`);
+      }
+      return { model, head: trained, history, validation, warnings, skipped };
+    } finally {
+      for (const m of owned) m.dispose();
     }
-    let model = this.withHead(head, { labels: examples.map((e) => String(e.label)) });
-    if (augment) {
-      // The exported model holds the augmentation layers it was taught with (as Keras would).
-      const plain = model;
-      model = plain.#withAugmentation(augment, seed);
-      plain.dispose();
+  }
+
+  // Predictions for rows of this model's input (its input shape per row), in batches; resolves
+  // to { data, width } (values per row).
+  async #predictRows(rows, signal) {
+    const shape = this.inputShape.slice(1);
+    const per = shape.reduce((a, b) => a * b, 1);
+    const n = rows.length / per;
+    let out = null;
+    let width = 0;
+    for (let start = 0; start < n; start += 32) {
+      if (signal?.aborted) throw signal.reason ?? error('aborted');
+      const k = Math.min(32, n - start);
+      const y = await this.predict(rows.subarray(start * per, (start + k) * per), [k, ...shape]);
+      width = y.data.length / k;
+      out ??= new Float32Array(n * width);
+      out.set(y.data, start * width);
     }
-    for (const s of skipped) {
-      warnings.unshift(`${s.image?.name ?? 'a photo'} of '${s.label}' was left out: ${s.error}`);
+    return { data: out ?? new Float32Array(0), width };
+  }
+
+  // This model with `other`'s variables in its layers of the same names (shared).
+  #withVariables(other) {
+    try {
+      return new Model(this.#live().withVariablesOf(other.#live()), { labels: this.labels, preprocessing: this.preprocessing, featuresLayer: this.featuresLayer });
+    } catch (e) {
+      throw asError(e);
     }
-    return { model, head, history, validation, warnings, skipped };
   }
 
   /** Frees the model's memory now. */

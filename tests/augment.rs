@@ -138,6 +138,26 @@ fn a_model_with_augmentation_inside_predicts_the_same() {
     let (x, s) = npy(&dir.join("input.npy"));
     assert_eq!(
         plain.predict(x.clone(), &s).unwrap().0,
-        m.predict(x, &s).unwrap().0
+        m.predict(x.clone(), &s).unwrap().0
+    );
+    // Taught again with other augmentation: this run's layers replace the earlier ones.
+    let again = with_augmentation(
+        &augmented,
+        Augment::parse("flip,zoom=0.2").unwrap().layers(2),
+    )
+    .unwrap();
+    let w = std::fs::read(dir.join("model.weights.h5")).unwrap();
+    let m2 = Model::from_json_and_weights(&again, w, "w", &default_device()).unwrap();
+    let classes: Vec<&str> = m2
+        .spec
+        .layers
+        .iter()
+        .map(|l| l.class_name.as_str())
+        .filter(|c| c.starts_with("Random"))
+        .collect();
+    assert_eq!(classes, ["RandomFlip", "RandomZoom"]);
+    assert_eq!(
+        plain.predict(x.clone(), &s).unwrap().0,
+        m2.predict(x, &s).unwrap().0
     );
 }

@@ -3,7 +3,9 @@
 //! BatchNormalization layers stay frozen, then written back into the whole.
 
 use glimpse::keras::{build, parse_model};
-use glimpse::train::{self, block_on, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples, Silent};
+use glimpse::train::{
+    self, block_on, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples, Silent,
+};
 use glimpse::zoo::{efficientnet, transfer};
 use glimpse::{default_device, Model};
 
@@ -27,10 +29,14 @@ fn network() -> Model {
         // Moving statistics away from 0 and 1, so that "unchanged" means something (small
         // means: ReLU after them stays alive).
         if p.name == "moving_mean" {
-            v.iter_mut().enumerate().for_each(|(i, x)| *x = 0.01 * i as f32);
+            v.iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = 0.01 * i as f32);
         }
         if p.name == "moving_variance" {
-            v.iter_mut().enumerate().for_each(|(i, x)| *x = 1.0 + 0.1 * i as f32);
+            v.iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = 1.0 + 0.1 * i as f32);
         }
         Ok(v)
     })
@@ -61,34 +67,61 @@ fn values(m: &Model, layer: &str) -> Vec<Vec<f32>> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn the_top_on_cached_activations_computes_what_the_whole_computes() {
     let net = network();
     let (x, _) = images(6, 1);
-    let acts = net.truncated("relu1").unwrap().predict(x.clone(), &[6, 8, 8, 3]).unwrap().0;
+    let acts = net
+        .truncated("relu1")
+        .unwrap()
+        .predict(x.clone(), &[6, 8, 8, 3])
+        .unwrap()
+        .0;
     let top = transfer::sub_model(&net, "relu1", "pool", "top", true).unwrap();
     assert_eq!(top.input_shapes(), vec![vec![8, 8, 4]]);
     let via_top = top.predict(acts, &[6, 8, 8, 4]).unwrap().0;
-    let whole = net.truncated("pool").unwrap().predict(x, &[6, 8, 8, 3]).unwrap().0;
-    assert!(max_diff(&via_top, &whole) < 1e-5, "{}", max_diff(&via_top, &whole));
+    let whole = net
+        .truncated("pool")
+        .unwrap()
+        .predict(x, &[6, 8, 8, 3])
+        .unwrap()
+        .0;
+    assert!(
+        max_diff(&via_top, &whole) < 1e-5,
+        "{}",
+        max_diff(&via_top, &whole)
+    );
     // Only the layers after the cut, with its BatchNormalization frozen.
     let names: Vec<&str> = top.spec.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["relu1", "c2", "bn2", "relu2", "sum", "pool"]);
-    assert_eq!(top.count_trainable(), 3 * 3 * 4 * 4, "only c2's kernel trains");
+    assert_eq!(
+        top.count_trainable(),
+        3 * 3 * 4 * 4,
+        "only c2's kernel trains"
+    );
 }
 
 #[test]
 fn a_cut_that_a_later_layer_reads_across_is_refused() {
     let net = network();
     // `sum` reads relu1 as well as relu2: cut at c2, relu1 would be left outside.
-    let err = transfer::sub_model(&net, "c2", "pool", "top", true).unwrap_err().to_string();
+    let err = transfer::sub_model(&net, "c2", "pool", "top", true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("'sum' reads 'relu1'"), "{err}");
-    let err = transfer::sub_model(&net, "pool", "c2", "top", true).unwrap_err().to_string();
+    let err = transfer::sub_model(&net, "pool", "c2", "top", true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not come after"), "{err}");
-    let err = transfer::sub_model(&net, "nope", "pool", "top", true).unwrap_err().to_string();
+    let err = transfer::sub_model(&net, "nope", "pool", "top", true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no layer 'nope'"), "{err}");
 }
 
@@ -96,7 +129,12 @@ fn a_cut_that_a_later_layer_reads_across_is_refused() {
 fn fine_tuning_moves_the_unfrozen_weights_only_and_keeps_batch_norm_statistics() {
     let net = network();
     let (x, labels) = images(24, 2);
-    let acts = net.truncated("relu1").unwrap().predict(x.clone(), &[24, 8, 8, 3]).unwrap().0;
+    let acts = net
+        .truncated("relu1")
+        .unwrap()
+        .predict(x.clone(), &[24, 8, 8, 3])
+        .unwrap()
+        .0;
     let top = transfer::sub_model(&net, "relu1", "pool", "top", true).unwrap();
     let mut head = transfer::new_head(4, 3, None, 7, &default_device()).unwrap();
     let mut tuned = transfer::join(&top, "pool", &head, "tuned").unwrap();
@@ -121,9 +159,15 @@ fn fine_tuning_moves_the_unfrozen_weights_only_and_keeps_batch_norm_statistics()
         loss: Loss::CategoricalCrossentropy,
     };
     block_on(train::fit(&mut tuned, &data, None, &cfg, &mut Silent)).unwrap();
-    assert!(max_diff(&values(&tuned, "c2")[0], &values(&net, "c2")[0]) > 1e-4, "c2 trained");
     assert!(
-        max_diff(&values(&tuned, "head_predictions")[0], &values(&head, "head_predictions")[0]) > 1e-4,
+        max_diff(&values(&tuned, "c2")[0], &values(&net, "c2")[0]) > 1e-4,
+        "c2 trained"
+    );
+    assert!(
+        max_diff(
+            &values(&tuned, "head_predictions")[0],
+            &values(&head, "head_predictions")[0]
+        ) > 1e-4,
         "the head trained"
     );
     // bn2: gamma, beta and the moving statistics exactly as they were.
@@ -167,7 +211,10 @@ fn the_head_of_a_classifier_is_found() {
 #[test]
 fn efficientnet_blocks_are_cut_where_they_begin() {
     assert_eq!(efficientnet::top_blocks_cut(1).unwrap(), "block14_add");
-    assert_eq!(efficientnet::top_blocks_cut(4).unwrap(), "block11_project_bn");
+    assert_eq!(
+        efficientnet::top_blocks_cut(4).unwrap(),
+        "block11_project_bn"
+    );
     assert_eq!(efficientnet::top_blocks_cut(16).unwrap(), "stem_relu");
     for n in [0, 17] {
         assert!(efficientnet::top_blocks_cut(n).is_err());

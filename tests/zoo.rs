@@ -362,7 +362,11 @@ fn fine_tune_learns_new_classes_end_to_end() {
     let history: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tuned.join("history.json")).unwrap())
             .unwrap();
-    assert_eq!(history["epochs"].as_array().unwrap().len(), 7, "5 + 2 epochs");
+    assert_eq!(
+        history["epochs"].as_array().unwrap().len(),
+        7,
+        "5 + 2 epochs"
+    );
     let json = std::fs::read_to_string(tuned.join("model.json")).unwrap();
     let weights = std::fs::read(tuned.join("model.weights.h5")).unwrap();
     let t = Model::from_json_and_weights(&json, weights, "tuned", &default_device()).unwrap();
@@ -377,11 +381,22 @@ fn fine_tune_learns_new_classes_end_to_end() {
             .zip(of(pre, layer))
             .any(|(a, b)| a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-7))
     };
-    for layer in ["block15_expand_conv", "block15_dwconv", "block15_project_conv", "top_conv"] {
+    for layer in [
+        "block15_expand_conv",
+        "block15_dwconv",
+        "block15_project_conv",
+        "top_conv",
+    ] {
         assert!(moved(layer), "{layer} was not fine-tuned");
     }
     // Before the cut nothing moved; BatchNormalization (frozen) kept every variable.
-    for layer in ["stem_conv", "block14_project_conv", "block15_bn", "block15_project_bn", "top_bn"] {
+    for layer in [
+        "stem_conv",
+        "block14_project_conv",
+        "block15_bn",
+        "block15_project_bn",
+        "top_bn",
+    ] {
         assert!(!moved(layer), "{layer} changed");
     }
 }

@@ -52,7 +52,10 @@ impl History {
     pub fn append(&mut self, later: History) {
         let base = self.epochs.last().map_or(0, |e| e.epoch);
         self.epochs
-            .extend(later.epochs.into_iter().map(|e| EpochLog { epoch: base + e.epoch, ..e }));
+            .extend(later.epochs.into_iter().map(|e| EpochLog {
+                epoch: base + e.epoch,
+                ..e
+            }));
     }
 
     /// A PNG with two panels: loss and accuracy per epoch, training (blue) and validation

@@ -395,6 +395,13 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     Ok(m)
 }
 
+/// Where EfficientNet-Lite0's last `n` blocks begin (the layer to cache activations at when
+/// they are fine-tuned).
+#[wasm_bindgen(js_name = topBlocksCut)]
+pub fn top_blocks_cut(n: u32) -> Result<String, JsError> {
+    crate::zoo::efficientnet::top_blocks_cut(n as usize).map_err(js_err)
+}
+
 /// A new classifier head for transfer learning: `[Dense(hidden, relu)] + Dense(classes,
 /// softmax)` on `features`-wide inputs, Keras-initialised from `seed`.
 #[wasm_bindgen(js_name = createHead)]
@@ -899,8 +906,17 @@ impl WasmModel {
     /// feature extractor.
     pub fn truncated(&self, layer: &str) -> Result<WasmModel, JsError> {
         let model = self.model.borrow().truncated(layer).map_err(js_err)?;
-        let structure =
-            crate::zoo::transfer::truncated_structure(&self.structure, layer).map_err(js_err)?;
+        // A Keras 2 or TF.js model may hold the layer inside a nested model: its structure is
+        // written out flat (Keras 3), ending there.
+        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
+            crate::keras::write::keras3_structure(&model.spec, |t| {
+                model.graph.shape_of(&model.spec, t)
+            })
+            .map_err(js_err)?
+            .to_string()
+        } else {
+            crate::zoo::transfer::truncated_structure(&self.structure, layer).map_err(js_err)?
+        };
         Ok(WasmModel::new(model, structure))
     }
 
@@ -914,6 +930,89 @@ impl WasmModel {
         let structure =
             crate::zoo::transfer::joined_structure(&base, cut, &head, name).map_err(js_err)?;
         Ok(WasmModel::new(joined, structure))
+    }
+
+    /// The layers after `from` up to `to` as a model of their own, whose input (named `from`)
+    /// takes `from`'s output, sharing the variables: a network's top to fine-tune on activations
+    /// cached at `from` (`freezeBatchNorm`: its BatchNormalization layers stay in inference mode
+    /// and keep their variables), or a classifier's head.
+    #[wasm_bindgen(js_name = subModel)]
+    pub fn sub_model(
+        &self,
+        from: &str,
+        to: &str,
+        name: &str,
+        freeze_batch_norm: bool,
+    ) -> Result<WasmModel, JsError> {
+        let base = self.model.borrow();
+        let structure =
+            crate::zoo::transfer::sub_structure(&base, from, to, name, freeze_batch_norm)
+                .map_err(js_err)?;
+        let model = crate::zoo::transfer::sub_model(&base, from, to, name, freeze_batch_norm)
+            .map_err(js_err)?;
+        Ok(WasmModel::new(model, structure))
+    }
+
+    /// The same model (structure, labels, shared variables) as a second handle.
+    pub fn share(&self) -> WasmModel {
+        let mut m = WasmModel::new(self.snapshot(), self.structure.as_str().to_owned());
+        m.archive_labels = self.archive_labels.clone();
+        m
+    }
+
+    /// Where this classifier's feature extractor ends: the layer before its trailing Dense
+    /// layers (`undefined` when it does not end in one).
+    #[wasm_bindgen(js_name = headCut)]
+    pub fn head_cut(&self) -> Option<String> {
+        crate::zoo::transfer::head_cut(&self.model.borrow())
+    }
+
+    /// The name of the layer that gives the model's output.
+    #[wasm_bindgen(getter, js_name = outputLayer)]
+    pub fn output_layer(&self) -> Option<String> {
+        self.model
+            .borrow()
+            .spec
+            .outputs
+            .first()
+            .map(|o| o.layer.clone())
+    }
+
+    /// Number of the values training changes.
+    #[wasm_bindgen(js_name = countTrainable)]
+    pub fn count_trainable(&self) -> f64 {
+        self.model.borrow().count_trainable() as f64
+    }
+
+    /// This model with `other`'s variables in its layers of the same names (a fine-tuned part
+    /// written back into the whole); shares them.
+    #[wasm_bindgen(js_name = withVariablesOf)]
+    pub fn with_variables_of(&self, other: &WasmModel) -> Result<WasmModel, JsError> {
+        let (model, _) = self
+            .model
+            .borrow()
+            .with_variables_of(&other.model.borrow())
+            .map_err(js_err)?;
+        let mut m = WasmModel::new(model, self.structure.as_str().to_owned());
+        m.archive_labels = self.archive_labels.clone();
+        Ok(m)
+    }
+
+    /// This head (a model ending in a Dense classifier) with other classes: output `j` is old
+    /// output `from[j]`, or a new class (Keras-initialised from `seed`) where `from[j]` is -1.
+    /// Resolves to the new head.
+    #[wasm_bindgen(js_name = remapClasses)]
+    pub fn remap_classes(&self, from: Vec<i32>, seed: f64) -> js_sys::Promise {
+        let model = self.snapshot();
+        let structure = self.structure.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let from: Vec<Option<usize>> = from.iter().map(|&k| usize::try_from(k).ok()).collect();
+            let (head, json) =
+                crate::zoo::transfer::remap_classes(&model, &structure, &from, seed as u64)
+                    .await
+                    .map_err(js_value)?;
+            Ok(WasmModel::new(head, json).into())
+        })
     }
 
     /// Frees the model's memory now (JS objects otherwise wait for the garbage collector).

@@ -210,6 +210,8 @@ pub fn with_augmentation(structure: &str, layers: Vec<Value>) -> Result<String> 
     if layers.is_empty() {
         return Ok(structure.to_string());
     }
+    // A model taught again with augmentation holds this run's layers, not two sets.
+    drop_augmentation(&mut v);
     let input = v
         .pointer("/config/input_layers/0")
         .and_then(Value::as_str)
@@ -267,6 +269,65 @@ pub fn with_augmentation(structure: &str, layers: Vec<Value>) -> Result<String> 
 }
 
 /// Replaces `keras_history` references to layer `from` by `to` inside `v`.
+/// The augmentation layers Keras (and Glimpse) put after a model's input.
+const AUGMENTATION: [&str; 6] = [
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+];
+
+/// Removes a Functional structure's augmentation layers that take one input, the layers that
+/// read them reading that input instead (they are the identity at inference).
+fn drop_augmentation(v: &mut Value) {
+    loop {
+        let Some(list) = v
+            .pointer_mut("/config/layers")
+            .and_then(Value::as_array_mut)
+        else {
+            return;
+        };
+        let found = list.iter().enumerate().find_map(|(i, l)| {
+            let class = l.get("class_name").and_then(Value::as_str)?;
+            if !AUGMENTATION.contains(&class) {
+                return None;
+            }
+            let name = l
+                .pointer("/config/name")
+                .and_then(Value::as_str)?
+                .to_string();
+            let from = l
+                .pointer("/inbound_nodes/0/args/0/config/keras_history/0")
+                .and_then(Value::as_str)?
+                .to_string();
+            Some((i, name, from))
+        });
+        let Some((i, name, from)) = found else {
+            return;
+        };
+        list.remove(i);
+        for l in list.iter_mut() {
+            if let Some(nodes) = l.get_mut("inbound_nodes") {
+                redirect(nodes, &name, &from);
+            }
+        }
+        if let Some(outs) = v.pointer_mut("/config/output_layers") {
+            redirect_pairs(outs, &name, &from);
+        }
+    }
+}
+
+/// `output_layers` entries (`[name, node, index]`) naming `from` name `to`.
+fn redirect_pairs(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::Array(a) if a.first().and_then(Value::as_str) == Some(from) => a[0] = to.into(),
+        Value::Array(a) => a.iter_mut().for_each(|x| redirect_pairs(x, from, to)),
+        _ => {}
+    }
+}
+
 fn redirect(v: &mut Value, from: &str, to: &str) {
     match v {
         Value::Object(o) => {

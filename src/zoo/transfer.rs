@@ -52,6 +52,28 @@ pub fn head_structure(features: usize, classes: usize, hidden: Option<usize>) ->
     keras::build::sequential("head", layers)
 }
 
+/// Each layer's entry in a Keras 3 layer list, in the order of the model's layers: as written,
+/// for a Keras 3 model; written out flat for a Keras 2 or TF.js one (whose nested models and
+/// older call format a Keras 3 list cannot hold).
+pub fn layer_entries(model: &Model) -> Result<Vec<serde_json::Value>> {
+    if model.spec.flavor != keras::KerasFlavor::Keras2 {
+        return Ok(model.spec.layers.iter().map(|l| l.raw.clone()).collect());
+    }
+    let v = keras::write::keras3_structure(&model.spec, |t| model.graph.shape_of(&model.spec, t))?;
+    let entries = v["config"]["layers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if entries.len() != model.spec.layers.len() {
+        return Err(Error::Graph(format!(
+            "the flat structure has {} layers for the model's {}",
+            entries.len(),
+            model.spec.layers.len()
+        )));
+    }
+    Ok(entries)
+}
+
 /// A structure JSON whose output is layer `cut`: a Sequential's layer list ends there, a
 /// Functional model's `output_layers` name it.
 pub fn truncated_structure(json: &str, cut: &str) -> Result<String> {
@@ -83,20 +105,21 @@ pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Re
     let mut layers: Vec<serde_json::Value> = Vec::new();
     let mut found = false;
     let mut prev: Option<String> = None;
-    for l in &base.spec.layers {
-        let entry = if l.class_name == "InputLayer" && l.raw.get("inbound_nodes").is_none() {
+    let entries = layer_entries(base)?;
+    for (l, raw) in base.spec.layers.iter().zip(entries) {
+        let entry = if l.class_name == "InputLayer" && raw.get("inbound_nodes").is_none() {
             let shape = base.input_shapes().first().cloned().unwrap_or_default();
             let mut input = keras::build::input(&l.name, &shape);
             input["name"] = serde_json::Value::String(l.name.clone());
             input["inbound_nodes"] = serde_json::json!([]);
             input
-        } else if l.raw.get("inbound_nodes").is_some() {
-            l.raw.clone()
+        } else if raw.get("inbound_nodes").is_some() {
+            raw
         } else {
             let from = prev.clone().ok_or_else(|| {
                 Error::Graph(format!("layer '{}' has no input to follow", l.name))
             })?;
-            keras::build::node(l.raw.clone(), &[&from])
+            keras::build::node(raw, &[&from])
         };
         layers.push(entry);
         prev = Some(l.name.clone());
@@ -213,8 +236,12 @@ pub fn sub_structure(
     let mut out = vec![input];
     let mut inside: Vec<&str> = vec![from];
     let mut prev = from.to_string();
-    for l in &layers[start + 1..=end] {
-        let mut raw = if l.raw.get("inbound_nodes").is_some() {
+    let entries = layer_entries(base)?;
+    for (l, entry) in layers[start + 1..=end]
+        .iter()
+        .zip(&entries[start + 1..=end])
+    {
+        let mut raw = if entry.get("inbound_nodes").is_some() {
             for call in &l.calls {
                 for arg in call {
                     if let keras::Arg::Tensor(t) = arg {
@@ -227,9 +254,9 @@ pub fn sub_structure(
                     }
                 }
             }
-            l.raw.clone()
+            entry.clone()
         } else {
-            keras::build::node(l.raw.clone(), &[&prev])
+            keras::build::node(entry.clone(), &[&prev])
         };
         if freeze_batch_norm && l.class_name == "BatchNormalization" {
             raw["config"]["trainable"] = serde_json::Value::Bool(false);
@@ -299,4 +326,81 @@ pub fn head_cut(model: &Model) -> Option<String> {
         i -= 1;
     }
     (layers[i].class_name != "InputLayer" || i > 0).then(|| layers[i].name.clone())
+}
+
+/// A classifier head (a model whose last Dense layer gives the classes) with other classes:
+/// output `j` of the result is old output `from[j]` (its kernel column and bias kept) or, where
+/// `None`, a new class initialised as Keras initialises a Dense layer (seeded). Teaching a taught
+/// model further: its classes keep what they learned, new ones start fresh. Returns the head and
+/// its structure JSON.
+pub async fn remap_classes(
+    head: &Model,
+    structure: &str,
+    from: &[Option<usize>],
+    seed: u64,
+) -> Result<(Model, String)> {
+    let last = head
+        .spec
+        .layers
+        .iter()
+        .rposition(|l| l.class_name == "Dense")
+        .ok_or_else(|| Error::Graph("the head has no Dense layer".into()))?;
+    let name = head.spec.layers[last].name.clone();
+    let old_units = *head.output_shapes()[0].last().unwrap_or(&0);
+    if from.len() < 2 {
+        return Err(Error::input(
+            "classes",
+            format!("a classifier needs at least 2 classes; got {}", from.len()),
+        ));
+    }
+    if let Some(bad) = from.iter().flatten().find(|&&k| k >= old_units) {
+        return Err(Error::input(
+            "classes",
+            format!("old class {bad} does not exist: the head has {old_units}"),
+        ));
+    }
+    let mut v: serde_json::Value = serde_json::from_str(structure).map_err(|e| Error::Json {
+        context: "head structure".into(),
+        message: e.to_string(),
+    })?;
+    let entry = v["config"]["layers"]
+        .as_array_mut()
+        .and_then(|ls| {
+            ls.iter_mut()
+                .find(|l| l["config"]["name"].as_str() == Some(name.as_str()))
+        })
+        .ok_or_else(|| Error::Graph(format!("the head structure has no layer '{name}'")))?;
+    entry["config"]["units"] = serde_json::json!(from.len());
+    // Shapes recorded for the old width go: they are worked out again.
+    if let Some(o) = entry.as_object_mut() {
+        o.remove("build_config");
+    }
+    let json = keras::build::with_shapes(&v.to_string())?;
+    let old = head.keras_values_async().await?;
+    let mut rng = Rng(seed);
+    let spec = keras::parse_model(&json)?;
+    let model = Model::from_spec_with(spec, &head.device, |layer, i, p| {
+        let li = head
+            .spec
+            .layers
+            .iter()
+            .position(|l| l.name == layer)
+            .ok_or_else(|| Error::Graph(format!("no layer '{layer}' in the head")))?;
+        if layer != name {
+            return Ok(old[li][i].clone());
+        }
+        let fresh = init::keras_default(p, &mut rng);
+        let mut out = fresh.clone();
+        let units = from.len();
+        let rows = p.size() / units;
+        for (j, src) in from.iter().enumerate() {
+            let Some(k) = *src else { continue };
+            for r in 0..rows {
+                // Kernel [in, units] row-major; bias [units] (one row).
+                out[r * units + j] = old[li][i][r * old_units + k];
+            }
+        }
+        Ok(out)
+    })?;
+    Ok((model, json))
 }

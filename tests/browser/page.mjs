@@ -55,6 +55,10 @@ async function step(name, fn) {
   }
   await page.screenshot({ path: join(outDir, `${String(++shot).padStart(2, '0')}-${name.replace(/\W+/g, '-').slice(0, 50)}.png`), fullPage: true });
 }
+// The training settings (a <details>), opened if closed.
+async function openSettings() {
+  if (!(await page.locator('#epochs').isVisible())) await page.click('.settings summary');
+}
 const file = (path, mimeType = 'image/jpeg') => ({ name: path.split('/').pop(), mimeType, buffer: readFileSync(path) });
 const expect = (cond, msg) => {
   if (!cond) throw new Error(msg);
@@ -252,6 +256,49 @@ await step('export, delete, import: same predictions', async () => {
   const after = await classifyHeldOut();
   expect(JSON.stringify(after.tops) === JSON.stringify(before.tops), `after import ${after.tops} vs ${before.tops}`);
   expect(JSON.stringify(after.scores) === JSON.stringify(before.scores), `scores ${after.scores} vs ${before.scores}`);
+});
+
+await step('teach the imported model further: its classes open in Teach, training goes on', async () => {
+  await page.click('#tab-keep');
+  await page.click('#saved li[data-id] >> text=Teach more');
+  await page.waitForSelector('#teach-from:not([hidden])');
+  const shown = await page.$$eval('.class .class-name', (xs) => xs.map((x) => x.value));
+  expect(JSON.stringify(shown) === JSON.stringify(names), `classes ${shown}`);
+  // Photos for the first class only: the second keeps what it learned, and the page says so.
+  await page.locator('.class').nth(0).locator('input[type=file]').setInputFiles(train[names[0]].slice(0, 8));
+  await openSettings();
+  await page.fill('#epochs', '5');
+  await page.click('#train');
+  await page.waitForSelector('#taught:not([hidden])', { timeout: 300_000 });
+  const text = await page.textContent('#heldout');
+  expect(text.includes(`'${names[1]}' had no photos this time`), `the kept class is explained: ${text}`);
+  const again = await classifyHeldOut();
+  expect(again.correct / heldOut.length >= 0.75, `after teaching further: ${again.correct} of ${heldOut.length}`);
+  await page.click('#tab-teach');
+  await page.click('#teach-fresh');
+  expect(await page.locator('#teach-from').isHidden(), 'back to a fresh start');
+  await page.fill('#epochs', '15');
+});
+
+await step('fine-tune the network\'s last block: the cost is said first, then it trains', async () => {
+  await page.click('#tab-teach');
+  const cards = page.locator('.class');
+  for (let i = 0; i < 2; i++) {
+    await cards.nth(i).locator('.class-name').fill(names[i]);
+    await cards.nth(i).locator('input[type=file]').setInputFiles(train[names[i]].slice(0, 10));
+  }
+  await openSettings();
+  await page.selectOption('#unfreeze', '1');
+  const cost = await page.textContent('#unfreeze-cost');
+  expect(/Fine-tuning adds 5 passes over your 20 photos[^:]*: about \d+ (s|min)/.test(cost), `cost: ${cost}`);
+  await page.fill('#epochs', '5');
+  await page.click('#train');
+  await page.waitForFunction(() => /Fine-tuning the network: pass/.test(document.getElementById('train-text').textContent), null, { timeout: 300_000 });
+  await page.waitForSelector('#taught:not([hidden])', { timeout: 300_000 });
+  const label = await page.getAttribute('#chart', 'aria-label');
+  expect(/after epoch 10 of 10/.test(label ?? ''), `chart ${label}`);
+  await page.selectOption('#unfreeze', '0');
+  await page.fill('#epochs', '15');
 });
 
 await step('a model that does not load shows an error', async () => {

@@ -488,6 +488,77 @@ async function run() {
     return { history: r.history.history.loss.length, top: top[0], views: views[0] };
   });
 
+  await test('teaching further: a Glimpse export and a Teachable Machine model keep their classes', async () => {
+    const make = async (name, n) => {
+      const bmp = await createImageBitmap(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
+      const out = [];
+      for (let k = 0; k < n; k++) {
+        const c = new OffscreenCanvas(160, 160);
+        const ctx = c.getContext('2d');
+        if (k % 2) { ctx.translate(160, 0); ctx.scale(-1, 1); }
+        ctx.drawImage(bmp, k * 8, k * 6, 200 - k * 10, 200 - k * 10, 0, 0, 160, 160);
+        out.push(await c.convertToBlob());
+      }
+      return out;
+    };
+    const [cat, rocket, coffee] = await Promise.all([make('chelsea', 6), make('rocket', 6), make('coffee', 6)]);
+    const opts = { epochs: 15, batchSize: 4, validationSplit: 0 };
+    // A Glimpse model of two classes, exported and imported as a person would.
+    const first = await net.transfer([{ label: 'cat', images: cat.slice(0, 4) }, { label: 'rocket', images: rocket.slice(0, 4) }], opts);
+    const imported = await g.loadModel({ files: [new File([await first.model.saveKeras()], 'two.keras')] });
+    imported.preprocessing = net.preprocessing;
+    first.model.dispose();
+    first.head.dispose();
+    assert(imported.labels.join() === 'cat,rocket', `imported labels ${imported.labels}`);
+    // A new class and photos of one old class; the other old class gets none.
+    const r = await imported.transfer([{ label: 'coffee', images: coffee.slice(0, 4) }, { label: 'cat', images: cat.slice(0, 4) }], { ...opts, keepHead: true });
+    assert(r.model.labels.join() === 'cat,rocket,coffee', `labels ${r.model.labels}`);
+    assert(r.warnings.some((w) => w.startsWith("'rocket' had no photos this time")), `warnings ${r.warnings}`);
+    const tops = (await r.model.classify([cat[5], rocket[5], coffee[5]], { topK: 1 })).map((t) => t[0].label);
+    assert(tops.join() === 'cat,rocket,coffee', `unseen photos: ${tops}`);
+    const again = await g.loadModel(await r.model.save());
+    assert(again.layerNames.filter((l) => l.startsWith('head_')).length === 1, 'one head, not two');
+    again.dispose();
+    r.model.dispose();
+    r.head.dispose();
+    imported.dispose();
+    // Teachable Machine's layout (a MobileNet-like model, then two Dense layers), taught further.
+    const tm = await g.loadModel({ files: [new File([await bytes(`${FIX}/tfjs/teachable_like.zip`)], 'tm.zip')] });
+    const rt = await tm.transfer([{ label: 'Class 1', images: cat.slice(0, 4) }, { label: 'Class 2', images: rocket.slice(0, 4) }], { ...opts, epochs: 40, learningRate: 0.01, keepHead: true });
+    assert(rt.model.labels.join() === 'Class 1,Class 2,Class 3', `TM labels ${rt.model.labels}`);
+    const tmTops = (await rt.model.classify([cat[0], rocket[0]], { topK: 1 })).map((t) => t[0].label);
+    assert(tmTops.join() === 'Class 1,Class 2', `TM after teaching: ${tmTops}`);
+    rt.model.dispose();
+    rt.head.dispose();
+    tm.dispose();
+    await expectError(() => net.transfer([{ label: 'a', images: cat }], {}), 'at least two classes');
+    // Fine-tuning the last block (CPU backends: SwiftShader would take minutes): it moves, the
+    // blocks before it do not.
+    let tuned = null;
+    if (backend === 'cpu') {
+      const phases = new Set();
+      const rf = await net.transfer([{ label: 'cat', images: cat.slice(0, 4) }, { label: 'rocket', images: rocket.slice(0, 4) }], {
+        epochs: 3, batchSize: 4, validationSplit: 0.25, unfreezeBlocks: 1, fineTuneEpochs: 2, fineTuneLearningRate: 1e-3,
+        onProgress: (p) => phases.add(p.phase),
+      });
+      assert(phases.has('fine-tune') && rf.history.history.loss.length === 5, `phases ${[...phases]}, ${rf.history.history.loss.length} epochs`);
+      const x = await net.prepareImages([cat[0]]);
+      const at = async (m, layer) => {
+        const fx = m.featureExtractor(layer);
+        const y = (await fx.predict(x.data, x.shape)).data;
+        fx.dispose();
+        return y;
+      };
+      assert(maxDiff(await at(rf.model, 'block14_add'), await at(net, 'block14_add')) === 0, 'a block before the cut moved');
+      tuned = maxDiff(await at(rf.model, 'block15_project_conv'), await at(net, 'block15_project_conv'));
+      assert(tuned > 1e-5, `the last block did not move (${tuned})`);
+      assert((await rf.model.classify(rocket[5], { topK: 1 }))[0].label === 'rocket', 'fine-tuned model classifies');
+      rf.model.dispose();
+      rf.head.dispose();
+    }
+    return { tops, tmTops, tuned };
+  });
+
   if (backend === 'cpu') {
     await test('Web Worker: ready, load, predict, fit with abort', async () => {
       const w = createWorker('/pkg/worker.js');

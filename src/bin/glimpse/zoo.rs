@@ -407,7 +407,11 @@ fn view_features(
         .and_then(|bytes| glimpse::io::read_npy(&bytes, "cache").ok())
         .filter(|a| a.shape == [files.len() * views, width(fx)])
     {
-        eprintln!("augmented {}: {} views (cached)", what(fx), files.len() * views);
+        eprintln!(
+            "augmented {}: {} views (cached)",
+            what(fx),
+            files.len() * views
+        );
         return Ok(a.data);
     }
     let w = width(fx);
