@@ -248,7 +248,7 @@ export interface TransferOptions {
    */
   keepHead?: boolean;
   /**
-   * EfficientNet-Lite0: after the head, fine-tune the network's last N blocks (1-16) and its top
+   * EfficientNet-Lite (any of the zoo's): after the head, fine-tune the network's last N blocks and its top
    * convolution with it, on activations computed once where those blocks begin; their
    * BatchNormalization stays frozen (Keras' second transfer-learning step). Default 0.
    */
@@ -347,7 +347,7 @@ export function stratifiedSplit(
 export function parseLabels(text: string): string[];
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 export function loadPretrained(
-  name?: 'efficientnet-lite0',
+  name?: 'efficientnet-lite0' | 'efficientnet-lite1' | 'efficientnet-lite2',
   options?: { baseUrl?: string | URL; onProgress?: (p: { loaded: number; total: number }) => void; warmUp?: boolean },
 ): Promise<Model>;
 export function createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<Model>;

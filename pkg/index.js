@@ -555,10 +555,13 @@ export async function loadModel(source, options = {}) {
 
 const PRETRAINED = {
   'efficientnet-lite0': { featuresLayer: 'avg_pool' },
+  'efficientnet-lite1': { featuresLayer: 'avg_pool' },
+  'efficientnet-lite2': { featuresLayer: 'avg_pool' },
 };
 
 /**
- * Loads a pretrained network converted by `glimpse zoo fetch` from `baseUrl` (a folder with
+ * Loads a pretrained network ('efficientnet-lite0', '-lite1' or '-lite2') converted by
+ * `glimpse zoo fetch NAME` from `baseUrl` (a folder with
  * model.json, model.weights.h5, labels.txt, preprocessing.json). onProgress({ loaded, total })
  * reports the weights download.
  */
@@ -1286,12 +1289,9 @@ export class Model {
     let tuneCut = null;
     if (unfreezeBlocks > 0) {
       try {
-        tuneCut = wasm.topBlocksCut(unfreezeBlocks);
+        tuneCut = this.#live().topBlocksCut(unfreezeBlocks);
       } catch (e) {
         throw asError(e);
-      }
-      if (!this.layerNames.includes(tuneCut)) {
-        throw error(`transfer({ unfreezeBlocks }): this network has no layer '${tuneCut}' (fine-tuning blocks needs EfficientNet-Lite0)`);
       }
     }
     try {

@@ -210,20 +210,34 @@ fn the_head_of_a_classifier_is_found() {
 
 #[test]
 fn efficientnet_blocks_are_cut_where_they_begin() {
-    assert_eq!(efficientnet::top_blocks_cut(1).unwrap(), "block14_add");
+    for v in efficientnet::VARIANTS {
+        let spec = parse_model(&efficientnet::structure_of(v, 10)).unwrap();
+        let n = v.blocks.len();
+        let last = n - 1;
+        assert_eq!(
+            efficientnet::top_blocks_cut(&spec, 1).unwrap(),
+            format!("block{}_add", last - 1),
+            "{}",
+            v.name
+        );
+        assert_eq!(efficientnet::top_blocks_cut(&spec, n).unwrap(), "stem_relu");
+        for bad in [0, n + 1] {
+            assert!(efficientnet::top_blocks_cut(&spec, bad).is_err());
+        }
+        // Every cut is a layer of the network, after which the blocks are a model of their own.
+        for k in 1..=n {
+            let cut = efficientnet::top_blocks_cut(&spec, k).unwrap();
+            assert!(spec.layers.iter().any(|l| l.name == cut), "{cut}");
+        }
+    }
+    let lite0 = parse_model(&efficientnet::structure(10)).unwrap();
     assert_eq!(
-        efficientnet::top_blocks_cut(4).unwrap(),
-        "block11_project_bn"
+        efficientnet::top_blocks_cut(&lite0, 4).unwrap(),
+        "block11_project_bn",
+        "the first block of a stage has no residual sum"
     );
-    assert_eq!(efficientnet::top_blocks_cut(16).unwrap(), "stem_relu");
-    for n in [0, 17] {
-        assert!(efficientnet::top_blocks_cut(n).is_err());
-    }
-    // Every cut is a layer of the network.
-    let json = efficientnet::structure(10);
-    let spec = parse_model(&json).unwrap();
-    for n in 1..=16 {
-        let cut = efficientnet::top_blocks_cut(n).unwrap();
-        assert!(spec.layers.iter().any(|l| l.name == cut), "{cut}");
-    }
+    let err = efficientnet::top_blocks_cut(&network().spec, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an EfficientNet-Lite"), "{err}");
 }

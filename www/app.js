@@ -10,6 +10,14 @@ const $ = (id) => document.getElementById(id);
 // the first visit's downloads (engine, network) pass through it and are kept once.
 let glimpse = null;
 const MODEL_URL = new URL('../models/efficientnet-lite0/', import.meta.url).href;
+// The ImageNet networks the page offers when the site has them (scripts/serve and
+// scripts/build-site include Lite2 when it was fetched). Lite0 loads at start.
+const NETWORKS = {
+  'efficientnet-lite2': {
+    label: 'EfficientNet-Lite2', note: 'more accurate; 24.7 MB to download once, about twice the work per photo',
+  },
+};
+const netUrl = (name) => new URL(`../models/${name}/`, import.meta.url).href;
 
 const state = {
   info: null,
@@ -19,6 +27,9 @@ const state = {
   classes: [], // { id, name, files: File[], old: the taught model's own class }
   training: null, // AbortController
   teachFrom: null, // { id, name, model, labels }: a taught or imported model taught further
+  networks: new Map(), // name -> RemoteModel, the ImageNet networks loaded besides Lite0
+  offered: [], // the names of NETWORKS this site serves
+  base: null, // the ImageNet network new classes are taught on (default: Lite0)
 };
 
 // ---------- errors and status ----------
@@ -163,7 +174,13 @@ async function start() {
     return;
   }
   state.current = { id: 'pretrained', name: 'EfficientNet-Lite0', model: state.pretrained };
+  state.base = state.pretrained;
   modelLoaded.resolve();
+  // The other networks this site has (a small request each).
+  state.offered = (await Promise.all(Object.keys(NETWORKS).map(async (n) => {
+    const r = await fetch(new URL('labels.txt', netUrl(n)), { method: 'HEAD' }).catch(() => null);
+    return r?.ok ? n : null;
+  }))).filter(Boolean);
   setStatus(backendText(state.info), 'ready');
   document.body.dataset.ready = 'true';
   await refreshModelSelect();
@@ -494,8 +511,8 @@ const TUNE_MS = { 1: 40, 2: 60 };
 const TUNE_EPOCHS = 5;
 function updateCost() {
   const blocks = Number($('unfreeze').value);
-  const base = state.teachFrom?.model ?? state.pretrained;
-  const possible = !base || base.layerNames?.includes('block14_add');
+  const base = state.teachFrom?.model ?? state.base ?? state.pretrained;
+  const possible = !base || base.layerNames?.includes('block0_project_bn');
   $('unfreeze').disabled = !possible;
   if (!possible) {
     $('unfreeze-cost').textContent = 'This model is not built on EfficientNet-Lite0: only its last layer is taught.';
@@ -635,8 +652,10 @@ async function train() {
   drawChart();
   const progress = $('train-progress');
   const text = $('train-text');
+  progress.value = 0;
+  text.textContent = 'Starting…';
   try {
-    const base = from?.model ?? state.pretrained;
+    const base = from?.model ?? state.base ?? state.pretrained;
     // Progress: photos 0-40 %, copies to 70 %, the head to 100 % (to 85 % when fine-tuning follows).
     const headEnd = unfreeze ? 0.85 : 1;
     const r = await base.transfer(
@@ -766,6 +785,9 @@ async function refreshModelSelect() {
   const sel = $('model-select');
   const saved = await store.list().catch(() => []);
   sel.replaceChildren(new Option('ImageNet — EfficientNet-Lite0 (1000 classes)', 'pretrained'));
+  for (const n of state.offered) {
+    sel.append(new Option(`ImageNet — ${NETWORKS[n].label} (1000 classes; ${NETWORKS[n].note})`, `net:${n}`));
+  }
   for (const r of saved) sel.append(new Option(`${r.name} (${r.labels?.length ?? '?'} classes)`, r.id));
   sel.value = state.current?.id ?? 'pretrained';
 }
@@ -773,6 +795,27 @@ async function refreshModelSelect() {
 async function useModel(id) {
   if (id === 'pretrained') {
     state.current = { id, name: 'EfficientNet-Lite0', model: state.pretrained };
+    state.base = state.pretrained;
+    updateCost();
+    return;
+  }
+  if (id.startsWith('net:')) {
+    // Another ImageNet network: downloaded once (then kept offline), and what Teach builds on.
+    const name = id.slice(4);
+    let model = state.networks.get(name);
+    if (!model) {
+      model = await glimpse.loadPretrained(name, {
+        baseUrl: netUrl(name),
+        onProgress: ({ loaded, total }) => {
+          setStatus(`${backendText(state.info)} · downloading ${NETWORKS[name].label}: ${MB(loaded)}${total ? ` of ${MB(total)}` : ''} MB`, 'busy');
+          setLoadProgress(total ? loaded / total : null);
+        },
+      });
+      state.networks.set(name, model);
+    }
+    state.current = { id, name: NETWORKS[name].label, model };
+    state.base = model;
+    updateCost();
     return;
   }
   let model = state.loaded.get(id);
@@ -899,9 +942,10 @@ async function importFiles(files) {
   const list = [...files];
   const model = await glimpse.loadModel({ files: list });
   const [, h, w, c] = model.inputShape;
-  if (!model.preprocessing && model.layerNames.includes('avg_pool') && h === 224 && w === 224 && c === 3) {
-    // A Glimpse export (EfficientNet-Lite0 + head): images get the network's preprocessing.
-    await model.setPreprocessing(state.pretrained.preprocessing);
+  if (!model.preprocessing && model.layerNames.includes('avg_pool') && h === w && c === 3) {
+    // A Glimpse export (EfficientNet-Lite + head): images get the network's preprocessing, the
+    // evaluation crop (size / (size + 32)) at the network's own input size.
+    await model.setPreprocessing({ ...state.pretrained.preprocessing, size: h, crop_fraction: h / (h + 32) });
   }
   const main = list.find((f) => /\.(keras|h5|zip)$/i.test(f.name)) ??
     list.find((f) => /model\.json$/i.test(f.name)) ?? list[0];

@@ -21,7 +21,8 @@ struct Cli {
 enum ZooCommand {
     /// Download and convert a pretrained network into the cache (idempotent).
     Fetch {
-        /// The network.
+        /// The network: efficientnet-lite0 (18.8 MB), efficientnet-lite1 (21.9 MB) or
+        /// efficientnet-lite2 (24.7 MB).
         #[arg(default_value = "efficientnet-lite0")]
         name: String,
         /// Cache folder (default: $GLIMPSE_ZOO_DIR, $XDG_CACHE_HOME/glimpse or ~/.cache/glimpse).
@@ -57,8 +58,11 @@ enum Command {
         /// A model folder written by `glimpse fine-tune` (default: the pretrained network).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// The pretrained network (without --model).
+        #[arg(long, default_value = "efficientnet-lite0")]
+        net: String,
     },
-    /// Pooled 1280-d EfficientNet-Lite0 features of images, as .npy (+ the file list as .txt).
+    /// Pooled 1280-d EfficientNet-Lite features of images, as .npy (+ the file list as .txt).
     Features {
         /// Image files or folders.
         #[arg(required = true)]
@@ -66,6 +70,9 @@ enum Command {
         /// Output .npy.
         #[arg(long)]
         out: PathBuf,
+        /// The pretrained network.
+        #[arg(long, default_value = "efficientnet-lite0")]
+        net: String,
     },
     /// Teach new classes: features once, then a new Dense head trained with Adam.
     FineTune(zoo::FineTune),
@@ -275,22 +282,15 @@ fn run(cli: Cli) -> Result<()> {
                     wheel,
                     force,
                 },
-        } => {
-            if name != zoo::NAME {
-                return Err(Error::input(
-                    "zoo fetch",
-                    format!("unknown network '{name}' (available: {})", zoo::NAME),
-                ));
-            }
-            zoo::fetch(dir.as_deref(), wheel.as_deref(), force).map(|_| ())
-        }
+        } => zoo::fetch(&name, dir.as_deref(), wheel.as_deref(), force).map(|_| ()),
         Command::Classify {
             images,
             top,
             json,
             model,
-        } => zoo::classify(model.as_deref(), &images, top, json),
-        Command::Features { inputs, out } => zoo::features(&inputs, &out),
+            net,
+        } => zoo::classify(model.as_deref(), &net, &images, top, json),
+        Command::Features { inputs, out, net } => zoo::features(&net, &inputs, &out),
         Command::FineTune(a) => zoo::fine_tune(a),
         Command::Train(a) => train::run(a),
         Command::Evaluate {

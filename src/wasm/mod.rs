@@ -395,13 +395,6 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     Ok(m)
 }
 
-/// Where EfficientNet-Lite0's last `n` blocks begin (the layer to cache activations at when
-/// they are fine-tuned).
-#[wasm_bindgen(js_name = topBlocksCut)]
-pub fn top_blocks_cut(n: u32) -> Result<String, JsError> {
-    crate::zoo::efficientnet::top_blocks_cut(n as usize).map_err(js_err)
-}
-
 /// A new classifier head for transfer learning: `[Dense(hidden, relu)] + Dense(classes,
 /// softmax)` on `features`-wide inputs, Keras-initialised from `seed`.
 #[wasm_bindgen(js_name = createHead)]
@@ -958,6 +951,14 @@ impl WasmModel {
         let mut m = WasmModel::new(self.snapshot(), self.structure.as_str().to_owned());
         m.archive_labels = self.archive_labels.clone();
         m
+    }
+
+    /// Where this EfficientNet-Lite network's last `n` blocks begin (the layer to cache
+    /// activations at when they are fine-tuned).
+    #[wasm_bindgen(js_name = topBlocksCut)]
+    pub fn top_blocks_cut(&self, n: u32) -> Result<String, JsError> {
+        crate::zoo::efficientnet::top_blocks_cut(&self.model.borrow().spec, n as usize)
+            .map_err(js_err)
     }
 
     /// Where this classifier's feature extractor ends: the layer before its trailing Dense

