@@ -32,21 +32,7 @@ async function chromiumEngine(args) {
     name: 'chromium',
     version: browser.version(),
     playwright: browser,
-    async open(url, { onLog = () => {} } = {}) {
-      const page = await browser.newPage();
-      page.on('pageerror', (e) => onLog(`page error: ${e}`));
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') onLog(`console ${m.type()}: ${m.text()}`);
-      });
-      await page.goto(url);
-      return {
-        page,
-        goto: (u) => page.goto(u),
-        evaluate: (expr) => page.evaluate(expr),
-        screenshot: (path) => page.screenshot({ path }),
-        close: () => page.close(),
-      };
-    },
+    open: (url, options) => openPage(browser, url, { ...options, warning: 'warning' }),
     close: () => browser.close(),
   };
 }
@@ -64,22 +50,26 @@ async function firefoxEngine() {
   return {
     name: 'firefox',
     version: await browser.version(),
-    async open(url, { onLog = () => {} } = {}) {
-      const page = await browser.newPage();
-      page.on('pageerror', (e) => onLog(`page error: ${e}`));
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warn') onLog(`console ${m.type()}: ${m.text()}`);
-      });
-      await page.goto(url);
-      return {
-        page,
-        goto: (u) => page.goto(u),
-        evaluate: (expr) => page.evaluate(expr),
-        screenshot: (path) => page.screenshot({ path }),
-        close: () => page.close(),
-      };
-    },
+    open: (url, options) => openPage(browser, url, { ...options, warning: 'warn' }),
     close: () => browser.close(),
+  };
+}
+
+// A tab of a playwright or puppeteer browser (the same page API for what is used here); their
+// console names warnings `warning` and `warn`.
+async function openPage(browser, url, { onLog = () => {}, warning }) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => onLog(`page error: ${e}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === warning) onLog(`console ${m.type()}: ${m.text()}`);
+  });
+  await page.goto(url);
+  return {
+    page,
+    goto: (u) => page.goto(u),
+    evaluate: (expr) => page.evaluate(expr),
+    screenshot: (path) => page.screenshot({ path }),
+    close: () => page.close(),
   };
 }
 

@@ -51,6 +51,20 @@ async function npy(url) {
   return { data: new Float32Array(body.buffer), shape };
 }
 
+// `n` photos of golden photo `name`: crops, every other one mirrored (PNG blobs).
+async function variations(name, n) {
+  const bmp = await createImageBitmap(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    const c = new OffscreenCanvas(160, 160);
+    const ctx = c.getContext('2d');
+    if (k % 2) { ctx.translate(160, 0); ctx.scale(-1, 1); }
+    ctx.drawImage(bmp, k * 8, k * 6, 200 - k * 10, 200 - k * 10, 0, 0, 160, 160);
+    out.push(await c.convertToBlob());
+  }
+  return out;
+}
+
 function maxDiff(a, b) {
   assert(a.length === b.length, `lengths differ: ${a.length} vs ${b.length}`);
   let worst = 0;
@@ -438,19 +452,7 @@ async function run() {
 
   await test('transfer learning: features once, new head, classify with new labels, save', async () => {
     // Two "objects": photos of the cat and of the rocket, with flips and crops as variety.
-    const make = async (name) => {
-      const bmp = await createImageBitmap(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
-      const out = [];
-      for (let k = 0; k < 5; k++) {
-        const c = new OffscreenCanvas(160, 160);
-        const ctx = c.getContext('2d');
-        if (k % 2) { ctx.translate(160, 0); ctx.scale(-1, 1); }
-        ctx.drawImage(bmp, k * 8, k * 6, 200 - k * 10, 200 - k * 10, 0, 0, 160, 160);
-        out.push(await c.convertToBlob());
-      }
-      return out;
-    };
-    const examples = [{ label: 'cat', images: await make('chelsea') }, { label: 'rocket', images: await make('rocket') }];
+    const examples = [{ label: 'cat', images: await variations('chelsea', 5) }, { label: 'rocket', images: await variations('rocket', 5) }];
     const phases = new Set();
     const r = await net.transfer(examples, { epochs: 10, batchSize: 4, validationSplit: 0.2, onProgress: (p) => phases.add(p.phase) });
     assert(phases.has('features') && phases.has('train'), `progress phases ${[...phases]}`);
@@ -489,19 +491,7 @@ async function run() {
   });
 
   await test('teaching further: a Glimpse export and a Teachable Machine model keep their classes', async () => {
-    const make = async (name, n) => {
-      const bmp = await createImageBitmap(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
-      const out = [];
-      for (let k = 0; k < n; k++) {
-        const c = new OffscreenCanvas(160, 160);
-        const ctx = c.getContext('2d');
-        if (k % 2) { ctx.translate(160, 0); ctx.scale(-1, 1); }
-        ctx.drawImage(bmp, k * 8, k * 6, 200 - k * 10, 200 - k * 10, 0, 0, 160, 160);
-        out.push(await c.convertToBlob());
-      }
-      return out;
-    };
-    const [cat, rocket, coffee] = await Promise.all([make('chelsea', 6), make('rocket', 6), make('coffee', 6)]);
+    const [cat, rocket, coffee] = await Promise.all([variations('chelsea', 6), variations('rocket', 6), variations('coffee', 6)]);
     const opts = { epochs: 15, batchSize: 4, validationSplit: 0 };
     // A Glimpse model of two classes, exported and imported as a person would.
     const first = await net.transfer([{ label: 'cat', images: cat.slice(0, 4) }, { label: 'rocket', images: rocket.slice(0, 4) }], opts);
