@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import http from 'node:http';
 
 /** The engines and where their browsers are. */
 export const ENGINES = ['chromium', 'firefox', 'webkit'];
@@ -86,55 +87,95 @@ function freePort() {
   });
 }
 
-async function webkitEngine() {
-  const binary = process.env.MINIBROWSER ?? MINIBROWSER.find((p) => existsSync(p));
-  if (!binary) throw new Error(`no MiniBrowser: looked in ${MINIBROWSER.join(', ')} (apt-get install webkit2gtk-driver)`);
+// One JSON request to WebKitWebDriver (node:http: fetch's 300 s header timeout would cut a long
+// script short), failing after `ms`.
+function request(base, method, path, body, ms) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(`${base}${path}`, { method, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          reject(new Error(`WebKitWebDriver ${method} ${path}: HTTP ${res.statusCode}, not JSON`));
+          return;
+        }
+        if (res.statusCode >= 400) reject(new Error(`WebKitWebDriver ${method} ${path}: ${json.value?.error}: ${json.value?.message}`));
+        else resolve(json.value);
+      });
+    });
+    req.setTimeout(ms, () => req.destroy(new Error(`WebKitWebDriver ${method} ${path}: no answer in ${ms / 1000} s`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// WebKitWebDriver on a free port (under Xvfb when there is no display), answering /status.
+async function startDriver() {
   const port = await freePort();
-  // MiniBrowser needs a display: a virtual one unless there is one already.
   const cmd = process.env.DISPLAY ? ['WebKitWebDriver', `--port=${port}`] : ['xvfb-run', '-a', 'WebKitWebDriver', `--port=${port}`];
   const driver = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let driverLog = '';
-  driver.stderr.on('data', (d) => (driverLog += d));
+  let log = '';
+  driver.stderr.on('data', (d) => (log += d));
   const base = `http://127.0.0.1:${port}`;
-  const call = async (method, path, body) => {
-    const r = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await r.json();
-    if (!r.ok) throw new Error(`WebKitWebDriver ${method} ${path}: ${json.value?.error}: ${json.value?.message}`);
-    return json.value;
-  };
-  for (let i = 0; ; i++) {
-    try {
-      await call('GET', '/status');
-      break;
-    } catch (e) {
-      if (i > 100) throw new Error(`WebKitWebDriver did not start: ${e.message}\n${driverLog}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const stop = () => {
     try {
       process.kill(-driver.pid, 'SIGTERM');
     } catch {}
   };
-  const sessions = [];
-  return {
+  for (let i = 0; ; i++) {
+    try {
+      await request(base, 'GET', '/status', undefined, 2000);
+      return { base, stop };
+    } catch (e) {
+      if (i > 100) {
+        stop();
+        throw new Error(`WebKitWebDriver did not start: ${e.message}\n${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// WebKit: one MiniBrowser session for the engine's life, each open() a fresh page load in it
+// (starting MiniBrowser is what occasionally hangs, so it happens once, with one retry).
+async function webkitEngine() {
+  const binary = process.env.MINIBROWSER ?? MINIBROWSER.find((p) => existsSync(p));
+  if (!binary) throw new Error(`no MiniBrowser: looked in ${MINIBROWSER.join(', ')} (apt-get install webkit2gtk-driver)`);
+  let driver = null;
+  let id = null;
+  const call = (method, path, body, ms = 900_000) => request(driver.base, method, path, body, ms);
+  const session = async () => {
+    for (let attempt = 0; ; attempt++) {
+      driver = await startDriver();
+      try {
+        const s = await call('POST', '/session', {
+          capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary, args: ['--automation'] } } },
+        }, 120_000);
+        await call('POST', `/session/${s.sessionId}/timeouts`, { script: 900_000, pageLoad: 120_000 });
+        return s;
+      } catch (e) {
+        driver.stop();
+        if (attempt >= 1) throw e;
+      }
+    }
+  };
+  const engine = {
     name: 'webkit',
     version: null,
     async open(url) {
-      const s = await call('POST', '/session', {
-        capabilities: { alwaysMatch: { 'webkitgtk:browserOptions': { binary, args: ['--automation'] } } },
-      });
-      const id = s.sessionId;
-      sessions.push(id);
-      this.version = s.capabilities.browserVersion;
-      await call('POST', `/session/${id}/timeouts`, { script: 900_000, pageLoad: 120_000 });
-      await call('POST', `/session/${id}/url`, { url });
+      if (!id) {
+        const s = await session();
+        id = s.sessionId;
+        engine.version = s.capabilities.browserVersion;
+      }
+      await call('POST', `/session/${id}/url`, { url }, 180_000);
       return {
-        goto: (u) => call('POST', `/session/${id}/url`, { url: u }),
+        goto: (u) => call('POST', `/session/${id}/url`, { url: u }, 180_000),
         // The expression's value (awaited), as JSON; a rejection becomes an Error here.
         async evaluate(expr) {
           const out = await call('POST', `/session/${id}/execute/async`, {
@@ -146,14 +187,14 @@ async function webkitEngine() {
           return out.v;
         },
         async screenshot() {},
-        async close() {
-          await call('DELETE', `/session/${id}`).catch(() => {});
-        },
+        // The session stays for the next page.
+        close: () => call('POST', `/session/${id}/url`, { url: 'about:blank' }, 60_000).catch(() => {}),
       };
     },
     async close() {
-      for (const id of sessions) await call('DELETE', `/session/${id}`).catch(() => {});
-      stop();
+      if (id) await call('DELETE', `/session/${id}`, undefined, 30_000).catch(() => {});
+      driver?.stop();
     },
   };
+  return engine;
 }
