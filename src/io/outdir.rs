@@ -152,7 +152,8 @@ mod tests {
 
     #[test]
     fn writes_whole_folders_and_refuses_busy_ones() {
-        let root = std::env::temp_dir().join(format!("glimpse-outdir-{}", std::process::id()));
+        // (Each test its own folder: the tests of one process run at the same time.)
+        let root = std::env::temp_dir().join(format!("glimpse-outdir-w-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let out = root.join("a/out");
         write_outdir(&out, &[("x.txt", b"1".to_vec()), ("y.txt", b"2".to_vec())]).unwrap();
@@ -169,7 +170,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn symlinks_and_files_are_refused_and_stale_partials_removed() {
-        let root = std::env::temp_dir().join(format!("glimpse-outdir-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("glimpse-outdir-s-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("target")).unwrap();
         std::os::unix::fs::symlink(root.join("target"), root.join("link")).unwrap();
