@@ -1,13 +1,13 @@
 // Glimpse's service worker: the page works offline once loaded. Same-origin GETs are answered
 // from the cache when the network fails (network first, so a new build is picked up), and the
 // app shell is cached at install.
-const CACHE = 'glimpse-v4';
+const CACHE = 'glimpse-v5';
 // The app shell only (a few hundred KB): the engines and the network are cached as the page
 // loads them (see 'keep'), so a CPU page never downloads the WebGPU engine and nothing is
 // downloaded twice.
 const SHELL = [
   './', 'index.html', 'www/app.js', 'www/store.js', 'www/style.css', 'www/icon.svg',
-  'pkg/index.js', 'pkg/client.js', 'pkg/worker.js',
+  'pkg/index.js', 'pkg/client.js', 'pkg/worker.js', 'pkg/thread.js',
 ];
 
 // The page names the large files it may have loaded before this worker controlled it (the
@@ -51,6 +51,21 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// Cross-origin isolation for hosts that cannot send headers (GitHub Pages, a plain file
+// server): the page's responses get COOP and COEP from here, so once this worker controls the
+// page (its second load) the page is isolated and the CPU engine runs with threads. Everything
+// the page loads is same-origin, which require-corp allows.
+function isolated(res) {
+  if (!res || res.type === 'opaque' || res.type === 'opaqueredirect' || res.status < 200 ||
+      res.status === 204 || res.status === 304 || res.headers.has('Cross-Origin-Embedder-Policy')) {
+    return res;
+  }
+  const headers = new Headers(res.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
@@ -69,15 +84,15 @@ self.addEventListener('fetch', (event) => {
       let res;
       if (hit && tag && req.mode !== 'navigate') {
         res = await fetch(req.url, { headers: { 'If-None-Match': tag }, cache: 'no-store', credentials: 'same-origin' });
-        if (res.status === 304) return hit;
+        if (res.status === 304) return isolated(hit);
       } else {
         res = await fetch(req.mode === 'navigate' ? req : new Request(req, { cache: 'no-cache' }));
       }
       // Kept as it streams to the page (a download's progress is not held back).
       if (res.ok) event.waitUntil(cache.put(key.href, res.clone()));
-      return res;
+      return isolated(res);
     } catch {
-      return hit ?? Response.error();
+      return hit ? isolated(hit) : Response.error();
     }
   })());
 });

@@ -8,6 +8,8 @@ import type {
 export class GlimpseWorker {
   constructor(url?: string | URL);
   ready(options?: Omit<ReadyOptions, never>): Promise<BackendInfo>;
+  /** poolReady() in the worker. */
+  poolReady(): Promise<number>;
   memoryBytes(): Promise<number>;
   /** The files the worker's engine was loaded from (glue and .wasm, absolute URLs). */
   engineFiles(): Promise<string[]>;

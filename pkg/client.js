@@ -93,6 +93,11 @@ export class GlimpseWorker {
   setLimits(limits) {
     return this.call('setLimits', [limits]);
   }
+  /** poolReady() in the worker: once the threaded engine's threads are up, how many calls use. */
+  poolReady() {
+    return this.call('poolReady');
+  }
+
   /** engineFiles() in the worker: the files its engine was loaded from. */
   engineFiles() {
     return this.call('engineFiles');

@@ -10,6 +10,10 @@ export interface BackendInfo {
   adapter: string;
   /** Why 'auto' chose the CPU, when it did. */
   reason?: 'no WebGPU adapter' | 'software WebGPU adapter';
+  /** On the CPU: the threads each call is shared out over (1 on the one-thread engine). */
+  threads?: number;
+  /** On the CPU with 1 thread: why not more (e.g. 'page not cross-origin isolated'). */
+  threadsReason?: string;
 }
 
 export interface ReadyOptions {
@@ -42,6 +46,11 @@ export interface ReadyOptions {
   glueUrl?: string | URL;
   /** Where the CPU-only engine's glue (wasm-cpu/glimpse.js) is served, if elsewhere. */
   cpuGlueUrl?: string | URL;
+  /**
+   * The CPU's threads: 'auto' (default: one per core, at most 8, where the threaded engine can
+   * run: a Web Worker of a cross-origin-isolated page), false (one thread) or a number (1-64).
+   */
+  threads?: 'auto' | false | number;
   /**
    * The engine's download, as its bytes arrive (only on the call that loads it). `total` is 0
    * when the server does not say, or sends the file compressed.
@@ -325,6 +334,8 @@ export class Model {
 
 export function ready(options?: ReadyOptions): Promise<BackendInfo>;
 export function backendInfo(): BackendInfo | null;
+/** Resolves once the threaded engine's workers have started: to the threads calls now use. */
+export function poolReady(): Promise<number>;
 export function memoryBytes(): number;
 /** Sizes refused before allocating, in float32 values. */
 export interface Limits {

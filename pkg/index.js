@@ -26,6 +26,17 @@ const ENGINES = {
     wasm: () => new URL('./wasm-cpu/glimpse_bg.wasm', import.meta.url),
     relaxed: () => new URL('./wasm-cpu/glimpse_relaxed_bg.wasm', import.meta.url),
   },
+  // The CPU engine with threads (wasm atomics, shared memory): a pool of Web Workers
+  // (thread.js) that each instantiate this module on its memory splits every large product
+  // and depthwise convolution. Only for cross-origin-isolated pages (SharedArrayBuffer) and only
+  // inside a worker (the engine's thread waits on the pool, which a page's main thread may not).
+  threads: {
+    glue: () => import('./wasm-threads/glimpse.js'),
+    glueUrl: () => new URL('./wasm-threads/glimpse.js', import.meta.url),
+    wasm: () => new URL('./wasm-threads/glimpse_bg.wasm', import.meta.url),
+    relaxed: () => new URL('./wasm-threads/glimpse_relaxed_bg.wasm', import.meta.url),
+    thread: () => new Worker(new URL('./thread.js', import.meta.url), { type: 'module' }),
+  },
 };
 
 // The smallest module that uses relaxed SIMD: one function returning
@@ -108,6 +119,7 @@ function engineCrashed(state, message) {
     'call, and models loaded before must be loaded again',
   );
   state.fail(state.dead);
+  for (const w of state.pool?.workers ?? []) w.terminate();
   delete loadingEngines[state.kind];
   restarts[state.kind] = (restarts[state.kind] ?? 0) + 1;
   if (engineState === state) {
@@ -146,9 +158,9 @@ async function onEngine(state, promise) {
   }
 }
 
-// Loads (once) and instantiates the engine `kind` ('full' or 'cpu'). `over` overrides where its
-// files are: `wasm` (a URL of its .wasm file, or the compiled module itself) and `glue` (a URL of
-// its glimpse.js). The compiled module is kept: helper workers (features({ workers })) instantiate
+// Loads (once) and instantiates the engine `kind` ('full', 'cpu' or 'threads'). `over` overrides
+// where its files are: `wasm` (a URL of its .wasm file, or the compiled module itself) and `glue`
+// (a URL of its glimpse.js); for 'threads', `threads` is the pool's size. The compiled module is kept: helper workers (features({ workers })) instantiate
 // the same one, with its optimised code, instead of compiling their own.
 function loadEngine(kind, over = {}, onProgress) {
   if (!loadingEngines[kind]) {
@@ -162,8 +174,21 @@ function loadEngine(kind, over = {}, onProgress) {
       // (A module given compiled keeps the file it was compiled from, when known.)
       const wasmFile = source instanceof WebAssembly.Module ? files[kind]?.[1] : new URL(String(source), base).href;
       files[kind] = [new URL(String(over.glue ?? ENGINES[kind].glueUrl()), base).href, wasmFile].filter(Boolean);
+      if (kind === 'threads') files[kind].push(new URL('./thread.js', import.meta.url).href);
       const exports = await mod.default({ module_or_path: module });
       const state = newEngineState(kind);
+      // The pool starts in the background (its workers take a few hundred ms): calls run on
+      // this thread alone until it is up, or for good if it fails.
+      if (kind === 'threads') {
+        state.pool = { workers: [], threads: over.threads };
+        state.poolStarted = startPool(mod, module, exports.memory, over.threads, state).catch((e) => {
+          state.pool.threads = 1;
+          state.pool.reason = `the threaded engine's workers failed to start: ${e.message}`;
+          if (engineState === state && readyInfo) {
+            readyInfo = { ...readyInfo, threads: 1, threadsReason: state.pool.reason };
+          }
+        });
+      }
       mod.setPanicHandler?.((message) => {
         engineCrashed(state, message);
       });
@@ -175,6 +200,63 @@ function loadEngine(kind, over = {}, onProgress) {
     });
   }
   return loadingEngines[kind];
+}
+
+// Whether this context can run the threaded engine: shared memory (a cross-origin-isolated page)
+// and a worker's thread, which may wait on the pool (a page's main thread may not block), with
+// Workers to start the pool from. Else a reason why not.
+function threadsUnavailable() {
+  if (!globalThis.crossOriginIsolated) return 'page not cross-origin isolated';
+  // (WebKitGTK isolates pages but does not enable SharedArrayBuffer.)
+  if (typeof SharedArrayBuffer !== 'function') return 'this browser has no SharedArrayBuffer';
+  if (typeof WorkerGlobalScope === 'undefined' || !(globalThis instanceof WorkerGlobalScope)) {
+    return 'not in a Web Worker (the page\'s main thread may not wait on threads)';
+  }
+  if (typeof Worker !== 'function') return 'no Web Workers in this worker';
+  return null;
+}
+
+// The threads a pool gets by default: one per core, at most 8, and at most 2 on devices that say
+// they have 2 GB of memory or less (each pool worker holds an instance and its stack).
+function defaultThreads() {
+  const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
+  const memory = typeof navigator !== 'undefined' ? navigator.deviceMemory : undefined;
+  return Math.max(1, Math.min(cores, 8, memory !== undefined && memory <= 2 ? 2 : 8));
+}
+
+// How long a pool worker may take to start (download the glue, instantiate) before the
+// one-thread engine is used instead.
+const POOL_START_MS = 20000;
+
+// Starts the threaded engine's pool for `count` threads: `count` - 1 workers (thread.js) on
+// `memory`, the engine's own thread being the last (src/wasm/threads.rs), kept in
+// `state.pool.workers`. Rejects (the workers gone) when one fails or does not start in time.
+async function startPool(mod, module, memory, count, state) {
+  const workers = state.pool.workers;
+  try {
+    await Promise.all(Array.from({ length: count - 1 }, () => new Promise((resolve, reject) => {
+      const w = ENGINES.threads.thread();
+      workers.push(w);
+      const timer = setTimeout(() => reject(error(`a thread did not start in ${POOL_START_MS / 1000} s`)), POOL_START_MS);
+      w.onmessage = ({ data }) => {
+        clearTimeout(timer);
+        if (data?.type === 'glimpse-thread-ready') resolve();
+        else reject(error(`a thread failed to start: ${data?.message ?? 'unknown error'}`));
+      };
+      w.onerror = (ev) => {
+        clearTimeout(timer);
+        ev.preventDefault?.();
+        reject(error(`a thread failed to start: ${ev.message ?? 'unknown error'}`));
+      };
+      w.postMessage({ type: 'glimpse-thread', module, memory });
+    })));
+    if (state.dead) throw error('the engine stopped');
+    mod.startThreads(workers.length);
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    workers.length = 0;
+    throw e;
+  }
 }
 
 // The engine's glue module. After a crash it is imported afresh from its file (its state belongs
@@ -238,10 +320,21 @@ function isSoftware(adapter) {
  * is already loaded or `wasmUrl` (the full build's .wasm) is given without `cpuWasmUrl`. Models
  * made before a later ready() switched engines keep working on theirs. `onProgress({ phase:
  * 'engine', loaded, total })` follows the engine's download (the call that loads it).
+ *
+ * `threads` ('auto', false, or a number): in a Web Worker of a cross-origin-isolated page the CPU
+ * runs on the threaded engine (wasm-threads/), which shares out each prediction's large products
+ * and convolutions over `threads` threads (default: one per core, at most 8): this one and
+ * `threads` - 1 pool workers, started in the background (until they are up, calls run on this
+ * thread alone). Its results are the same, bit for bit. The result's `threads` says how many it
+ * uses (1 on the one-thread engine) and `threadsReason` why not more (for example 'page not
+ * cross-origin isolated'); see also poolReady().
  */
-export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, onProgress } = {}) {
+export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, threads = 'auto', onProgress } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
+  }
+  if (threads !== 'auto' && threads !== false && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
+    throw error(`ready(): threads must be 'auto', false or a whole number from 1 to 64, found ${describe(threads)}`);
   }
   const onlyFull = (wasmUrl !== undefined || glueUrl !== undefined) &&
     cpuWasmUrl === undefined && cpuGlueUrl === undefined;
@@ -249,7 +342,25 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cp
   const autoCpu = backend === 'auto' && (!adapter || isSoftware(adapter));
   let kind = 'full';
   if (engineKind !== 'full' && !onlyFull && (backend === 'cpu' || autoCpu)) kind = 'cpu';
-  const engine = await loadEngine(
+  // The CPU with threads where this context allows them (an engine in use keeps its kind).
+  let threadsReason = null;
+  let engine = null;
+  if (kind === 'cpu') {
+    const count = threads === 'auto' ? defaultThreads() : threads === false ? 1 : threads;
+    threadsReason = engineKind === 'cpu' ? 'the one-thread engine is already in use'
+      : count < 2 ? (threads === 'auto' ? 'one core' : 'one thread asked for')
+      : cpuWasmUrl !== undefined || cpuGlueUrl !== undefined ? 'cpuWasmUrl or cpuGlueUrl given'
+      : threadsUnavailable();
+    if (!threadsReason) {
+      try {
+        engine = await loadEngine('threads', { threads: count }, onProgress);
+        kind = 'threads';
+      } catch (e) {
+        threadsReason = `the threaded engine failed to start: ${asError(e).message}`;
+      }
+    }
+  }
+  engine ??= await loadEngine(
     kind,
     kind === 'cpu' ? { wasm: cpuWasmUrl, glue: cpuGlueUrl } : { wasm: wasmUrl, glue: glueUrl },
     onProgress,
@@ -263,6 +374,11 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cp
   if (autoCpu && info.backend === 'cpu') {
     info = { ...info, reason: adapter ? 'software WebGPU adapter' : 'no WebGPU adapter' };
   }
+  if (info.backend === 'cpu') {
+    info = { ...info, threads: engine.state.pool?.threads ?? 1 };
+    threadsReason ??= engine.state.pool?.reason ?? null;
+    if (threadsReason) info.threadsReason = threadsReason;
+  }
   wasm = engine.mod;
   engineState = engine.state;
   engineKind = kind;
@@ -272,7 +388,7 @@ export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cp
     info = { ...info, adapter: describeAdapter(adapter ?? (await browserAdapter()), info.adapter) };
   }
   readyInfo = info;
-  lastReady = { backend, wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl };
+  lastReady = { backend, wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, threads };
   return { ...readyInfo };
 }
 
@@ -308,6 +424,16 @@ export async function setLimits(limits = {}) {
   }
   limitsAsked = { ...(limitsAsked ?? {}), ...limits };
   return result;
+}
+
+/**
+ * Resolves once the threaded engine's pool workers have started (at once on any other engine):
+ * to the threads calls now use (1 where the workers failed, backendInfo().threadsReason says why).
+ */
+export async function poolReady() {
+  await ensureReady();
+  await engineState?.poolStarted;
+  return engineState?.pool?.threads ?? 1;
 }
 
 /** The backend in use, or null before ready(). */
@@ -1058,8 +1184,9 @@ export class Model {
       (typeof Blob !== 'undefined' && x instanceof Blob) ||
       (typeof ImageBitmap !== 'undefined' && x instanceof ImageBitmap) ||
       isPixels(x);
+    // The threaded engine already uses every core in each call: helpers would only add memory.
     if (count < 1 || typeof Worker === 'undefined' || readyInfo?.backend !== 'cpu' ||
-        !run.list.every(cloneable)) {
+        (readyInfo.threads ?? 1) > 1 || !run.list.every(cloneable)) {
       return;
     }
     const source = run.copy.save().then((s) => ({

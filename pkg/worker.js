@@ -42,6 +42,7 @@ const ops = {
     glimpse.ready({ ...options, onProgress: (p) => postMessage({ id, event: 'progress', payload: p }) }),
   memory: () => glimpse.memoryBytes(),
   engineFiles: () => glimpse.engineFiles(),
+  poolReady: () => glimpse.poolReady(),
   setLimits: (id, limits) => glimpse.setLimits(limits),
   startHelper: async (id, options, source) => {
     await glimpse.ready(options);

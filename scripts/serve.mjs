@@ -121,6 +121,12 @@ async function handle(req, res, { zooDir, isolate, extra, link }) {
   res.setHeader('etag', etag);
   res.setHeader('last-modified', modified);
   res.setHeader('cache-control', 'no-cache');
+  // On every answer, a 304 too: WebKit takes a revalidated file's policies from the 304, and a
+  // second worker of an isolated page failed to start without them.
+  if (isolate) {
+    res.setHeader('cross-origin-opener-policy', 'same-origin');
+    res.setHeader('cross-origin-embedder-policy', 'require-corp');
+  }
   const inm = req.headers['if-none-match'];
   const ims = Date.parse(req.headers['if-modified-since'] ?? '');
   const fresh = inm !== undefined
@@ -135,10 +141,6 @@ async function handle(req, res, { zooDir, isolate, extra, link }) {
   res.statusCode = 200;
   res.setHeader('content-type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
   res.setHeader('content-length', st.size);
-  if (isolate) {
-    res.setHeader('cross-origin-opener-policy', 'same-origin');
-    res.setHeader('cross-origin-embedder-policy', 'require-corp');
-  }
   if (req.method === 'HEAD' || st.size === 0) {
     close(fd, () => {});
     res.end();
@@ -209,6 +211,8 @@ export function serve({ port = 8080, host = '127.0.0.1', zooDir = process.env.GL
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8080);
-  const server = await serve({ port, host: process.env.HOST ?? '127.0.0.1' });
+  // Cross-origin isolated (COOP + COEP), so the page's CPU engine runs with threads; ISOLATE=0
+  // serves it as a host without those headers would (the service worker then adds them).
+  const server = await serve({ port, host: process.env.HOST ?? '127.0.0.1', isolate: process.env.ISOLATE !== '0' });
   console.log(`Glimpse at http://${server.address().address}:${server.address().port}/`);
 }

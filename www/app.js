@@ -72,10 +72,14 @@ const MB = (n) => (n / 1e6).toFixed(1);
 
 function backendText(info) {
   if (info.backend === 'webgpu') return `WebGPU — ${info.adapter}`;
-  if (info.requested === 'cpu') return 'CPU (WebAssembly), as asked by ?backend=cpu';
+  // Which CPU engine: threads (a cross-origin-isolated page) or one thread, and why.
+  const cpu = (info.threads ?? 1) > 1
+    ? `CPU (WebAssembly, ${info.threads} threads)`
+    : `CPU (WebAssembly, 1 thread${info.threadsReason ? `: ${info.threadsReason}` : ''})`;
+  if (info.requested === 'cpu') return `${cpu}, as asked by ?backend=cpu`;
   return info.reason === 'software WebGPU adapter'
-    ? 'CPU (WebAssembly) — this browser\'s WebGPU runs in software, slower than Glimpse on the CPU'
-    : 'CPU (WebAssembly) — this browser has no WebGPU adapter, so Glimpse computes on the CPU';
+    ? `${cpu} — this browser's WebGPU runs in software, slower than Glimpse on the CPU`
+    : `${cpu} — this browser has no WebGPU adapter, so Glimpse computes on the CPU`;
 }
 
 // ---------- tabs (arrow keys move between them) ----------

@@ -7,9 +7,9 @@
 //! inputs at one fixed offset from the output's, so a tap is one contiguous multiply-add over
 //! the whole output plane, which the compiler vectorises (wasm SIMD, SSE/AVX, NEON).
 //!
-//! Natively the channels are shared out among the machine's cores (rayon), and on
-//! x86-64 with AVX2 the loops are compiled a second time for it (chosen at run time). In the
-//! browser they run on the page's one thread.
+//! The channels are shared out over [`crate::pool`]'s threads (natively the cores; in the
+//! browser the threaded engine's workers), and on x86-64 with AVX2 the loops are compiled a
+//! second time for it (chosen at run time).
 
 use core::mem::MaybeUninit;
 
@@ -117,36 +117,22 @@ pub fn depthwise_nchw(
 }
 
 /// Multiply-adds per thread below which splitting a call costs more than it saves.
-#[cfg(not(target_arch = "wasm32"))]
 const MIN_WORK_PER_THREAD: usize = 200_000;
 
-/// How many threads a call with `work` multiply-adds gets: natively up to the machine's cores;
-/// in the browser one (the page's).
+/// How many threads a call with `work` multiply-adds gets: up to [`crate::pool::threads`].
 fn threads(work: usize) -> usize {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = work;
-        1
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores =
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        cores.min(work / MIN_WORK_PER_THREAD).max(1)
-    }
+    crate::pool::threads()
+        .min(work / MIN_WORK_PER_THREAD)
+        .max(1)
 }
 
-/// Runs `jobs`: in parallel on rayon's pool (natively, when `threads` > 1), else one after the
-/// other on this thread.
+/// Runs `jobs`: in parallel over [`crate::pool`]'s threads when `threads` > 1, else one after
+/// the other on this thread.
 fn run_jobs<'a>(jobs: Vec<Job<'a>>, threads: usize, f: &(dyn Fn(Job<'a>) + Sync)) {
-    #[cfg(not(target_arch = "wasm32"))]
     if threads > 1 {
-        use rayon::prelude::*;
-        jobs.into_par_iter().for_each(f);
+        crate::pool::for_each_owned(jobs, f);
         return;
     }
-    let _ = threads;
     jobs.into_iter().for_each(f);
 }
 

@@ -80,8 +80,8 @@ impl PackedWeights {
 /// `out[r][j] = clip(bias[r] + sum_k w[r][k] * x[k][j])` for `x` `[depth, n]` and `out`
 /// `[rows, n]`, both row-major; `clip` `(lo, hi)` as [`crate::elementwise::clamp_value`].
 /// Every one of the first `rows * n` values of `out` is written, so it need not be initialised.
-/// Natively with `parallel`, the panels are shared out on rayon's pool (each thread packs the
-/// blocks of `x` it reads); in the browser `parallel` is ignored.
+/// With `parallel`, the panels are shared out over [`crate::pool`]'s threads (each packs the
+/// blocks of `x` it reads).
 ///
 /// # Panics
 /// When a slice is shorter than the shapes say.
@@ -102,18 +102,41 @@ pub fn gemm_bias_clip(
     bias_padded[..rows].copy_from_slice(&bias[..rows]);
     let job = Job { x, n, depth, clip };
     let out = &mut out[..rows * n];
-    #[cfg(not(target_arch = "wasm32"))]
-    if parallel && rows > MR && n > 0 && depth > 0 {
-        use rayon::prelude::*;
-        let panels = rows.div_ceil(MR);
-        let per = panels.div_ceil(rayon::current_num_threads()).max(1);
-        out.par_chunks_mut(per * MR * n)
-            .zip(w.panels.par_chunks(per * MR * depth))
-            .zip(bias_padded.par_chunks(per * MR))
-            .for_each(|((out, panels), bias)| job.run(panels, bias, out));
+    let threads = crate::pool::threads();
+    let blocks = n.div_ceil(NR);
+    if parallel && threads > 1 && blocks > 1 && depth > 0 {
+        // By columns: each thread packs only the blocks of `x` it reads, into its own
+        // contiguous copy, and writes its columns of `out`.
+        let tasks = threads.min(blocks);
+        let per = blocks.div_ceil(tasks) * NR;
+        let dst = crate::pool::Shared::new(out.as_mut_ptr());
+        crate::pool::for_each(n.div_ceil(per), &|t| {
+            let j0 = t * per;
+            let cols = per.min(n - j0);
+            let mut part = Vec::with_capacity(depth * cols);
+            for k in 0..depth {
+                part.extend_from_slice(&x[k * n + j0..k * n + j0 + cols]);
+            }
+            let mut local: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * cols);
+            // SAFETY: MaybeUninit values need no initialisation.
+            unsafe { local.set_len(rows * cols) };
+            let sub = Job {
+                x: &part,
+                n: cols,
+                depth,
+                clip,
+            };
+            sub.run(&w.panels, &bias_padded, &mut local);
+            for (r, row) in local.chunks_exact(cols).enumerate() {
+                // SAFETY: this task alone writes columns j0 .. j0 + cols of each row of `out`
+                // (rows * n values, alive for the call).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst.get().add(r * n + j0), cols)
+                };
+            }
+        });
         return;
     }
-    let _ = parallel;
     job.run(&w.panels, &bias_padded, out);
 }
 

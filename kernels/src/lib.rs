@@ -28,6 +28,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;
+pub mod pool;
 pub mod resample;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd;

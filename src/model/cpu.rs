@@ -170,16 +170,8 @@ pub fn gemm_conv2d(
     };
     let images = &mut out.spare_capacity_mut()[..total];
     if cout * ohw > 0 {
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            use rayon::prelude::*;
-            images
-                .par_chunks_mut(cout * ohw)
-                .enumerate()
-                .for_each(image);
-        }
-        #[cfg(target_arch = "wasm32")]
-        images.chunks_mut(cout * ohw).enumerate().for_each(image);
+        // The images of a batch over the kernels' threads.
+        glimpse_kernels::pool::for_each_chunk_mut(images, cout * ohw, &|i, dst| image((i, dst)));
     }
     // SAFETY: gemm_bias_clip wrote every value of each image's [cout, ohw] (its contract), and
     // the images cover the first `total` values.
@@ -187,17 +179,11 @@ pub fn gemm_conv2d(
     Tensor::from_data(TensorData::new(out, [g.batch, cout, oh, ow]), &device)
 }
 
-/// Whether one image's product of `work` multiply-adds is also split across the cores: natively
-/// when the batch alone cannot keep them busy and the product is large (burn's threshold for its
-/// `gemm`, 192^3); never in the browser (one thread).
+/// Whether one image's product of `work` multiply-adds is also split across the kernels' threads
+/// (natively the cores, in the threaded browser engine its workers): when the batch alone
+/// cannot keep them busy and the product is large (burn's threshold for its `gemm`, 192^3).
 fn split_product(batch: usize, work: usize) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    return batch < rayon::current_num_threads() && work >= 192 * 192 * 192;
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = (batch, work);
-        false
-    }
+    batch < glimpse_kernels::pool::threads() && work >= 192 * 192 * 192
 }
 
 /// Whether [`clamp`] applies to `x`: natively, `f32` on the plain CPU backend (burn's ops do

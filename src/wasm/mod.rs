@@ -10,6 +10,9 @@
 //!   result when it ends, so a `predict` during `fit` sees the previous weights instead of
 //!   failing, and a stopped `fit` keeps what it learned.
 
+#[cfg(feature = "threads")]
+mod threads;
+
 use crate::model::Model;
 use crate::train::{self, Dataset, EpochLog, FitConfig, OptimizerConfig, Samples};
 use crate::weights::archive;
