@@ -147,6 +147,7 @@ export class RemoteModel {
     this.labels = info.labels;
     this.preprocessing = info.preprocessing;
     this.featuresLayer = info.featuresLayer;
+    if (info.files) this.files = info.files;
     this.params = info.params;
     this.summaryText = info.summary;
   }

@@ -308,6 +308,8 @@ export class Model {
   labels: string[] | null;
   preprocessing: Preprocessing | null;
   featuresLayer: string | null;
+  /** The URLs a loadPretrained() model came from (its weights file among them); else absent. */
+  files?: string[];
   readonly inputShape: (number | null)[];
   readonly outputShape: (number | null)[];
   readonly layerNames: string[];
@@ -359,7 +361,13 @@ export function parseLabels(text: string): string[];
 export function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
 export function loadPretrained(
   name?: 'efficientnet-lite0' | 'efficientnet-lite1' | 'efficientnet-lite2',
-  options?: { baseUrl?: string | URL; onProgress?: (p: { loaded: number; total: number }) => void; warmUp?: boolean },
+  options?: {
+    baseUrl?: string | URL;
+    onProgress?: (p: { loaded: number; total: number }) => void;
+    warmUp?: boolean;
+    /** 'float16' (default: half the download, falls back to float32 where absent) or 'float32'. */
+    precision?: 'float16' | 'float32';
+  },
 ): Promise<Model>;
 export function createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<Model>;
 export function imagePixels(image: ImageInput): Promise<ImageData>;

@@ -687,11 +687,17 @@ const PRETRAINED = {
 
 /**
  * Loads a pretrained network ('efficientnet-lite0', '-lite1' or '-lite2') converted by
- * `glimpse zoo fetch NAME` from `baseUrl` (a folder with
- * model.json, model.weights.h5, labels.txt, preprocessing.json). onProgress({ loaded, total })
- * reports the weights download.
+ * `glimpse zoo fetch NAME` from `baseUrl` (a folder with model.json, model.f16.weights.h5 and/or
+ * model.weights.h5, labels.txt, preprocessing.json). `precision` 'float16' (default) downloads
+ * the weights stored as float16 (half the bytes, expanded to float32 at load: top-1 the same as
+ * float32's on every photo of the tests' sets but near-ties), falling back to the float32 file
+ * where there is none; 'float32' the float32 file. onProgress({ loaded, total }) reports the
+ * weights download. The model's `files` lists the URLs it came from.
  */
-export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onProgress, warmUp } = {}) {
+export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onProgress, warmUp, precision = 'float16' } = {}) {
+  if (precision !== 'float16' && precision !== 'float32') {
+    throw error(`loadPretrained(): precision must be 'float16' or 'float32', found ${describe(precision)}`);
+  }
   const known = PRETRAINED[name];
   if (!known) {
     throw error(`loadPretrained(): unknown network '${name}'; available: ${Object.keys(PRETRAINED).join(', ')}`);
@@ -702,14 +708,17 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
   );
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   // All four downloads at once (the weights are most of the bytes).
+  const weightsFile = { url: null };
   const [structure, labels, pre, weights] = await Promise.all([
     fetchOk(new URL('model.json', base), 'the model structure').then((r) => r.text()),
     fetchOk(new URL('labels.txt', base), 'the labels').then((r) => r.text()),
     fetchOk(new URL('preprocessing.json', base), 'the preprocessing').then((r) => r.json()),
-    fetchOk(new URL('model.weights.h5', base), 'the weights').then((r) => readWithProgress(r, onProgress)),
+    fetchWeights(base, precision, weightsFile).then((r) => readWithProgress(r, onProgress)),
   ]);
   try {
-    return await loadModel(
+    const files = ['model.json', 'labels.txt', 'preprocessing.json'].map((f) => new URL(f, base).href);
+    files.push(weightsFile.url);
+    const model = await loadModel(
       {
         structure,
         weights,
@@ -719,11 +728,34 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
       },
       { warmUp },
     );
+    model.files = files;
+    return model;
   } finally {
     // The engine has copied the weights; detaching our download frees its ~19 MB now
     // instead of whenever the garbage collector gets to large buffers.
     weights.buffer.transfer?.(0);
   }
+}
+
+// The pretrained weights' response: the float16 file unless float32 is asked for or the folder
+// has none (a folder converted before the float16 copy existed). Sets `file.url`.
+async function fetchWeights(base, precision, file) {
+  if (precision === 'float16') {
+    const url = new URL('model.f16.weights.h5', base);
+    let response = null;
+    try {
+      response = await fetch(url);
+    } catch {
+      response = null;
+    }
+    if (response?.ok) {
+      file.url = url.href;
+      return response;
+    }
+  }
+  const url = new URL('model.weights.h5', base);
+  file.url = url.href;
+  return fetchOk(url, 'the weights');
 }
 
 async function readWithProgress(response, onProgress) {

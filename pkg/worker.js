@@ -22,6 +22,7 @@ function describe(model) {
     labels: model.labels,
     preprocessing: model.preprocessing,
     featuresLayer: model.featuresLayer,
+    files: model.files,
   };
 }
 

@@ -461,3 +461,50 @@ fn lite1_and_lite2_classify_the_golden_photos() {
         }
     }
 }
+
+#[test]
+fn float16_weights_give_the_reference_top1_at_half_the_size() {
+    // model.f16.weights.h5 (what the page downloads): kernels in float16, vectors in float32.
+    let d = zoo_dir();
+    let json = std::fs::read_to_string(d.join("model.json")).unwrap();
+    let half = std::fs::read(d.join("model.f16.weights.h5")).unwrap();
+    let full_size = std::fs::metadata(d.join("model.weights.h5")).unwrap().len();
+    let ratio = half.len() as f64 / full_size as f64;
+    assert!(
+        (0.45..0.55).contains(&ratio),
+        "float16 file is {ratio:.3} of float32's"
+    );
+    let m16 = Model::from_json_and_weights(&json, half, "model.f16.weights.h5", &default_device())
+        .unwrap();
+    let mut x = Vec::new();
+    for p in PHOTOS {
+        x.extend(exact_input(p));
+    }
+    let (y16, _) = m16.predict(x.clone(), &[7, 224, 224, 3]).unwrap();
+    let (y32, _) = model().predict(x, &[7, 224, 224, 3]).unwrap();
+    for (i, p) in PHOTOS.iter().enumerate() {
+        let (want, _) = npy(&fx(&format!("{p}_logits_f32.npy")));
+        let got = &y16[i * 1000..(i + 1) * 1000];
+        let probs = |v: &[f32]| {
+            let m = v.iter().copied().fold(f32::MIN, f32::max);
+            let e: Vec<f32> = v.iter().map(|z| (z - m).exp()).collect();
+            let s: f32 = e.iter().sum();
+            e.into_iter().map(|z| z / s).collect::<Vec<_>>()
+        };
+        // The model ends in softmax: compare probabilities with the reference's.
+        let want = probs(&want);
+        let dp = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let d32 = got
+            .iter()
+            .zip(&y32[i * 1000..(i + 1) * 1000])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!("{p}: max |p16 - p_ref| {dp:.2e}, |p16 - p32| {d32:.2e}");
+        assert_eq!(top_k(got, 1), top_k(&want, 1), "{p}: top-1");
+        assert!(dp <= 1e-2 && d32 <= 1e-2, "{p}: {dp} {d32}");
+    }
+}

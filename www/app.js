@@ -196,7 +196,8 @@ async function start() {
     // (WebKit) would otherwise download the engines this page never uses.
     const urls = [
       ...(await glimpse.engineFiles()),
-      ...['model.json', 'model.weights.h5', 'labels.txt', 'preprocessing.json'].map((f) => new URL(`../models/efficientnet-lite0/${f}`, import.meta.url).href),
+      // The network's files as it loaded them (its float16 or float32 weights, not both).
+      ...(state.pretrained?.files ?? []),
     ];
     await new Promise((resolve) => {
       const { port1, port2 } = new MessageChannel();

@@ -106,6 +106,10 @@ enum Command {
         /// Class names, one per line (default: a Teachable Machine metadata.json beside it).
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// Store the kernels as float16: about half the file, which Keras loads into its
+        /// float32 variables (predictions move by about 1e-3).
+        #[arg(long)]
+        float16: bool,
     },
     /// Print Keras' summary table of a model.
     Summary {
@@ -307,6 +311,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             weights,
             labels,
+            float16,
         } => {
             if ext(&out) != "keras" {
                 return Err(Error::input(
@@ -322,7 +327,15 @@ fn run(cli: Cli) -> Result<()> {
             let structure =
                 glimpse::keras::write::keras3_structure(&m.spec, |t| m.graph.shape_of(&m.spec, t))?
                     .to_string();
-            let h5 = glimpse::weights::write::keras3_weights(&m)?;
+            let h5 = if float16 {
+                glimpse::weights::write::keras3_weights_with(
+                    &m,
+                    &m.keras_values()?,
+                    glimpse::weights::write::Precision::Float16,
+                )?
+            } else {
+                glimpse::weights::write::keras3_weights(&m)?
+            };
             let text = labels.map(|l| l.join("\n") + "\n");
             let extra: Vec<(&str, &[u8])> = text
                 .as_ref()

