@@ -3,6 +3,9 @@ TF.js computes the same network with the same weights (used by the browser bench
 
     python bench/tfjs_export.py ZOO_DIR OUT_DIR                  # ZOO_DIR/model.json + model.weights.h5
     python bench/tfjs_export.py STRUCTURE.json WEIGHTS.h5 OUT_DIR
+    ... --float16      kernels stored as float16 (TF.js' own weight quantization, dequantized to
+                       float32 at load: its smallest download that computes in float32), vectors
+                       kept float32, as Glimpse's model.f16.weights.h5
 
 OUT_DIR gets model.json ({format: "layers-model", modelTopology, weightsManifest}) and
 group1-shard*.bin (little-endian float32, 4 MiB shards). The topology is written the way Keras 2
@@ -157,7 +160,7 @@ def functional_layers(model):
     return layers, [[layers[0]["name"], 0, 0]], [[prev, 0, 0]]
 
 
-def export_tfjs(structure_path, weights_path, out_dir):
+def export_tfjs(structure_path, weights_path, out_dir, float16=False):
     model = read_json(structure_path)
     layers, inputs, outputs = functional_layers(model)
     inputs = [inputs] if inputs and not isinstance(inputs[0], list) else inputs
@@ -177,7 +180,8 @@ def export_tfjs(structure_path, weights_path, out_dir):
         "backend": "tensorflow",
     }
     os.makedirs(out_dir, exist_ok=True)
-    blob = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes() for _, a in all_weights)
+    half = lambda a: float16 and a.ndim >= 2
+    blob = b"".join(np.ascontiguousarray(a, dtype="<f2" if half(a) else "<f4").tobytes() for _, a in all_weights)
     count = max(1, -(-len(blob) // SHARD_BYTES))
     paths = []
     for i in range(count):
@@ -185,8 +189,12 @@ def export_tfjs(structure_path, weights_path, out_dir):
         with open(os.path.join(out_dir, path), "wb") as f:
             f.write(blob[i * SHARD_BYTES:(i + 1) * SHARD_BYTES])
         paths.append(path)
-    manifest = [{"paths": paths, "weights": [{"name": n, "shape": list(a.shape), "dtype": "float32"}
-                                             for n, a in all_weights]}]
+    def entry(n, a):
+        e = {"name": n, "shape": list(a.shape), "dtype": "float32"}
+        if half(a):
+            e["quantization"] = {"dtype": "float16", "original_dtype": "float32"}
+        return e
+    manifest = [{"paths": paths, "weights": [entry(n, a) for n, a in all_weights]}]
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump({"format": "layers-model", "generatedBy": "glimpse bench/tfjs_export.py",
                    "convertedBy": None, "modelTopology": topology, "weightsManifest": manifest}, f)
@@ -194,12 +202,12 @@ def export_tfjs(structure_path, weights_path, out_dir):
 
 
 if __name__ == "__main__":
-    a = sys.argv[1:]
+    a = [x for x in sys.argv[1:] if x != "--float16"]
     if len(a) == 2:
         structure, weights, out = os.path.join(a[0], "model.json"), os.path.join(a[0], "model.weights.h5"), a[1]
     elif len(a) == 3:
         structure, weights, out = a
     else:
         raise SystemExit(__doc__)
-    n, size = export_tfjs(structure, weights, out)
+    n, size = export_tfjs(structure, weights, out, float16="--float16" in sys.argv)
     print(f"wrote {out}/model.json ({n} weights, {size:,} bytes)")

@@ -1,9 +1,14 @@
-// One engine per (fresh) page: ?engine=glimpse-cpu | glimpse-webgpu | ort-wasm | ort-webgpu |
-// tfjs-wasm | tfjs-webgl | tfjs-webgpu. EfficientNet-Lite0 with the same weights everywhere
-// (Glimpse's converted Keras model; ORT gets the ONNX file bench/onnx_export.py writes from it,
-// TF.js the layers-format model bench/tfjs_export.py writes from it). Workloads (?work=, comma
-// separated, default all):
-//   first     only the time to the first prediction (run.mjs's repeats on fresh pages);
+// One engine per (fresh) page: ?engine=glimpse-cpu | glimpse-cpu-worker | glimpse-cpu-workers |
+// glimpse-webgpu | ort-wasm | ort-wasm-threads | ort-webgpu | tfjs-wasm | tfjs-webgl | tfjs-webgpu.
+// EfficientNet-Lite0 with the same weights everywhere (Glimpse's converted Keras model; ORT gets
+// the ONNX file bench/onnx_export.py writes from it, TF.js the layers-format model
+// bench/tfjs_export.py writes from it). Each engine takes its best configuration for the page it
+// is on: run.mjs serves this page both plainly and cross-origin isolated (COOP + COEP: then
+// SharedArrayBuffer, so wasm threads), and the result says which (crossOriginIsolated) and how
+// many threads each engine says it runs (threads). Workloads (?work=, comma separated, default
+// all):
+//   first     only the time to the first prediction (run.mjs's repeats on fresh pages), split into
+//             phases for Glimpse;
 //   latency   warm up, then leave window.latencyRound(k) for run.mjs to time k predictions
 //             (it interleaves the engines' rounds);
 //   infer     time to first prediction from page start (download + compile + warm-up + one
@@ -32,7 +37,7 @@ const headEpochs = num('headEpochs', 20);
 const work = (q.get('work') ?? 'infer,memory,train,transfer').split(',');
 const log = (s) => {
   document.getElementById('log').textContent += s + '\n';
-  console.log(`[bench] ${engine}: ${s.split('\n')[0]}`); // run.mjs prints these as progress
+  console.log(`[bench] ${engine}${self.crossOriginIsolated ? ' · isolated' : ''}: ${s.split('\n')[0]}`); // run.mjs prints these as progress
 };
 const PHOTOS = ['chelsea', 'astronaut', 'china', 'coffee', 'flower', 'motorcycle', 'rocket'];
 const LR = 0.001;
@@ -139,17 +144,36 @@ function msPerStep(ends, start, stepsPerEpoch) {
   return (ends[ends.length - 1] - ends[0]) / ((ends.length - 1) * stepsPerEpoch);
 }
 
-// glimpse-cpu-workers: the same engine, features() spreading its batches over helper Web
-// Workers (one thread per core, at most 4; no cross-origin isolation needed).
-async function glimpseEngine(backend, threads = 1) {
-  const g = await import('/pkg/index.js');
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+// glimpse-cpu: the package's main API on the page's thread. glimpse-cpu-worker: the same
+// workloads through its Web Worker client (createWorker(): the same API, every call a message);
+// in a worker on a cross-origin-isolated page ready() may load a threaded engine, and says so in
+// `threads` (absent: one thread). glimpse-cpu-workers: the main API, features() spreading its
+// batches over `helpers` helper Web Workers (no cross-origin isolation needed).
+async function glimpseEngine(backend, { worker = false, helpers = 1 } = {}) {
+  // The cold start's phases (run.mjs's first-prediction table), from navigation start.
+  const start = performance.now();
+  const g = worker ? (await import('/pkg/client.js')).createWorker() : await import('/pkg/index.js');
   const info = await g.ready({ backend });
-  const net = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
+  const ready = performance.now();
+  // No warm-up inside: the WebGPU one (its kernels compile) is a phase of its own.
+  const net = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/', warmUp: false });
+  const loaded = performance.now();
+  if (info.backend === 'webgpu' && net.warmUp) await net.warmUp();
+  const warm = performance.now();
+  const threads = info.threads ?? 1;
   const engine = {
-    info: `Glimpse ${info.backend}: ${info.adapter}${threads > 1 ? `, features on ${threads} threads (helper workers)` : ''}`,
+    info: `Glimpse ${info.backend}${worker ? ' in a Web Worker' : ''}: ${info.adapter}` +
+      (info.backend === 'cpu' ? `, ${plural(threads, 'thread')}` : '') +
+      (helpers > 1 ? `, features on ${helpers} threads (helper workers)` : ''),
+    threads: info.backend === 'cpu' ? threads : undefined,
+    phases: { pageMs: start, engineMs: ready - start, modelMs: loaded - ready, warmUpMs: warm - loaded, endMs: warm },
     prepare: (px, n) => ({ data: nhwc(px, n), n }),
     run: async ({ data, n }) => (await net.predict(data, [n, 224, 224, 3])).data,
     wasmMemory: () => g.memoryBytes(),
+    // performance.memory is the page's heap: the worker's (where the engine lives) is not in it.
+    heapHidden: worker ? "n/a (the engine's heap is the worker's)" : null,
     async trainCnn(x, labels, { epochs, batchSize }) {
       const model = await g.loadModel({
         structure: await (await fetch('/bench-data/cifar_cnn.json')).text(),
@@ -161,11 +185,11 @@ async function glimpseEngine(backend, threads = 1) {
         epochs, batchSize, optimizer: 'adam', learningRate: LR, shuffle: true, seed: 1,
         onEpochEnd: () => ends.push(performance.now()),
       });
-      model.dispose();
+      await model.dispose();
       return { ends, start, loss: h.history.loss };
     },
     async features(x, n, b) {
-      const fx = net.featureExtractor();
+      const fx = await net.featureExtractor();
       const out = [];
       const t = performance.now();
       for (let i = 0; i < n; i += b) {
@@ -173,7 +197,7 @@ async function glimpseEngine(backend, threads = 1) {
         out.push((await fx.predict(x.subarray(i * 150528, (i + m) * 150528), [m, 224, 224, 3])).data);
       }
       const ms = performance.now() - t;
-      fx.dispose();
+      await fx.dispose();
       return { ms, width: out[0].length / Math.min(b, n), data: out };
     },
     async trainHead(f, labels, classes, { epochs, batchSize }) {
@@ -181,11 +205,11 @@ async function glimpseEngine(backend, threads = 1) {
       const t = performance.now();
       const h = await head.fit(f, Array.from(labels), { epochs, batchSize, optimizer: 'adam', learningRate: LR, shuffle: true, seed: 1 });
       const ms = performance.now() - t;
-      head.dispose();
+      await head.dispose();
       return { ms, accuracy: h.history.accuracy.at(-1) };
     },
   };
-  if (threads > 1) {
+  if (helpers > 1) {
     // features(images, { workers }): the inputs as ImageData (made before timing), taken as
     // they are (no crop, same size), so the network sees exactly the tensors above; the
     // helpers' start (engine instance, model copy) is inside the time.
@@ -202,7 +226,7 @@ async function glimpseEngine(backend, threads = 1) {
       const kept = net.preprocessing;
       net.preprocessing = { size: 224, crop_fraction: 1, resize: 'nearest', scale: 1 };
       const t = performance.now();
-      const f = await net.features(images, { batchSize: b, workers: threads });
+      const f = await net.features(images, { batchSize: b, workers: helpers });
       const ms = performance.now() - t;
       net.preprocessing = kept;
       // The same values as the one-thread path on the first batch.
@@ -211,19 +235,22 @@ async function glimpseEngine(backend, threads = 1) {
       const ref = (await fx.predict(x.subarray(0, m * 150528), [m, 224, 224, 3])).data;
       fx.dispose();
       const diff = ref.reduce((d, v, i) => Math.max(d, Math.abs(v - f.data[i])), 0);
-      if (diff > 1e-5) throw new Error(`features on ${threads} threads differ from one thread's by ${diff}`);
+      if (diff > 1e-5) throw new Error(`features on ${helpers} threads differ from one thread's by ${diff}`);
       return { ms, width: f.shape[1], data: [f.data] };
     };
   }
   return engine;
 }
 
-async function ortEngine(ep) {
+// ort-wasm: numThreads 1; ort-wasm-threads: numThreads = `threads` (the page's
+// hardwareConcurrency). onnxruntime-web falls back to one thread where the page cannot share
+// memory (not cross-origin isolated) and writes what it uses back to env.wasm.numThreads.
+async function ortEngine(ep, threads = 1) {
   const ort = await import(ep === 'webgpu'
     ? '/bench/node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs'
     : '/bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
   ort.env.wasm.wasmPaths = '/bench/node_modules/onnxruntime-web/dist/';
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   const session = async (file) => {
     try {
       return await ort.InferenceSession.create(await fetchBytes(`/bench-data/${file}`), { executionProviders: [ep] });
@@ -242,8 +269,12 @@ async function ortEngine(ep) {
     return y.getData ? await y.getData() : y.data;
   };
   const net = await session('efficientnet-lite0.onnx');
+  const used = ort.env.wasm.numThreads;
   return {
-    info: `onnxruntime-web ${ort.env.versions?.web ?? ''} ${ep}`,
+    info: `onnxruntime-web ${ort.env.versions?.web ?? ''} ${ep}` +
+      (ep === 'wasm' ? `, ${plural(used, 'thread')}${used === threads ? '' : ` (numThreads ${threads} asked)`}` : ''),
+    threads: ep === 'wasm' ? used : undefined,
+    threadsAsked: ep === 'wasm' ? threads : undefined,
     prepare: (px, n) => ({ tensor: new ort.Tensor('float32', toNchw(nhwc(px, n), n), [n, 3, 224, 224]) }),
     run: ({ tensor }) => runOn(net, tensor),
     wasmMemory: null, // ORT's wasm instance is internal to the package: not reachable from the page
@@ -271,9 +302,14 @@ async function tfjsEngine(backend) {
   await loadScript(`${nm}/tfjs/dist/tf.min.js`);
   const tf = window.tf;
   let detail = '';
+  // On a cross-origin-isolated page TF.js loads its threaded SIMD binary (it needs
+  // SharedArrayBuffer) and runs at most the threads asked for (getThreadsCount() says how many);
+  // elsewhere its SIMD binary on one thread.
+  const threadsAsked = backend === 'wasm' && self.crossOriginIsolated ? navigator.hardwareConcurrency : undefined;
   if (backend === 'wasm') {
     await loadScript(`${nm}/tfjs-backend-wasm/dist/tf-backend-wasm.min.js`);
     tf.wasm.setWasmPaths(`${nm}/tfjs-backend-wasm/dist/`);
+    if (threadsAsked) tf.wasm.setThreadsCount(threadsAsked);
   } else if (backend === 'webgpu') {
     await loadScript(`${nm}/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js`);
   }
@@ -295,9 +331,14 @@ async function tfjsEngine(backend) {
     throw new Error(`TF.js ${backend} backend did not start: ${warnings.filter(Boolean).join(' | ') || 'no reason given'}`);
   }
   await tf.ready();
+  let threads;
   if (backend === 'wasm') {
+    // The binary TF.js picked: threaded SIMD where both are there (backend_wasm.js' rule).
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    detail = ` (${simd ? 'SIMD' : 'no SIMD'}, ${tf.wasm.getThreadsCount()} thread${tf.wasm.getThreadsCount() === 1 ? '' : 's'})`;
+    const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+    threads = tf.wasm.getThreadsCount();
+    const asked = threadsAsked && threadsAsked !== threads ? `, ${threadsAsked} asked` : '';
+    detail = ` (${simd ? (mt ? 'threaded SIMD' : 'SIMD') : mt ? 'threaded, no SIMD' : 'no SIMD'}, ${plural(threads, 'thread')}${asked})`;
   } else if (backend === 'webgl') {
     try {
       const gl = tf.backend().gpgpu.gl;
@@ -314,7 +355,8 @@ async function tfjsEngine(backend) {
       detail = '';
     }
   }
-  const net = await tf.loadLayersModel('/bench-data/efficientnet-lite0-tfjs/model.json');
+  // TF.js' smallest download (float16-quantized weights, float32 compute), like Glimpse's default.
+  const net = await tf.loadLayersModel('/bench-data/efficientnet-lite0-tfjs-f16/model.json');
   const predict = async (x) => {
     const y = net.predict(x);
     const d = await y.data();
@@ -341,6 +383,8 @@ async function tfjsEngine(backend) {
   };
   return {
     info: `TF.js ${tf.version.tfjs} ${backend}${detail}`,
+    threads,
+    threadsAsked,
     prepare: (px, n) => tf.tensor4d(nhwc(px, n), [n, 224, 224, 3]),
     run: predict,
     wasmMemory: backend === 'wasm' ? () => tf.backend().wasm.HEAPU8.buffer.byteLength : null,
@@ -400,12 +444,30 @@ function pct(sorted, p) {
 
 const jsHeap = () => performance.memory?.usedJSHeapSize ?? null;
 
-async function infer(e, result) {
+// The first prediction on the golden photo, timed from navigation start. Glimpse's pages split
+// that time into phases that add up to it: page (HTML, this script), engine (ready(): fetch,
+// compile, instantiate), model (loadPretrained(): weights download and parse), warm-up (WebGPU
+// only), input (the photo's fetch and decode, its tensor) and the prediction itself. run.mjs
+// counts the bytes the page has downloaded when benchFirstPrediction() is called.
+async function firstPrediction(e, result) {
   const px = await goldenPixels();
   const one = e.prepare(px, 1);
+  const inputReady = performance.now();
   const y = await e.run(one);
-  result.firstPredictionMs = Math.round(performance.now());
+  const done = performance.now();
+  result.firstPredictionMs = Math.round(done);
   result.top1 = y.indexOf(Math.max(...y));
+  if (e.phases) {
+    const { endMs, ...p } = e.phases;
+    const ms = { ...p, inputMs: inputReady - endMs, predictMs: done - inputReady, totalMs: done };
+    result.phases = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
+  }
+  await window.benchFirstPrediction?.();
+  return { px, one, y };
+}
+
+async function infer(e, result) {
+  const { px, one, y } = await firstPrediction(e, result);
   result.probs = Array.from(y.subarray(0, 1000));
   // Warm-up: wasm engines start on baseline code and switch to optimised code as V8 compiles
   // it in the background, which takes longer for a larger module. Run for warmUpMs (at least
@@ -435,18 +497,21 @@ async function memory(e, one) {
   // Collect what loading and the earlier workloads left behind (the weights download, the
   // batch-of-32 input), so the peak is each engine's own while predicting.
   globalThis.gc?.();
-  const wasm0 = e.wasmMemory ? e.wasmMemory() : null;
+  const wasm0 = e.wasmMemory ? await e.wasmMemory() : null;
   const start = jsHeap();
   let peak = start;
   for (let i = 0; i < memRuns; i++) {
     await e.run(one);
     peak = Math.max(peak, jsHeap());
   }
-  const m = { memRuns, jsHeapStartBytes: start, jsHeapPeakBytes: peak, jsHeapBytes: jsHeap() };
+  const m = e.heapHidden ? { memRuns, jsHeap: e.heapHidden } : { memRuns, jsHeapStartBytes: start, jsHeapPeakBytes: peak, jsHeapBytes: jsHeap() };
   // What the loop kept: the heap after a full collection (garbage it made is not counted).
   globalThis.gc?.();
-  m.jsHeapRetainedBytes = jsHeap();
-  if (e.wasmMemory) Object.assign(m, { wasmMemoryBytes: e.wasmMemory(), wasmMemoryGrowth: e.wasmMemory() - wasm0 });
+  if (!e.heapHidden) m.jsHeapRetainedBytes = jsHeap();
+  if (e.wasmMemory) {
+    const bytes = await e.wasmMemory();
+    Object.assign(m, { wasmMemoryBytes: bytes, wasmMemoryGrowth: bytes - wasm0 });
+  }
   else m.wasmMemory = 'n/a (not reachable from the page)';
   if (e.tensorMemory) {
     const t = e.tensorMemory();
@@ -484,11 +549,14 @@ async function transfer(e) {
 }
 
 async function main() {
-  const result = { engine };
+  // run.mjs checks that the page is isolated exactly when it served it so.
+  const cores = navigator.hardwareConcurrency || 1;
+  const result = { engine, crossOriginIsolated: self.crossOriginIsolated, hardwareConcurrency: cores };
   const [kind, backend] = engine.split('-');
-  const threads = engine.endsWith('-workers') ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  const e = kind === 'glimpse' ? await glimpseEngine(backend, threads) : kind === 'ort' ? await ortEngine(backend) : await tfjsEngine(backend);
-  result.info = e.info;
+  const e = kind === 'glimpse'
+    ? await glimpseEngine(backend, { worker: engine.endsWith('-worker'), helpers: engine.endsWith('-workers') ? Math.min(4, cores) : 1 })
+    : kind === 'ort' ? await ortEngine(backend, engine.endsWith('-threads') ? cores : 1) : await tfjsEngine(backend);
+  Object.assign(result, { info: e.info, threads: e.threads, threadsAsked: e.threadsAsked });
   // Each workload on its own: one failing leaves its error line and the others still run.
   const step = async (name, f) => {
     if (!work.includes(name)) return;
@@ -519,12 +587,8 @@ async function main() {
     };
     return result;
   }
-  if (work.includes('first')) {
-    // Only the time to the first prediction (run.mjs repeats it on fresh pages).
-    const y = await e.run(e.prepare(await goldenPixels(), 1));
-    result.firstPredictionMs = Math.round(performance.now());
-    result.top1 = y.indexOf(Math.max(...y));
-  }
+  // Only the time to the first prediction (run.mjs repeats it on fresh pages).
+  if (work.includes('first')) await firstPrediction(e, result);
   if (work.includes('infer')) {
     const r = { };
     one = await infer(e, r); // a failing inference fails the page: nothing else is comparable then

@@ -22,7 +22,7 @@ run('npm', ['pack', '--pack-destination', app, '--silent'], join(repo, 'pkg'));
 const tarball = readdirSync(app).find((f) => f.endsWith('.tgz'));
 const files = run('tar', ['tzf', join(app, tarball)], app).trim().split('\n');
 console.log(`packed ${tarball}: ${files.length} files (${files.join(', ')})`);
-for (const need of ['package/index.js', 'package/index.d.ts', 'package/worker.js', 'package/client.js', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/README.md']) {
+for (const need of ['package/index.js', 'package/index.d.ts', 'package/worker.js', 'package/client.js', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/thread.js', 'package/wasm-threads/glimpse.js', 'package/wasm-threads/glimpse_bg.wasm', 'package/wasm-threads/glimpse_relaxed_bg.wasm', 'package/README.md']) {
   if (!files.includes(need)) throw new Error(`the package lacks ${need}`);
 }
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'glimpse-ml': `file:./${tarball}` } }));
@@ -45,8 +45,9 @@ writeFileSync(join(app, 'model', 'expected.json'), JSON.stringify({ input: npy(j
 copyFileSync(join(repo, 'tests', 'consumer', 'app.html'), join(app, 'index.html'));
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
-// A plain static file server over `root`.
-async function serveDir(root) {
+// A plain static file server over `root`; `isolate` adds COOP and COEP (cross-origin isolation).
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+async function serveDir(root, { isolate = false } = {}) {
   const server = http.createServer((req, res) => {
     const file = normalize(join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
     let st = null;
@@ -57,7 +58,7 @@ async function serveDir(root) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', ...(isolate ? ISOLATION : {}) });
     createReadStream(file).pipe(res);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -91,7 +92,8 @@ const modelInto = (dir) => {
 };
 const checkBundled = (label, r) => {
   console.log(`${label}: ${JSON.stringify(r)}`);
-  const good = r.direct?.worst <= 1e-4 && r.worker?.worst <= 1e-4 && r.restart?.stopped && r.restart?.worst <= 1e-4;
+  const good = r.direct?.worst <= 1e-4 && r.worker?.worst <= 1e-4 && r.restart?.stopped && r.restart?.worst <= 1e-4 &&
+    r.worker.isolated && r.worker.threads === 2;
   if (!good) throw new Error(`${label}: the bundled app failed: ${JSON.stringify(r)}`);
 };
 
@@ -101,10 +103,10 @@ copyFileSync(join(bundled, 'index.html'), join(vite, 'index.html'));
 copyFileSync(join(bundled, 'main.js'), join(vite, 'main.js'));
 modelInto(join(vite, 'public'));
 await viteBuild({ root: vite, logLevel: 'warn', configFile: false });
-const viteSite = await serveDir(join(vite, 'dist'));
+const viteSite = await serveDir(join(vite, 'dist'), { isolate: true });
 checkBundled('vite build', await resultAt(`${viteSite.url}index.html`, 'vite build'));
 viteSite.close();
-const dev = await viteServer({ root: vite, logLevel: 'warn', configFile: false, server: { port: 0, host: '127.0.0.1' } });
+const dev = await viteServer({ root: vite, logLevel: 'warn', configFile: false, server: { port: 0, host: '127.0.0.1', headers: ISOLATION } });
 await dev.listen();
 checkBundled('vite dev server', await resultAt(dev.resolvedUrls.local[0], 'vite dev'));
 await dev.close();
@@ -119,7 +121,7 @@ const stats = await new Promise((resolve, reject) => {
 if (stats.hasErrors()) throw new Error(`webpack: ${stats.toString({ all: false, errors: true })}`);
 writeFileSync(join(wp, 'dist', 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script defer src="main.js"></script>');
 modelInto(join(wp, 'dist'));
-const wpSite = await serveDir(join(wp, 'dist'));
+const wpSite = await serveDir(join(wp, 'dist'), { isolate: true });
 checkBundled('webpack 5 build', await resultAt(`${wpSite.url}index.html`, 'webpack'));
 wpSite.close();
 await browser.close();

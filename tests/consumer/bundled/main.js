@@ -1,5 +1,6 @@
 // A bundled app (Vite, webpack) that installed glimpse-ml from npm: the direct API, the worker
-// client, and an engine restart after a crash, each checked against Keras' own outputs.
+// client (with threads, the page being cross-origin isolated), and an engine restart after a
+// crash, each checked against Keras' own outputs.
 // Its files come from the bundler's output; the model and Keras' outputs from model/.
 import { ready, loadModel } from 'glimpse-ml';
 import { createWorker } from 'glimpse-ml/client';
@@ -23,10 +24,13 @@ async function run() {
   const model = await loadModel(await modelFiles());
   out.direct = { backend: info.backend, worst: worst((await model.predict(x, input.shape)).data, output.data) };
 
+  // In the worker of an isolated page: the threaded engine, whose pool workers (thread.js and
+  // its glue) the bundler must have emitted too.
   const g = createWorker();
-  const winfo = await g.ready({ backend: 'cpu' });
+  const winfo = await g.ready({ backend: 'cpu', threads: 2 });
+  const threads = await g.poolReady();
   const remote = await g.loadModel(await modelFiles());
-  out.worker = { backend: winfo.backend, worst: worst((await remote.predict(x, input.shape)).data, output.data) };
+  out.worker = { backend: winfo.backend, isolated: crossOriginIsolated, threads, reason: winfo.threadsReason, worst: worst((await remote.predict(x, input.shape)).data, output.data) };
   g.terminate();
 
   // A panic stops the engine; the next model loads on a fresh instance of the engine, whose
