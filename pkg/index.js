@@ -329,7 +329,21 @@ function isSoftware(adapter) {
  * uses (1 on the one-thread engine) and `threadsReason` why not more (for example 'page not
  * cross-origin isolated'); see also poolReady().
  */
-export async function ready({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, threads = 'auto', onProgress } = {}) {
+export function ready(options = {}) {
+  const pending = startEngine(options);
+  readyPending = pending;
+  const clear = () => {
+    if (readyPending === pending) readyPending = null;
+  };
+  pending.then(clear, clear);
+  return pending;
+}
+
+// A ready() under way: calls made meanwhile (loadPretrained's downloads start at once, then wait
+// for it) use the engine it brings instead of starting one of their own.
+let readyPending = null;
+
+async function startEngine({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, threads = 'auto', onProgress } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
@@ -400,6 +414,8 @@ function describeAdapter(a, fallback) {
 }
 
 async function ensureReady() {
+  // (A ready() under way that fails fails this call too, rather than another engine starting.)
+  if (readyPending) await readyPending;
   if (!readyInfo) await ready(lastReady);
   return readyInfo;
 }

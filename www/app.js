@@ -144,20 +144,28 @@ async function offlineWorker() {
 async function start() {
   const reg = await offlineWorker();
   glimpse = createWorker(new URL('../pkg/worker.js', import.meta.url));
+  // The engine and the network download at once (the engine compiles while the weights arrive),
+  // under one bar.
+  const got = { engine: [0, 0], net: [0, 0] };
+  const showDownload = (what, { loaded, total }) => {
+    got[what] = [loaded, total];
+    const loadedAll = got.engine[0] + got.net[0];
+    const totalAll = got.engine[1] && got.net[1] ? got.engine[1] + got.net[1] : 0;
+    const prefix = state.info ? `${backendText(state.info)} · downloading` : 'Downloading the engine and';
+    setStatus(`${prefix} EfficientNet-Lite0: ${MB(loadedAll)}${totalAll ? ` of ${MB(totalAll)}` : ''} MB`, 'busy');
+    setLoadProgress(totalAll ? loadedAll / totalAll : null);
+  };
+  // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
+  const wanted = new URLSearchParams(location.search).get('backend');
+  const requested = ['cpu', 'webgpu'].includes(wanted) ? wanted : 'auto';
+  const readying = glimpse.ready({ backend: requested, onProgress: (p) => showDownload('engine', p) });
+  const loading = glimpse.loadPretrained('efficientnet-lite0', {
+    baseUrl: MODEL_URL,
+    onProgress: (p) => showDownload('net', p),
+  });
+  loading.catch(() => {});
   try {
-    // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
-    const wanted = new URLSearchParams(location.search).get('backend');
-    const requested = ['cpu', 'webgpu'].includes(wanted) ? wanted : 'auto';
-    state.info = {
-      ...(await glimpse.ready({
-        backend: requested,
-        onProgress: ({ loaded, total }) => {
-          setStatus(total ? `Downloading the engine: ${MB(loaded)} of ${MB(total)} MB` : `Downloading the engine: ${MB(loaded)} MB`, 'busy');
-          setLoadProgress(total ? loaded / total : null);
-        },
-      })),
-      requested,
-    };
+    state.info = { ...(await readying), requested };
   } catch (e) {
     setStatus(`The engine did not start: ${e.message}`, 'error');
     modelLoaded.reject(new Error(`the engine did not start: ${e.message}`));
@@ -165,13 +173,7 @@ async function start() {
   }
   setStatus(`${backendText(state.info)} · loading EfficientNet-Lite0…`, 'busy');
   try {
-    state.pretrained = await glimpse.loadPretrained('efficientnet-lite0', {
-      baseUrl: MODEL_URL,
-      onProgress: ({ loaded, total }) => {
-        setStatus(`${backendText(state.info)} · downloading EfficientNet-Lite0: ${MB(loaded)}${total ? ` of ${MB(total)}` : ''} MB`, 'busy');
-        setLoadProgress(total ? loaded / total : null);
-      },
-    });
+    state.pretrained = await loading;
   } catch (e) {
     setStatus(`${backendText(state.info)} · the pretrained model did not load: ${e.message}`, 'error');
     modelLoaded.reject(new Error(`the pretrained model did not load: ${e.message}`));
