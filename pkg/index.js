@@ -248,7 +248,7 @@ async function startPool(mod, module, memory, count, state) {
         ev.preventDefault?.();
         reject(error(`a thread failed to start: ${ev.message ?? 'unknown error'}`));
       };
-      w.postMessage({ type: 'glimpse-thread', module, memory });
+      w.postMessage({ type: 'glimpse-thread', module, memory, stopped: mod.poolStoppedFlag() });
     })));
     if (state.dead) throw error('the engine stopped');
     mod.startThreads(workers.length);

@@ -15,5 +15,12 @@ self.addEventListener('message', async function start({ data }) {
     return;
   }
   self.postMessage({ type: 'glimpse-thread-ready' });
-  glue.runThread();
+  try {
+    glue.runThread();
+  } catch (e) {
+    // A trap in a task (a panic, memory run out): tell the engine's thread, which may be waiting
+    // on this worker's tasks, through the pool's flag in the shared memory.
+    Atomics.store(new Int32Array(data.memory.buffer), data.stopped >>> 2, 1);
+    throw e;
+  }
 });

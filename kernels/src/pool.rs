@@ -94,7 +94,7 @@ impl<T> Shared<T> {
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-pub use web::{run_worker, start};
+pub use web::{on_worker, run_worker, start, stopped_flag};
 
 /// The browser's fork-join pool over shared memory.
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
@@ -130,6 +130,9 @@ mod web {
         wake: Condvar,
         /// One caller at a time (the engine has one thread that calls in).
         caller: Mutex<()>,
+        /// Set (by the worker's JS, through [`stopped_flag`]) when a worker stopped on a trap:
+        /// its tasks will never finish, so a caller waiting for them panics instead of hanging.
+        stopped: AtomicUsize,
     }
 
     // SAFETY: `call` is written by the one caller (under `caller`) only while no worker can read
@@ -152,7 +155,31 @@ mod web {
         lock: Mutex::new(()),
         wake: Condvar::new(),
         caller: Mutex::new(()),
+        stopped: AtomicUsize::new(0),
     };
+
+    thread_local! {
+        static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether this thread is one of the pool's workers.
+    pub fn on_worker() -> bool {
+        ON_WORKER.with(|w| w.get())
+    }
+
+    /// The address of the pool's "a worker stopped" flag (a 32-bit word in the shared memory):
+    /// a worker's JS sets it to 1 when the worker traps (a panic or running out of memory in a
+    /// task), and a caller waiting on that worker's tasks then panics with a message.
+    pub fn stopped_flag() -> usize {
+        &POOL.stopped as *const AtomicUsize as usize
+    }
+
+    /// Panics when a worker has stopped (see [`stopped_flag`]).
+    fn check_workers() {
+        if POOL.stopped.load(SeqCst) != 0 {
+            panic!("a thread of the engine's pool stopped on an internal error (a panic or out of memory)");
+        }
+    }
 
     /// Threads in a call: the started workers and the caller.
     pub fn threads() -> usize {
@@ -204,12 +231,14 @@ mod web {
         // SAFETY: as above; the call is open.
         work(unsafe { *POOL.call.get() });
         while POOL.done.load(SeqCst) < tasks {
+            check_workers();
             std::hint::spin_loop();
         }
         // Closed: workers arriving now see an even epoch and leave `call` alone; wait for those
         // still inside.
         POOL.epoch.fetch_add(1, SeqCst);
         while POOL.inside.load(SeqCst) > 0 {
+            check_workers();
             std::hint::spin_loop();
         }
     }
@@ -217,6 +246,7 @@ mod web {
     /// A worker's loop (never returns): joins each call it sees open, spins a while between
     /// calls, then sleeps until the next.
     pub fn run_worker() -> ! {
+        ON_WORKER.with(|w| w.set(true));
         let mut seen = 0;
         loop {
             let mut spins = 0;

@@ -36,3 +36,26 @@ pub fn start_threads(workers: usize) -> Result<usize, JsError> {
 pub fn thread_count() -> usize {
     glimpse_kernels::pool::threads()
 }
+
+/// The address of the pool's "a worker stopped" flag, which a pool worker's JS sets when its
+/// `runThread` traps: the engine's thread then stops with an error instead of waiting forever.
+#[wasm_bindgen(js_name = poolStoppedFlag)]
+pub fn pool_stopped_flag() -> usize {
+    glimpse_kernels::pool::stopped_flag()
+}
+
+/// Panics in a pool worker's task, for the tests (the engine must stop with an error, not
+/// hang); nothing else calls it. Every task spins a while so that the workers take some.
+#[wasm_bindgen(js_name = crashPoolForTest)]
+pub fn crash_pool_for_test() {
+    let tasks = 64 * glimpse_kernels::pool::threads();
+    glimpse_kernels::pool::for_each(tasks, &|i| {
+        if glimpse_kernels::pool::on_worker() {
+            panic!("crashPoolForTest: a deliberate panic in a pool worker's task {i}");
+        }
+        let mut x = 0u64;
+        for k in 0..200_000u64 {
+            x = std::hint::black_box(x.wrapping_add(k));
+        }
+    });
+}

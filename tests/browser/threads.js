@@ -71,6 +71,16 @@ async function run() {
   const isolated = globalThis.crossOriginIsolated === true;
   const threaded = await onEngine(2);
   const single = await onEngine(false);
+  step = 'a pool worker that panics';
+  const crash = await new Promise((resolve) => {
+    const w = new Worker('threads-worker.js', { type: 'module' });
+    w.onmessage = (e) => {
+      resolve(e.data);
+      w.terminate();
+    };
+    w.onerror = (e) => resolve({ error: e.message ?? 'the test worker failed' });
+  });
+  step = 'the main thread';
   const main = await direct.ready({ backend: 'cpu', threads: 2 });
   const summary = (e) => ({ threads: e.info.threads, reason: e.info.threadsReason ?? null, pool: e.pool, files: e.files.map((f) => new URL(f).pathname) });
   return {
@@ -80,6 +90,7 @@ async function run() {
     threaded: summary(threaded),
     single: summary(single),
     mainThread: { threads: main.threads, reason: main.threadsReason ?? null },
+    crash,
     difference: firstDifference(
       { one: threaded.one, three: threaded.three, features: threaded.features, history: threaded.history },
       { one: single.one, three: single.three, features: single.features, history: single.history },

@@ -48,6 +48,9 @@ try {
             `${label}: a worker asking for 2 threads gets 2`, r.threaded);
           check(has(r.threaded.files, 'wasm-threads') && r.threaded.files.some((f) => f.endsWith('/pkg/thread.js')),
             `${label}: ...from the threaded engine (${r.threaded.files.find((f) => f.endsWith('.wasm'))})`, r.threaded.files);
+          check(r.crash.crash && r.crash.crash !== 'returned' && r.crash.stoppedInfo === null &&
+            r.crash.after?.values === 2 && r.crash.after?.threads === 2,
+            `${label}: a panic in a pool worker stops the engine with an error (${r.crash.crashMs} ms), and the next call gets a fresh engine with 2 threads`, r.crash);
           check(r.difference === null && r.values > 8000,
             `${label}: threads compute what one thread computes, bit for bit (${r.values} values, a 4-epoch transfer's history)`, r.difference);
         } else {
