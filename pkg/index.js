@@ -1232,9 +1232,10 @@ export class Model {
       (typeof Blob !== 'undefined' && x instanceof Blob) ||
       (typeof ImageBitmap !== 'undefined' && x instanceof ImageBitmap) ||
       isPixels(x);
-    // The threaded engine already uses every core in each call: helpers would only add memory.
+    // The threaded engine already uses every core in each call (helpers would only add memory),
+    // and its module needs its shared memory (if its pool failed, this stays one thread).
     if (count < 1 || typeof Worker === 'undefined' || readyInfo?.backend !== 'cpu' ||
-        (readyInfo.threads ?? 1) > 1 || !run.list.every(cloneable)) {
+        engineKind === 'threads' || !run.list.every(cloneable)) {
       return;
     }
     const source = run.copy.save().then((s) => ({
