@@ -348,7 +348,7 @@ async function startEngine({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpu
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
   }
   if (threads !== 'auto' && threads !== false && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
-    throw error(`ready(): threads must be 'auto', false or a whole number from 1 to 64, found ${describe(threads)}`);
+    throw error(`ready(): threads must be 'auto', false or a whole number from 1 to 64, found ${shown(threads)}`);
   }
   const onlyFull = (wasmUrl !== undefined || glueUrl !== undefined) &&
     cpuWasmUrl === undefined && cpuGlueUrl === undefined;
@@ -477,6 +477,11 @@ async function toBytes(value, what) {
   throw error(
     `${what}: expected the file's bytes (Uint8Array, ArrayBuffer or Blob), found ${describe(value)}`,
   );
+}
+
+// A value as an error message shows it: itself for a short string or number, else its kind.
+function shown(value) {
+  return (typeof value === 'string' && value.length <= 40) || typeof value === 'number' ? JSON.stringify(value) : describe(value);
 }
 
 function describe(value) {
@@ -712,7 +717,7 @@ const PRETRAINED = {
  */
 export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onProgress, warmUp, precision = 'float16' } = {}) {
   if (precision !== 'float16' && precision !== 'float32') {
-    throw error(`loadPretrained(): precision must be 'float16' or 'float32', found ${describe(precision)}`);
+    throw error(`loadPretrained(): precision must be 'float16' or 'float32', found ${shown(precision)}`);
   }
   const known = PRETRAINED[name];
   if (!known) {

