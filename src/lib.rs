@@ -21,6 +21,8 @@ pub mod io;
 pub mod keras;
 pub mod limits;
 pub mod model;
+pub mod rng;
+pub mod runtime;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

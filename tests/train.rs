@@ -8,7 +8,7 @@ use glimpse::train::{
     self, block_on, init, Dataset, FitConfig, Loss, Optimizer, OptimizerConfig, Rng, Samples,
     Silent,
 };
-use glimpse::weights::{hdf5, write::keras3_weights};
+use glimpse::weights::hdf5;
 use glimpse::{default_device, Model};
 
 fn step_fixture(name: &str) {
@@ -164,7 +164,7 @@ fn a_small_model_learns_and_round_trips_through_keras_files() {
     assert!(image::load_from_memory(&h.plot_png()).is_ok());
 
     // Save as Keras files, load back, predict the same.
-    let weights = keras3_weights(&model).unwrap();
+    let weights = model.keras3_weights().unwrap();
     let loaded =
         Model::from_json_and_weights(&json, weights, "saved.weights.h5", &default_device())
             .unwrap();
@@ -237,7 +237,7 @@ fn prelu_upsampling_and_permute_train() {
     assert!(last.loss < first.loss, "{first:?} -> {last:?}");
     let after = model.keras_values().unwrap()[prelu][0].clone();
     assert_ne!(before, after, "the PReLU slopes were trained");
-    let saved = keras3_weights(&model).unwrap();
+    let saved = model.keras3_weights().unwrap();
     let loaded =
         Model::from_json_and_weights(&json, saved, "saved.weights.h5", &default_device()).unwrap();
     let (x, shape) = npy(&dir.join("input.npy"));
@@ -444,7 +444,7 @@ fn conv_transpose_trains() {
         model.keras_values().unwrap()[up][0],
         "the kernel was trained"
     );
-    let saved = keras3_weights(&model).unwrap();
+    let saved = model.keras3_weights().unwrap();
     let loaded =
         Model::from_json_and_weights(&json, saved, "saved.weights.h5", &default_device()).unwrap();
     let (x, _) = halves(4, 4).batch(&[0, 1, 2, 3]);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use glimpse::weights::{archive, write};
+use glimpse::weights::archive;
 use glimpse::zoo::transfer;
 use glimpse::{default_device, Model};
 
@@ -62,7 +62,7 @@ fn joined_model_saves_and_loads_back_in_both_formats() {
     .unwrap();
     let joined = transfer::join(&base, "flatten", &head, "joined").unwrap();
     let json = transfer::joined_structure(&base, "flatten", &head, "joined").unwrap();
-    let h5 = write::keras3_weights(&joined).unwrap();
+    let h5 = joined.keras3_weights().unwrap();
     let (x, shape) = input(&base, 2);
     let (want, _) = joined.predict(x.clone(), &shape).unwrap();
 

@@ -57,7 +57,7 @@ impl Geometry {
 /// Depthwise convolution of `x` `[batch, channels, h, w]` with `weight` `[channels, kh, kw]`
 /// (burn's `[c, 1, kh, kw]`) plus an optional `bias` `[channels]`, each result then clamped
 /// into `clip` `(lo, hi)` when given (a fused ReLU / ReLU6, see
-/// [`crate::elementwise::clamp_value`]); returns
+/// [`crate::scalar::clamp_value`]); returns
 /// `[batch, channels, oh, ow]`, or `None` when the geometry is not [`Geometry::supported`].
 ///
 /// # Panics
@@ -286,7 +286,7 @@ fn accumulate(
     }
     if let Some((lo, hi)) = clip {
         for v in acc.iter_mut() {
-            *v = crate::elementwise::clamp_value(*v, lo, hi);
+            *v = crate::scalar::clamp_value(*v, lo, hi);
         }
     }
 }
@@ -347,7 +347,7 @@ mod x86 {
                 v = w.mul_add(ph[off + j], v);
             }
             acc[j] = match clip {
-                Some((lo, hi)) => crate::elementwise::clamp_value(v, lo, hi),
+                Some((lo, hi)) => crate::scalar::clamp_value(v, lo, hi),
                 None => v,
             };
         }
@@ -484,7 +484,7 @@ simd_fn! {
                 v += w * ph[off + j];
             }
             *o = if CLIP {
-                crate::elementwise::clamp_value(v, lo, hi)
+                crate::scalar::clamp_value(v, lo, hi)
             } else {
                 v
             };

@@ -78,7 +78,7 @@ impl PackedWeights {
 }
 
 /// `out[r][j] = clip(bias[r] + sum_k w[r][k] * x[k][j])` for `x` `[depth, n]` and `out`
-/// `[rows, n]`, both row-major; `clip` `(lo, hi)` as [`crate::elementwise::clamp_value`].
+/// `[rows, n]`, both row-major; `clip` `(lo, hi)` as [`crate::scalar::clamp_value`].
 /// Every one of the first `rows * n` values of `out` is written, so it need not be initialised.
 /// With `parallel`, the panels are shared out over [`crate::pool`]'s threads (each packs the
 /// blocks of `x` it reads).
@@ -222,7 +222,7 @@ impl Job<'_> {
             for (row, &b) in out.chunks_exact_mut(n.max(1)).zip(bias) {
                 let v = self
                     .clip
-                    .map_or(b, |(lo, hi)| crate::elementwise::clamp_value(b, lo, hi));
+                    .map_or(b, |(lo, hi)| crate::scalar::clamp_value(b, lo, hi));
                 row.iter_mut().for_each(|d| {
                     d.write(v);
                 });
@@ -512,7 +512,7 @@ fn tile(
     }
     if let Some((lo, hi)) = clip {
         for s in acc.iter_mut().flatten() {
-            *s = crate::elementwise::clamp_value(*s, lo, hi);
+            *s = crate::scalar::clamp_value(*s, lo, hi);
         }
     }
     acc

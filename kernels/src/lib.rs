@@ -30,6 +30,7 @@ pub mod im2col;
 pub mod layout;
 pub mod pool;
 pub mod resample;
+pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd;
 

@@ -38,7 +38,7 @@ simd_fn! {
     }
 }
 
-/// `v` clamped into `[lo, hi]` lane by lane, as [`crate::elementwise::clamp_value`] (a NaN
+/// `v` clamped into `[lo, hi]` lane by lane, as [`crate::scalar::clamp_value`] (a NaN
 /// becomes `lo`): `pmax(lo, v)` is `lo < v ? v : lo`, `pmin(v, hi)` is `hi < v ? hi : v`.
 #[inline(always)]
 pub fn clamp(v: v128, lo: v128, hi: v128) -> v128 {
@@ -73,7 +73,7 @@ pub fn clamp_slice(values: &mut [f32], lo: f32, hi: f32) {
         unsafe { store(c.as_mut_ptr(), clamp(load(c.as_ptr()), l, h)) };
     }
     for v in chunks.into_remainder() {
-        *v = crate::elementwise::clamp_value(*v, lo, hi);
+        *v = crate::scalar::clamp_value(*v, lo, hi);
     }
 }
 

@@ -328,13 +328,12 @@ fn run(cli: Cli) -> Result<()> {
                 glimpse::keras::write::keras3_structure(&m.spec, |t| m.graph.shape_of(&m.spec, t))?
                     .to_string();
             let h5 = if float16 {
-                glimpse::weights::write::keras3_weights_with(
-                    &m,
+                m.keras3_weights_from(
                     &m.keras_values()?,
                     glimpse::weights::write::Precision::Float16,
                 )?
             } else {
-                glimpse::weights::write::keras3_weights(&m)?
+                m.keras3_weights()?
             };
             let text = labels.map(|l| l.join("\n") + "\n");
             let extra: Vec<(&str, &[u8])> = text

@@ -8,7 +8,7 @@
 //! initializers (the weights replace them), input shapes on layers other than InputLayer,
 //! `groups: 1` on depthwise and transposed convolutions; a one-element list `axis` becomes the
 //! int Keras 3 takes. Its weights file is
-//! [`crate::weights::write::keras3_weights`]'s, whose `layers/<name>/vars/<i>` match it.
+//! `Model::keras3_weights`'s, whose `layers/<name>/vars/<i>` match it.
 
 use super::config::{layer_class, LayerConfig};
 use super::schema::{Arg, KerasFlavor, ModelSpec, TensorRef};

@@ -3,7 +3,9 @@
 pub mod axes;
 pub mod cpu;
 pub mod graph;
+pub mod init;
 pub mod layers;
+mod save;
 mod summary;
 
 pub use graph::Graph;
@@ -624,7 +626,7 @@ impl Model {
     /// [`Model::keras_values_async`] driven to completion here (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn keras_values(&self) -> Result<Vec<Vec<Vec<f32>>>> {
-        crate::train::block_on(self.keras_values_async())
+        crate::runtime::block_on(self.keras_values_async())
     }
 
     /// The same model (sharing its variables) with `layer`'s output as its only output: a

@@ -106,9 +106,7 @@ impl Summary {
                 inputs[n.layer].push(spec.layers[g.nodes[i].layer].name.clone());
             }
         }
-        let sequential = spec.layers.iter().all(|l| l.calls.len() <= 1)
-            && g.nodes.iter().all(|n| n.inputs.len() <= 1)
-            && spec.inputs.len() == 1;
+        let sequential = super::save::sequential(spec, g);
         let mut rows = Vec::new();
         let (mut total, mut trainable) = (0, 0);
         for (i, l) in spec.layers.iter().enumerate() {

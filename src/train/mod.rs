@@ -7,18 +7,23 @@
 pub mod compile;
 pub mod data;
 pub mod history;
-pub mod init;
+pub use crate::model::init;
 pub mod loss;
 pub mod optim;
 
+pub use crate::rng::Rng;
+#[cfg(not(target_arch = "wasm32"))]
+pub use crate::runtime::block_on;
+pub use crate::runtime::yield_now;
 pub use compile::{compile_settings, CompileSettings};
-pub use data::{Dataset, Rng, Samples};
+pub use data::{Dataset, Samples};
 pub use history::{EpochLog, History};
 pub use loss::Loss;
 pub use optim::{Optimizer, OptimizerConfig};
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Params};
+use crate::runtime::TimeSlice;
 use burn::tensor::{Int, Tensor, TensorData};
 
 /// The settings of one `fit` call.
@@ -315,60 +320,4 @@ pub async fn fit(
         }
     }
     Ok(history)
-}
-
-/// Yields to the host's event loop once per time slice rather than after every step: in a
-/// browser each yield costs a timer task (clamped to at least 4 ms once timers nest), which
-/// dominated small steps (a Dense head on 100 photos: 80 steps). A slice of 25 ms keeps a page
-/// responsive and an abort prompt.
-struct TimeSlice(web_time::Instant);
-
-impl TimeSlice {
-    const LENGTH: web_time::Duration = web_time::Duration::from_millis(25);
-
-    fn new() -> Self {
-        TimeSlice(web_time::Instant::now())
-    }
-
-    async fn yield_if_due(&mut self) {
-        if self.0.elapsed() >= Self::LENGTH {
-            yield_now().await;
-            self.0 = web_time::Instant::now();
-        }
-    }
-}
-
-/// Lets the host's event loop run (in a browser: rendering, input, an abort) between training
-/// steps, whose reads on the CPU backend otherwise complete without ever yielding.
-#[cfg(target_arch = "wasm32")]
-pub async fn yield_now() {
-    use wasm_bindgen::JsCast;
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let global = js_sys::global();
-        let timer = js_sys::Reflect::get(&global, &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        let scheduled = timer.is_some_and(|f| f.call2(&global, &resolve, &0.into()).is_ok());
-        if !scheduled {
-            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// Natively there is no event loop to serve: a no-op.
-#[cfg(not(target_arch = "wasm32"))]
-pub async fn yield_now() {}
-
-/// Drives a future whose reads complete immediately (the native CPU backend).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
 }

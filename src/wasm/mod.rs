@@ -827,7 +827,8 @@ impl WasmModel {
             Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let h5 = crate::weights::write::keras3_weights_async(&model)
+            let h5 = model
+                .keras3_weights_async(crate::weights::write::Precision::Float32)
                 .await
                 .map_err(js_value)?;
             let o = Object::new();
@@ -857,7 +858,8 @@ impl WasmModel {
             Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let h5 = crate::weights::write::keras3_weights_async(&model)
+            let h5 = model
+                .keras3_weights_async(crate::weights::write::Precision::Float32)
                 .await
                 .map_err(js_value)?;
             let labels_text = labels.map(|l| l.join("\n") + "\n");

@@ -1,8 +1,9 @@
-//! Writing a model's variables as a Keras 3 `.weights.h5` that `model.load_weights` reads:
+//! Writing variables as a Keras 3 `.weights.h5` that `model.load_weights` reads:
 //! `layers/<snake_case class, uniquified in layer order>/vars/<i>` plus the `name` attributes.
+//! It takes plain layers of values (a format, below the engine); `Model`'s own saving is
+//! `crate::model::save`.
 
 use crate::error::{Error, Result};
-use crate::model::Model;
 use hdf5_pure::{AttrValue, FileBuilder};
 use std::collections::HashMap;
 
@@ -35,19 +36,6 @@ pub fn snake_case(class: &str) -> String {
     out.to_lowercase()
 }
 
-/// Serializes `model`'s variables (read back asynchronously, in Keras' layout) as Keras 3
-/// `.weights.h5` bytes.
-pub async fn keras3_weights_async(model: &Model) -> Result<Vec<u8>> {
-    let values = model.keras_values_async().await?;
-    keras3_weights_from(model, &values)
-}
-
-/// [`keras3_weights_async`] driven to completion here (native only).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn keras3_weights(model: &Model) -> Result<Vec<u8>> {
-    crate::train::block_on(keras3_weights_async(model))
-}
-
 /// How a `.weights.h5` stores float variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
@@ -61,34 +49,46 @@ pub enum Precision {
     Float16,
 }
 
-/// Serializes Keras-layout variable values (per layer, per variable) for `model`'s structure.
-pub fn keras3_weights_from(model: &Model, values: &[Vec<Vec<f32>>]) -> Result<Vec<u8>> {
-    keras3_weights_with(model, values, Precision::Float32)
+/// One variable to write: its name (for errors), Keras shape and values in Keras' layout.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable<'a> {
+    /// The variable's name within its layer (`kernel`, `bias`, `count`, ...).
+    pub name: &'a str,
+    /// Its shape in Keras' layout.
+    pub keras_shape: &'a [usize],
+    /// Its values in Keras' layout.
+    pub values: &'a [f32],
 }
 
-/// [`keras3_weights_from`] with float variables stored at `precision`.
-pub fn keras3_weights_with(
-    model: &Model,
-    values: &[Vec<Vec<f32>>],
+/// One layer's variables, in the order Keras' `layer.variables` lists them.
+#[derive(Debug, Clone)]
+pub struct LayerVariables<'a> {
+    /// The layer's Keras class (its group is the class in snake case, numbered when repeated).
+    pub class_name: &'a str,
+    /// The layer's name.
+    pub name: &'a str,
+    /// Its variables.
+    pub variables: Vec<Variable<'a>>,
+}
+
+/// Serializes layers' variables as Keras 3 `.weights.h5` bytes for a model named `model_name`:
+/// `layers/<snake_case class, uniquified in layer order>/vars/<i>`. A `sequential` model's
+/// list leaves out its InputLayer (Keras' `Sequential.layers` does); float variables are
+/// stored at `precision`.
+pub fn keras3_weights_h5(
+    model_name: &str,
+    sequential: bool,
+    layers: &[LayerVariables<'_>],
     precision: Precision,
 ) -> Result<Vec<u8>> {
-    let spec = &model.spec;
-    let sequential = spec.layers.iter().all(|l| l.calls.len() <= 1)
-        && model.graph.nodes.iter().all(|n| n.inputs.len() <= 1)
-        && spec.inputs.len() == 1
-        && !spec
-            .layers
-            .iter()
-            .any(|l| l.raw.is_null() && l.class_name != "InputLayer");
     let mut fb = FileBuilder::new();
-    let mut layers = fb.create_group("layers");
+    let mut group = fb.create_group("layers");
     let mut used: HashMap<String, usize> = HashMap::new();
-    for (li, l) in spec.layers.iter().enumerate() {
-        // A Sequential model's `layers` leaves out its InputLayer; a Functional one keeps it.
+    for l in layers {
         if sequential && l.class_name == "InputLayer" {
             continue;
         }
-        let base = snake_case(&l.class_name);
+        let base = snake_case(l.class_name);
         let n = used.entry(base.clone()).or_insert(0);
         let key = if *n == 0 {
             base.clone()
@@ -96,45 +96,47 @@ pub fn keras3_weights_with(
             format!("{base}_{n}")
         };
         *n += 1;
-        let mut g = layers.create_group(&key);
+        let mut g = group.create_group(&key);
         let mut vars = g.create_group("vars");
-        vars.set_attr("name", AttrValue::String(l.name.clone()));
-        for (vi, (p, v)) in model.graph.params[li].iter().zip(&values[li]).enumerate() {
-            if v.len() != p.size() {
+        vars.set_attr("name", AttrValue::String(l.name.to_string()));
+        for (vi, v) in l.variables.iter().enumerate() {
+            let size: usize = v.keras_shape.iter().product();
+            if v.values.len() != size {
                 return Err(Error::Shape {
-                    context: format!("saving {}/{}", l.name, p.name),
-                    expected: format!("{} values", p.size()),
-                    found: v.len().to_string(),
+                    context: format!("saving {}/{}", l.name, v.name),
+                    expected: format!("{size} values"),
+                    found: v.values.len().to_string(),
                 });
             }
-            let shape: Vec<u64> = p.keras_shape.iter().map(|&d| d as u64).collect();
-            if p.name == "count" {
+            let shape: Vec<u64> = v.keras_shape.iter().map(|&d| d as u64).collect();
+            let values = v.values;
+            if v.name == "count" {
                 vars.create_dataset(&vi.to_string())
-                    .with_i64_data(&[v[0] as i64])
+                    .with_i64_data(&[values.first().copied().unwrap_or(0.0) as i64])
                     .with_shape(&shape);
             } else if precision == Precision::Float16
                 && shape.len() >= 2
-                && v.iter().all(|x| !x.is_finite() || x.abs() <= 65504.0)
+                && values.iter().all(|x| !x.is_finite() || x.abs() <= 65504.0)
             {
-                let raw: Vec<u8> = v
+                let raw: Vec<u8> = values
                     .iter()
                     .flat_map(|&x| crate::weights::hdf5::f32_to_f16(x).to_le_bytes())
                     .collect();
                 vars.create_dataset(&vi.to_string())
-                    .with_raw_data(float16_type(), raw, v.len() as u64)
+                    .with_raw_data(float16_type(), raw, values.len() as u64)
                     .with_shape(&shape);
             } else {
                 vars.create_dataset(&vi.to_string())
-                    .with_f32_data(v)
+                    .with_f32_data(values)
                     .with_shape(&shape);
             }
         }
         g.add_group(vars.finish());
-        layers.add_group(g.finish());
+        group.add_group(g.finish());
     }
-    fb.add_group(layers.finish());
+    fb.add_group(group.finish());
     let mut top = fb.create_group("vars");
-    top.set_attr("name", AttrValue::String(spec.name.clone()));
+    top.set_attr("name", AttrValue::String(model_name.to_string()));
     fb.add_group(top.finish());
     fb.finish()
         .map_err(|e| Error::weights_file("<new .weights.h5>", format!("writing: {e}")))

@@ -83,7 +83,7 @@ pub struct Converted {
 /// Converts network `v`'s PyTorch state dict bytes into a Keras structure JSON and its
 /// `.weights.h5` bytes (float32, and float16 kernels).
 pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<Converted> {
-    use crate::weights::write::{keras3_weights_with, Precision};
+    use crate::weights::write::Precision;
     let state = torch::read_state_dict(pth, v.pth)?;
     let json = efficientnet::structure_of(v, 1000);
     let spec = crate::keras::parse_model(&json)?;
@@ -102,8 +102,8 @@ pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<Con
         })
         .collect();
     Ok(Converted {
-        weights: keras3_weights_with(&shell, &values, Precision::Float32)?,
-        weights_float16: keras3_weights_with(&shell, &values, Precision::Float16)?,
+        weights: shell.keras3_weights_from(&values, Precision::Float32)?,
+        weights_float16: shell.keras3_weights_from(&values, Precision::Float16)?,
         structure: json,
     })
 }

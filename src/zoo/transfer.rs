@@ -6,8 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::keras;
+use crate::model::init;
 use crate::model::{Graph, Model};
-use crate::train::{init, Rng};
+use crate::rng::Rng;
 use burn::tensor::Device;
 
 /// Name of the head's optional hidden layer.

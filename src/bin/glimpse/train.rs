@@ -5,7 +5,6 @@ use glimpse::keras::{self, build::course_cnn};
 use glimpse::train::{
     self, block_on, data, init, Dataset, EpochLog, FitConfig, OptimizerConfig, Progress, Rng,
 };
-use glimpse::weights::write::keras3_weights;
 use glimpse::{default_device, Error, Model, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -240,7 +239,7 @@ pub fn run(a: Args) -> Result<()> {
         &a.out,
         &[
             ("model_structure.json", json.into_bytes()),
-            ("model_weights.weights.h5", keras3_weights(&model)?),
+            ("model_weights.weights.h5", model.keras3_weights()?),
             (
                 "labels.txt",
                 (train_ds.classes.join("\n") + "\n").into_bytes(),

@@ -53,11 +53,7 @@ const FLOAT16_WEIGHTS: &str = "model.f16.weights.h5";
 fn float16_copy(json: &str, h5: Vec<u8>) -> Result<Vec<u8>> {
     let model = Model::from_json_and_weights(json, h5, "model.weights.h5", &default_device())?;
     let values = model.keras_values()?;
-    glimpse::weights::write::keras3_weights_with(
-        &model,
-        &values,
-        glimpse::weights::write::Precision::Float16,
-    )
+    model.keras3_weights_from(&values, glimpse::weights::write::Precision::Float16)
 }
 
 /// Fetches and converts network `name` (EfficientNet-Lite0, 1 or 2) into `<cache>/<name>/`
@@ -774,10 +770,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         &a.out,
         &[
             ("model.json", json.into_bytes()),
-            (
-                "model.weights.h5",
-                glimpse::weights::write::keras3_weights(&full)?,
-            ),
+            ("model.weights.h5", full.keras3_weights()?),
             ("labels.txt", (classes.join("\n") + "\n").into_bytes()),
             (
                 "preprocessing.json",

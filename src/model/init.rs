@@ -1,7 +1,7 @@
 //! Keras' default initializers: Glorot-uniform kernels, zero biases, unit scales.
 
-use super::data::Rng;
 use crate::model::ParamSpec;
+use crate::rng::Rng;
 
 /// Initial Keras-layout values of a new variable.
 pub fn keras_default(p: &ParamSpec, rng: &mut Rng) -> Vec<f32> {
