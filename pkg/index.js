@@ -910,44 +910,6 @@ function nextTask() {
   });
 }
 
-function seededShuffle(n, seed) {
-  const order = Array.from({ length: n }, (_, i) => i);
-  let s = seed >>> 0 || 1;
-  for (let i = n - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
-/** The held-out photos, drawn from each class in proportion (so a small class is tested too):
- * { order: training indices then held-out ones, nVal, warnings }. A class keeps at least one
- * training photo; one with fewer than 5 photos gets a warning. */
-export function stratifiedSplit(labels, names, split, seed) {
-  const byClass = names.map(() => []);
-  labels.forEach((c, i) => byClass[c].push(i));
-  const train = [];
-  const val = [];
-  const warnings = [];
-  byClass.forEach((idx, c) => {
-    const shuffled = seededShuffle(idx.length, seed + 7919 * c).map((k) => idx[k]);
-    const k = split > 0 && idx.length >= 2 ? Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * split))) : 0;
-    val.push(...shuffled.slice(0, k));
-    train.push(...shuffled.slice(k));
-    if (idx.length < 5) {
-      warnings.push(
-        `'${names[c]}' has only ${idx.length} photo${idx.length === 1 ? '' : 's'}: ` +
-          (k === 0 && split > 0 ? 'none could be held out, so the test accuracy says nothing about it; ' : '') +
-          'add at least 5 for a model that recognises it reliably',
-      );
-    }
-  });
-  // Training photos in a seeded mixed order (fit shuffles them again each epoch).
-  const mixed = seededShuffle(train.length, seed).map((k) => train[k]);
-  return { order: [...mixed, ...val], nVal: val.length, warnings };
-}
-
 function labelIndices(y, n, classes) {
   if (y instanceof Float32Array || y instanceof Float64Array) {
     if (y.length === n * classes && classes > 1) {
@@ -1397,15 +1359,6 @@ export class Model {
    * The end-to-end model of transfer learning: this model up to `cut` (default featuresLayer),
    * then `head`. Takes this model's preprocessing; `labels` name the head's classes.
    */
-  #withAugmentation(augment, seed) {
-    try {
-      const raw = this.#live().withAugmentation(JSON.stringify(augment), seed);
-      return new Model(raw, { labels: this.labels, preprocessing: this.preprocessing, featuresLayer: this.featuresLayer });
-    } catch (e) {
-      throw asError(e);
-    }
-  }
-
   withHead(head, { labels = null, cut = this.featuresLayer, name = 'glimpse_transfer' } = {}) {
     if (!(head instanceof Model)) throw error('withHead(): expected a Model made by createHead()');
     try {
@@ -1450,7 +1403,6 @@ export class Model {
     // own head (keepHead) after its feature extractor.
     let cut = this.featuresLayer;
     let names = examples.map((e) => String(e.label));
-    let startHead = null;
     const owned = []; // made here, disposed at the end
     const base = (() => {
       if (!keepHead) return this;
@@ -1475,22 +1427,13 @@ export class Model {
         throw asError(e);
       }
     }
+    // Teaching a taught classifier further: each class starts from its old output (-1: new).
+    const keepFrom = keepHead ? names.map((n) => (this.labels ?? []).map(String).indexOf(n)) : null;
     try {
-      if (keepHead) {
-        const raw = this.#live();
-        const old = new Model(raw.subModel(cut, raw.outputLayer, 'head', false));
-        try {
-          const from = names.map((n) => (this.labels ?? []).map(String).indexOf(n));
-          startHead = new Model(await onEngine(this.#engine, old.#live().remapClasses(Int32Array.from(from), seed)));
-        } finally {
-          old.dispose();
-        }
-      }
       return await base.#teach(examples, names, {
         epochs, batchSize, hidden, learningRate, seed, onProgress, onEpochEnd, onBatchEnd, signal,
         workers: options.workers, validationSplit: options.validationSplit, augment: options.augment,
-        views: options.views, cut, tuneCut, startHead, unfreezeBlocks, fineTuneEpochs, fineTuneLearningRate,
-        keepHead,
+        views: options.views, cut, tuneCut, keepFrom, fineTuneEpochs, fineTuneLearningRate,
       });
     } finally {
       for (const m of owned) m.dispose();
@@ -1539,20 +1482,19 @@ export class Model {
     }
     const owned = [];
     try {
-      const top = tuneCut ? new Model(this.#live().subModel(tuneCut, cut, 'top', true)) : null;
-      if (top) owned.push(top);
       const actWidth = acts.shape[1];
       const n = ys.length;
       const split = o.validationSplit ?? (n >= 10 ? 0.2 : 0);
-      const { order, nVal, warnings: splitWarnings } = stratifiedSplit(ys, names, split, seed);
-      const taught = new Set(ys);
-      const untaught = names.filter((_, c) => !taught.has(c));
-      const warnings = splitWarnings.filter((w) => !untaught.some((u) => w.startsWith(`'${u}' has only 0 photos`)));
-      for (let c = 0; c < names.length; c++) {
-        if (!taught.has(c)) {
-          warnings.push(`'${names[c]}' had no photos this time: it keeps what it learned before, but training only on the other classes makes the model choose it less often (add a few photos of it to keep it reliable)`);
-        }
+      // Which photos are held out: the library's rule (each class in proportion, seeded).
+      let plan;
+      try {
+        plan = wasm.holdout(Uint32Array.from(ys), names, split, seed);
+      } catch (e) {
+        throw asError(e);
       }
+      const order = [...plan.train, ...plan.validation];
+      const nVal = plan.validation.length;
+      const warnings = [...plan.warnings];
       const ax = new Float32Array(n * actWidth);
       const y = new Uint32Array(n);
       order.forEach((src, dst) => {
@@ -1603,99 +1545,35 @@ export class Model {
       }
       const valA = ax.subarray((n - nVal) * actWidth);
       const valY = y.subarray(n - nVal);
-      // The features: the activations themselves, or through the network's top.
-      const featuresOf = async (a) => (top ? top.#predictRows(a, signal) : { data: a, width: actWidth });
-      const trainF = await featuresOf(trainA);
-      const valF = await featuresOf(valA);
-      const width = trainF.width;
-      const head = o.startHead ?? (await createHead({ features: width, classes: names.length, hidden: o.hidden, seed }));
-      const fitOptions = (phase, total, extra) => ({
-        epochs: total, batchSize, seed, signal, onEpochEnd: o.onEpochEnd, ...extra,
+      // The rest is the library's: the head, its training, the second step, the whole model.
+      const phaseEpochs = { train: epochs, 'fine-tune': o.fineTuneEpochs };
+      const r = await onEngine(this.#engine, this.#live().teach(cut, trainA, trainY, valA, valY, names, {
+        epochs, batchSize, seed, hidden: o.hidden, learningRate: o.learningRate,
+        fineTuneEpochs: tuneCut ? o.fineTuneEpochs : 0, fineTuneLearningRate: o.fineTuneLearningRate,
+        augment: augment ?? undefined, tuneCut: tuneCut ?? undefined, keepFrom: o.keepFrom ?? undefined,
+        signal, onEpochEnd: o.onEpochEnd,
         onBatchEnd: (b, logs) => {
-          onProgress?.({ phase, epoch: logs.epoch, batch: b, batches: logs.batches, epochs: total, ...logs });
+          const phase = logs.phase ?? 'train';
+          onProgress?.({ phase, epoch: logs.epoch, batch: b, batches: logs.batches, epochs: phaseEpochs[phase], ...logs });
           o.onBatchEnd?.(b, logs);
         },
-      });
-      const headOptions = fitOptions('train', epochs, { learningRate: o.learningRate });
-      if (nVal > 0) headOptions.validationData = [valF.data, valY];
-      const history = await head.fit(trainF.data, trainY, headOptions);
-      let scorer = head;
-      let scored = valF.data;
-      let tuned = null;
-      if (top && o.fineTuneEpochs > 0) {
-        // Keras' second step: the network's top and the head, slowly, on the activations.
-        tuned = top.withHead(head, { cut });
-        owned.push(tuned);
-        const tuneOptions = fitOptions('fine-tune', o.fineTuneEpochs, { learningRate: o.fineTuneLearningRate });
-        if (nVal > 0) tuneOptions.validationData = [valA, valY];
-        const more = await tuned.fit(trainA, trainY, tuneOptions);
-        for (const k of Object.keys(history.history)) history.history[k].push(...(more.history[k] ?? []));
-        history.epoch.push(...more.epoch.map((e) => e + history.epoch.length));
-        scorer = tuned;
-        scored = valA;
-      }
-      let validation = null;
-      if (nVal > 0) {
-        const p = await scorer.predict(scored, [nVal, ...(scorer === tuned ? top.inputShape.slice(1) : [width])]);
-        const predictions = [];
-        for (let i = 0; i < nVal; i++) {
-          const row = p.data.subarray(i * names.length, (i + 1) * names.length);
-          predictions.push(row.indexOf(Math.max(...row)));
-        }
-        validation = { labels: Array.from(valY), predictions };
-      }
-      let model = this.withHead(head, { labels: names });
-      let trained = head;
-      if (tuned) {
-        // The fine-tuned top and head written back into the whole network.
-        const whole = model;
-        model = whole.#withVariables(tuned);
-        whole.dispose();
-        trained = head.#withVariables(tuned);
-        head.dispose();
-      }
-      if (augment) {
-        // The exported model holds the augmentation layers it was taught with (as Keras would).
-        const plain = model;
-        model = plain.#withAugmentation(augment, seed);
-        plain.dispose();
-      }
+      }));
+      const meta = { labels: names, preprocessing: this.preprocessing, featuresLayer: cut };
+      const model = new Model(r.model, meta);
+      const trained = new Model(r.head, {});
+      const validation = nVal > 0 ? { labels: Array.from(valY), predictions: Array.from(r.predictions) } : null;
       for (const s of skipped) {
         warnings.unshift(`${s.image?.name ?? 'a photo'} of '${s.label}' was left out: ${s.error}`);
       }
-      return { model, head: trained, history, validation, warnings, skipped };
+      return { model, head: trained, history: r.history, validation, warnings, skipped };
     } finally {
       for (const m of owned) m.dispose();
     }
   }
 
-  // Predictions for rows of this model's input (its input shape per row), in batches; resolves
-  // to { data, width } (values per row).
-  async #predictRows(rows, signal) {
-    const shape = this.inputShape.slice(1);
-    const per = shape.reduce((a, b) => a * b, 1);
-    const n = rows.length / per;
-    let out = null;
-    let width = 0;
-    for (let start = 0; start < n; start += 32) {
-      if (signal?.aborted) throw signal.reason ?? error('aborted');
-      const k = Math.min(32, n - start);
-      const y = await this.predict(rows.subarray(start * per, (start + k) * per), [k, ...shape]);
-      width = y.data.length / k;
-      out ??= new Float32Array(n * width);
-      out.set(y.data, start * width);
-    }
-    return { data: out ?? new Float32Array(0), width };
-  }
 
-  // This model with `other`'s variables in its layers of the same names (shared).
-  #withVariables(other) {
-    try {
-      return new Model(this.#live().withVariablesOf(other.#live()), { labels: this.labels, preprocessing: this.preprocessing, featuresLayer: this.featuresLayer });
-    } catch (e) {
-      throw asError(e);
-    }
-  }
+
+
 
   /** Frees the model's memory now. */
   dispose() {

@@ -23,6 +23,7 @@ pub mod limits;
 pub mod model;
 pub mod rng;
 pub mod runtime;
+pub mod teach;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

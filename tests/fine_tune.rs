@@ -6,7 +6,8 @@ use glimpse::keras::{build, parse_model};
 use glimpse::train::{
     self, block_on, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples, Silent,
 };
-use glimpse::zoo::{efficientnet, transfer};
+use glimpse::model::transfer;
+use glimpse::zoo::efficientnet;
 use glimpse::{default_device, Model};
 
 /// input → conv c1 → bn1 → relu1 → conv c2 → bn2 → relu2 (+ relu1: a residual) → pool → head.
@@ -22,7 +23,9 @@ fn network() -> Model {
     push(build::add("sum"), &["relu1", "relu2"]);
     push(build::global_avg_pool("pool"), &["sum"]);
     push(build::dense("logits", 3, "softmax"), &["pool"]);
-    let json = build::with_shapes(&build::functional("net", layers, "image", "logits")).unwrap();
+    let json =
+        glimpse::model::transfer::with_shapes(&build::functional("net", layers, "image", "logits"))
+            .unwrap();
     let mut rng = Rng(21);
     Model::from_spec_with(parse_model(&json).unwrap(), &default_device(), |_, _, p| {
         let mut v = init::keras_default(p, &mut rng);

@@ -3,8 +3,8 @@
 
 mod common;
 
+use glimpse::model::transfer;
 use glimpse::weights::archive;
-use glimpse::zoo::transfer;
 use glimpse::{default_device, Model};
 
 fn small_cnn() -> (String, Model) {

@@ -7,6 +7,7 @@ pub mod init;
 pub mod layers;
 mod save;
 mod summary;
+pub mod transfer;
 
 pub use graph::Graph;
 pub use layers::ParamSpec;

@@ -1,5 +1,8 @@
-//! The training settings a model file carries (Keras' `compile_config`), read strictly, and the
-//! ranges every surface checks `fit`'s settings against.
+//! The settings of a `fit`, resolved once for every surface: what the caller asks
+//! ([`FitOptions`]: the CLI's flags, the JS options object, a transfer-learning recipe), what
+//! the model file carries (Keras' `compile_config`, read strictly) and Keras' defaults, in that
+//! order, into one [`FitConfig`] ([`FitConfig::resolve`]); and the ranges they are checked
+//! against.
 
 use super::{FitConfig, Loss, OptimizerConfig};
 use crate::error::{Error, Result};
@@ -183,6 +186,90 @@ pub fn check_split(fraction: f64) -> Result<f64> {
     }
 }
 
+/// What a caller asks of one `fit` (Keras' argument names; the JS package's camelCase ones
+/// too): each `None` leaves the setting to the model's `compile_config`, else to Keras'
+/// default. Numbers come as they were given (a JS number, a flag's value) and are checked by
+/// [`FitConfig::resolve`], which names the setting when one is out of range.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FitOptions {
+    /// Passes over the training data (Keras' default 1).
+    pub epochs: Option<f64>,
+    /// Samples per step (Keras' default 32).
+    pub batch_size: Option<f64>,
+    /// Reshuffle the training data every epoch (default true).
+    pub shuffle: Option<bool>,
+    /// Seed for shuffling, dropout and initialisation (default 1337).
+    pub seed: Option<f64>,
+    /// `adam`, `sgd` or `rmsprop`, with Keras' default settings (default: the
+    /// `compile_config`'s optimizer, else Adam).
+    pub optimizer: Option<String>,
+    /// The optimizer's learning rate (default: the optimizer's own).
+    pub learning_rate: Option<f64>,
+    /// The last fraction of the samples held out for validation, as `model.fit` takes it
+    /// ([`crate::train::Dataset::holdout_tail`]); 0 or `None` holds out nothing.
+    pub validation_split: Option<f64>,
+}
+
+/// `v` as a whole number of at least `min`, else an error naming `what`.
+pub fn whole(what: &str, v: f64, min: u64) -> Result<u64> {
+    if v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= u64::MAX as f64 {
+        Ok(v as u64)
+    } else {
+        Err(Error::input(
+            what,
+            format!("expected a whole number >= {min}, found {v}"),
+        ))
+    }
+}
+
+impl FitConfig {
+    /// The one resolver of `fit`'s settings, for the CLI, the wasm API and the library's own
+    /// recipes: `options` first, then `model`'s `compile_config` (its optimizer; its loss, or
+    /// the loss its outputs call for: [`resolve_loss`]), then Keras' defaults; every value
+    /// checked ([`FitConfig::validate`]). A learning rate given alone changes the optimizer's
+    /// rate and keeps its other settings.
+    pub fn resolve(model: &crate::Model, options: &FitOptions) -> Result<FitConfig> {
+        let compile = compile_settings(model.spec.compile_config.as_ref())?;
+        let mut cfg = FitConfig {
+            loss: resolve_loss(model, compile.loss),
+            ..FitConfig::default()
+        };
+        if let Some(v) = options.epochs {
+            cfg.epochs = check_epochs(whole("epochs", v, 1)? as usize)?;
+        }
+        if let Some(v) = options.batch_size {
+            cfg.batch_size = check_batch_size(whole("batch size", v, 1)? as usize)?;
+        }
+        if let Some(v) = options.shuffle {
+            cfg.shuffle = v;
+        }
+        if let Some(v) = options.seed {
+            cfg.seed = whole("seed", v, 0)?;
+        }
+        if let Some(o) = compile.optimizer {
+            cfg.optimizer = o;
+        }
+        if let Some(name) = &options.optimizer {
+            cfg.optimizer =
+                OptimizerConfig::from_keras(&Value::String(name.clone())).ok_or_else(|| {
+                    Error::input(
+                        "optimizer",
+                        format!("expected 'adam', 'sgd' or 'rmsprop', found '{name}'"),
+                    )
+                })?;
+        }
+        if let Some(lr) = options.learning_rate {
+            cfg.optimizer = cfg.optimizer.with_learning_rate(check_learning_rate(lr)?);
+        }
+        if let Some(f) = options.validation_split.filter(|&f| f != 0.0) {
+            check_split(f)?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
 impl FitConfig {
     /// Checks every setting's range: epochs, batch size, and the optimizer's learning rate
     /// and coefficients (finite; momentum and decay rates in [0, 1), epsilon positive).
@@ -272,6 +359,90 @@ mod tests {
         assert!(e.to_string().contains("'adamw'"), "{e}");
         let e = compile_settings(Some(&json!({"loss": "hinge"}))).unwrap_err();
         assert!(e.to_string().contains("'hinge'"), "{e}");
+    }
+
+    /// A small classifier whose file carries `compile` as its `compile_config`.
+    fn classifier(compile: Option<Value>) -> crate::Model {
+        use crate::keras::build;
+        let json = build::sequential(
+            "m",
+            vec![build::input("x", &[4]), build::dense("out", 3, "softmax")],
+        );
+        let mut spec = crate::keras::parse_model(&json).unwrap();
+        spec.compile_config = compile;
+        crate::Model::from_spec_with(spec, &crate::default_device(), |_, _, p| {
+            Ok(vec![0.0; p.size()])
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn one_resolver_for_compile_config_cli_flags_and_js_options() {
+        // The same request three ways: in the file, as the CLI's flags, as JS options.
+        let from_file = FitConfig::resolve(
+            &classifier(Some(json!({"optimizer": {"class_name": "SGD",
+                "config": {"learning_rate": 0.05}}, "loss": "categorical_crossentropy"}))),
+            &FitOptions {
+                epochs: Some(3.0),
+                batch_size: Some(8.0),
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let cli = FitOptions {
+            epochs: Some(3.0),
+            batch_size: Some(8.0),
+            shuffle: Some(true),
+            seed: Some(1337.0),
+            optimizer: Some("sgd".into()),
+            learning_rate: Some(0.05),
+            validation_split: None,
+        };
+        let js: FitOptions = serde_json::from_value(json!({"epochs": 3, "batchSize": 8,
+            "optimizer": "sgd", "learningRate": 0.05, "onEpochEnd": "a callback, ignored"}))
+        .unwrap();
+        let plain = classifier(None);
+        let from_cli = FitConfig::resolve(&plain, &cli).unwrap();
+        let from_js = FitConfig::resolve(&plain, &js).unwrap();
+        assert_eq!(from_file, from_cli);
+        assert_eq!(from_cli, from_js);
+        assert_eq!(from_js.optimizer, OptimizerConfig::sgd(0.05, 0.0));
+        assert_eq!((from_js.epochs, from_js.batch_size), (3, 8));
+        assert_eq!(from_js.loss, Loss::CategoricalCrossentropy);
+        // A learning rate alone keeps the file's optimizer and its other settings.
+        let rms = classifier(Some(json!({"optimizer": {"class_name": "RMSprop",
+            "config": {"learning_rate": 0.001, "rho": 0.8}}})));
+        let c = FitConfig::resolve(
+            &rms,
+            &FitOptions {
+                learning_rate: Some(0.01),
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            matches!(c.optimizer, OptimizerConfig::Rmsprop { learning_rate, rho, .. }
+                if learning_rate == 0.01 && rho == 0.8),
+            "{c:?}"
+        );
+        // Defaults: Keras' (1 epoch, batch 32, Adam).
+        assert_eq!(
+            FitConfig::resolve(&plain, &FitOptions::default()).unwrap(),
+            FitConfig::default()
+        );
+        // Out of range: named, whichever surface sent it.
+        for (o, needle) in [
+            (json!({"epochs": 1.5}), "epochs"),
+            (json!({"batchSize": 0}), "batch size"),
+            (json!({"seed": -1}), "seed"),
+            (json!({"optimizer": "adamw"}), "'adamw'"),
+            (json!({"learningRate": -1}), "learning rate"),
+            (json!({"validationSplit": 1.5}), "validation split"),
+        ] {
+            let o: FitOptions = serde_json::from_value(o).unwrap();
+            let e = FitConfig::resolve(&plain, &o).unwrap_err().to_string();
+            assert!(e.contains(needle), "{o:?}: {e}");
+        }
     }
 
     #[test]

@@ -81,8 +81,8 @@ impl Dataset {
         }
     }
 
-    /// Shuffles with `seed`, then keeps the last `fraction` for validation (as
-    /// `image_dataset_from_directory(validation_split=..., seed=...)` does).
+    /// Keras' `image_dataset_from_directory(validation_split=..., seed=...)`: the samples
+    /// shuffled with `seed`, then the last `int(fraction * n)` held out for validation.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         let (train, val) = self.split_indices(fraction, seed)?;
         Ok((self.subset(&train), self.subset(&val)))
@@ -90,23 +90,23 @@ impl Dataset {
 
     /// The sample indices [`Dataset::split`] puts on each side: (training, validation).
     pub fn split_indices(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
-        if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
-            return Err(Error::input(
-                "--validation-split",
-                format!("expected a fraction in (0, 1), found {fraction}"),
-            ));
-        }
         let mut idx: Vec<usize> = (0..self.len()).collect();
         Rng(seed).shuffle(&mut idx);
-        let n_val = ((self.len() as f64) * fraction).round() as usize;
-        if n_val == 0 || n_val == self.len() {
-            return Err(Error::input(
-                "--validation-split",
-                format!("{fraction} of {} samples leaves an empty side", self.len()),
-            ));
-        }
-        let (train, val) = idx.split_at(self.len() - n_val);
+        let at = split_point(self.len(), fraction)?;
+        let (train, val) = idx.split_at(at);
         Ok((train.to_vec(), val.to_vec()))
+    }
+
+    /// Keras' `model.fit(validation_split=fraction)`: the last `fraction` of the samples, in
+    /// their order and before any shuffling, held out (training gets the first
+    /// `int(n * (1 - fraction))`).
+    pub fn holdout_tail(&self, fraction: f64) -> Result<(Dataset, Dataset)> {
+        let at = ((self.len() as f64) * (1.0 - check_fraction(fraction)?)).floor() as usize;
+        if at == 0 || at == self.len() {
+            return Err(empty_side(fraction, self.len()));
+        }
+        let idx: Vec<usize> = (0..self.len()).collect();
+        Ok((self.subset(&idx[..at]), self.subset(&idx[at..])))
     }
 
     /// Checks there are at least two classes and every class has samples.
@@ -316,3 +316,80 @@ mod native {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{list_folder, load_cifar_bin, load_folder};
+
+/// `fraction` when it is a validation split Keras takes (strictly between 0 and 1).
+fn check_fraction(fraction: f64) -> Result<f64> {
+    super::compile::check_split(fraction)
+}
+
+fn empty_side(fraction: f64, n: usize) -> Error {
+    Error::input(
+        "validation split",
+        format!("{fraction} of {n} samples leaves an empty side"),
+    )
+}
+
+/// Where `image_dataset_from_directory`'s split puts the validation samples: after the first
+/// `n - int(fraction * n)`.
+fn split_point(n: usize, fraction: f64) -> Result<usize> {
+    let n_val = ((n as f64) * check_fraction(fraction)?).floor() as usize;
+    if n_val == 0 || n_val == n {
+        return Err(empty_side(fraction, n));
+    }
+    Ok(n - n_val)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(n: usize) -> Dataset {
+        Dataset {
+            sample_shape: vec![1],
+            samples: Samples::F32((0..n).map(|i| i as f32).collect()),
+            labels: vec![0; n],
+            classes: vec!["a".into(), "b".into()],
+            skipped: Vec::new(),
+        }
+    }
+
+    fn values(d: &Dataset) -> Vec<f32> {
+        d.batch(&(0..d.len()).collect::<Vec<_>>()).0
+    }
+
+    #[test]
+    fn fit_holds_out_the_tail_as_keras_does() {
+        // Keras: split_at = int(n * (1 - validation_split)); 10 * 0.75 = 7.5 -> 7.
+        let (t, v) = numbered(10).holdout_tail(0.25).unwrap();
+        assert_eq!(values(&t), (0..7).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(values(&v), vec![7.0, 8.0, 9.0]);
+        assert_eq!(
+            numbered(3).holdout_tail(0.1).unwrap().1.len(),
+            1,
+            "int(2.7) = 2 train"
+        );
+        assert!(
+            numbered(1).holdout_tail(0.5).is_err(),
+            "nothing left to train on"
+        );
+        assert!(numbered(3).holdout_tail(1.0).is_err());
+    }
+
+    #[test]
+    fn a_folder_split_shuffles_then_holds_out_int_of_the_fraction() {
+        // image_dataset_from_directory: int(0.25 * 10) = 2 validation samples.
+        let d = numbered(10);
+        let (t, v) = d.split(0.25, 3).unwrap();
+        assert_eq!((t.len(), v.len()), (8, 2));
+        let mut all = [values(&t), values(&v)].concat();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(all, values(&d));
+        assert_eq!(d.split(0.25, 3).unwrap().1.labels, v.labels);
+        assert_ne!(values(&v), vec![8.0, 9.0], "shuffled first (seed 3)");
+        let e = numbered(3).split(0.2, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("validation split") && e.contains("empty side"),
+            "{e}"
+        );
+    }
+}

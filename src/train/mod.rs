@@ -15,7 +15,7 @@ pub use crate::rng::Rng;
 #[cfg(not(target_arch = "wasm32"))]
 pub use crate::runtime::block_on;
 pub use crate::runtime::yield_now;
-pub use compile::{compile_settings, CompileSettings};
+pub use compile::{compile_settings, CompileSettings, FitOptions};
 pub use data::{Dataset, Samples};
 pub use history::{EpochLog, History};
 pub use loss::Loss;
@@ -27,7 +27,7 @@ use crate::runtime::TimeSlice;
 use burn::tensor::{Int, Tensor, TensorData};
 
 /// The settings of one `fit` call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FitConfig {
     /// Passes over the training data.
     pub epochs: usize,
@@ -63,6 +63,8 @@ pub trait Progress {
     }
     /// After each epoch.
     fn epoch(&mut self, _log: &EpochLog) {}
+    /// A new phase of a longer task begins (teaching: `train`, then `fine-tune`).
+    fn phase(&mut self, _phase: &str) {}
     /// Polled between batches; returning true stops training after the current batch.
     fn cancelled(&mut self) -> bool {
         false

@@ -39,6 +39,16 @@ pub enum OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// The same optimizer with `learning_rate` (its other settings kept).
+    pub fn with_learning_rate(mut self, lr: f64) -> Self {
+        match &mut self {
+            OptimizerConfig::Adam { learning_rate, .. }
+            | OptimizerConfig::Sgd { learning_rate, .. }
+            | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
+        }
+        self
+    }
+
     /// Keras' `Adam()`.
     pub fn adam() -> Self {
         OptimizerConfig::Adam {

@@ -12,7 +12,7 @@ use super::torch::TorchTensor;
 use crate::error::{Error, Result};
 use crate::keras::build::{
     activation, add, batch_norm, conv2d_nobias, dense, depthwise, dropout, functional,
-    global_avg_pool, input, node, rescaling, with_shapes,
+    global_avg_pool, input, node, rescaling,
 };
 use std::collections::HashMap;
 
@@ -301,7 +301,7 @@ pub fn structure_of(v: &Variant, classes: usize) -> String {
     x = push(dense(LOGITS_LAYER, classes, "linear"), &[&x]);
     let out = push(activation("predictions", "softmax"), &[&x]);
     let json = functional(&v.name.replace('-', "_"), layers, "image", &out);
-    with_shapes(&json).expect("the built-in architecture is consistent")
+    crate::model::transfer::with_shapes(&json).expect("the built-in architecture is consistent")
 }
 
 /// Converts one PyTorch tensor to the Keras layout of the variable it feeds.

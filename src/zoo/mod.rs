@@ -7,7 +7,6 @@ pub mod augment;
 pub mod efficientnet;
 pub mod pickle;
 pub mod torch;
-pub mod transfer;
 
 use crate::error::{Error, Result};
 use crate::model::Model;

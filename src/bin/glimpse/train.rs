@@ -3,7 +3,7 @@
 use glimpse::io::{check_empty_outdir, write_outdir};
 use glimpse::keras::{self, build::course_cnn};
 use glimpse::train::{
-    self, block_on, data, init, Dataset, EpochLog, FitConfig, OptimizerConfig, Progress, Rng,
+    self, block_on, data, init, Dataset, EpochLog, FitConfig, FitOptions, Progress, Rng,
 };
 use glimpse::{default_device, Error, Model, Result};
 use std::io::Write;
@@ -174,41 +174,24 @@ pub fn run(a: Args) -> Result<()> {
     let classes = train_ds.classes.len();
     let json = user_json.unwrap_or_else(|| course_cnn(&input_shape, classes));
     let spec = keras::parse_model(&json)?;
-    let compile = train::compile_settings(spec.compile_config.as_ref())?;
     let mut rng = Rng(a.seed);
     let mut model = Model::from_spec_with(spec, &device, |_, _, p| {
         Ok(init::keras_default(p, &mut rng))
     })?;
     train::check_outputs(&model, &train_ds)?;
-    // Compile settings: CLI, else the JSON's compile_config, else Adam + categorical CE.
-    let mut optimizer = compile
-        .optimizer
-        .clone()
-        .unwrap_or_else(OptimizerConfig::adam);
-    if let Some(name) = &a.optimizer {
-        optimizer = OptimizerConfig::from_keras(&serde_json::json!(name)).ok_or_else(|| {
-            Error::input(
-                "--optimizer",
-                format!("unknown optimizer '{name}' (adam, sgd, rmsprop)"),
-            )
-        })?;
-    }
-    if let Some(lr) = a.learning_rate {
-        match &mut optimizer {
-            OptimizerConfig::Adam { learning_rate, .. }
-            | OptimizerConfig::Sgd { learning_rate, .. }
-            | OptimizerConfig::Rmsprop { learning_rate, .. } => *learning_rate = lr,
-        }
-    }
-    let loss = train::compile::resolve_loss(&model, compile.loss);
-    let cfg = FitConfig {
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        shuffle: !a.no_shuffle,
-        seed: a.seed,
-        optimizer,
-        loss,
-    };
+    // Compile settings: the flags, else the JSON's compile_config, else Keras' defaults.
+    let cfg = FitConfig::resolve(
+        &model,
+        &FitOptions {
+            epochs: Some(a.epochs as f64),
+            batch_size: Some(a.batch_size as f64),
+            shuffle: Some(!a.no_shuffle),
+            seed: Some(a.seed as f64),
+            optimizer: a.optimizer.clone(),
+            learning_rate: a.learning_rate,
+            validation_split: None,
+        },
+    )?;
     println!(
         "Training on {} images ({} classes){}, {} epochs, batch {}, {:?}",
         train_ds.len(),
@@ -269,8 +252,7 @@ pub fn evaluate(model: &Model, dir: &Path, json: bool) -> Result<()> {
     let ds = data::load_folder(dir, (h, w), &loading("images"))?;
     report_skipped(&ds);
     train::check_outputs(model, &ds)?;
-    let compiled = train::compile_settings(model.spec.compile_config.as_ref())?.loss;
-    let loss = train::compile::resolve_loss(model, compiled);
+    let loss = FitConfig::resolve(model, &FitOptions::default())?.loss;
     let (l, acc, pred) = block_on(train::evaluate(model, &ds, loss, 64))?;
     let k = ds.classes.len();
     let mut confusion = vec![vec![0usize; k]; k];

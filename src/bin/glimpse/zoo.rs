@@ -1,8 +1,10 @@
 //! `glimpse zoo fetch`, `classify`, `features` and `fine-tune`.
 
 use glimpse::io::{check_empty_outdir, write_npy, write_outdir};
-use glimpse::train::{self, block_on, data, Dataset, FitConfig, Loss, OptimizerConfig, Samples};
-use glimpse::zoo::{self, efficientnet, transfer, Preprocessing};
+use glimpse::model::transfer;
+use glimpse::teach;
+use glimpse::train::{self, block_on, data, Dataset, Samples};
+use glimpse::zoo::{self, efficientnet, Preprocessing};
 use glimpse::{default_device, Error, Model, Result};
 
 use std::path::{Path, PathBuf};
@@ -496,23 +498,6 @@ fn view_features(
     Ok(out)
 }
 
-/// The pooled features of cached activations: `top` (the network from the cut to its
-/// features) run over `acts` in batches.
-fn features_of(top: &Model, acts: &[f32]) -> Result<Vec<f32>> {
-    use rayon::prelude::*;
-    let shape = top.input_shapes()[0].clone();
-    let w: usize = shape.iter().product();
-    let parts: Vec<Vec<f32>> = acts
-        .par_chunks(w * BATCH)
-        .map(|chunk| {
-            let mut s = vec![chunk.len() / w];
-            s.extend(&shape);
-            Ok(top.predict(chunk.to_vec(), &s)?.0)
-        })
-        .collect::<Result<_>>()?;
-    Ok(parts.concat())
-}
-
 /// `d` with `samples` (of the same shape) appended and `labels` as its labels.
 fn with_more(d: Dataset, samples: Vec<f32>, labels: Vec<u32>) -> Dataset {
     let mut all = match d.samples {
@@ -609,10 +594,6 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
             (f, n)
         }
     };
-    let feats = match &top {
-        Some(t) => features_of(t, &acts)?,
-        None => acts.clone(),
-    };
     let label_of: std::collections::HashMap<String, u32> = files
         .iter()
         .map(|(l, f)| (f.display().to_string(), *l))
@@ -629,31 +610,25 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     }
     let feature_seconds = started.elapsed().as_secs_f64();
     let all = Dataset {
-        sample_shape: vec![1280],
-        samples: Samples::F32(feats),
+        sample_shape: act_shape,
+        samples: Samples::F32(acts),
         labels,
         classes: classes.clone(),
         skipped: vec![],
     };
     all.check_classes(&a.data.display().to_string())?;
-    let (train_idx, val_idx) = all.split_indices(a.validation_split, a.seed)?;
-    let val_ds = all.subset(&val_idx);
-    let mut train_ds = all.subset(&train_idx);
-    // The same photos as activations, for fine-tuning the top.
-    let acts_all = Dataset {
-        sample_shape: act_shape.clone(),
-        samples: Samples::F32(acts),
-        labels: all.labels.clone(),
-        classes: classes.clone(),
-        skipped: vec![],
-    };
-    let mut train_acts = acts_all.subset(&train_idx);
-    let val_acts = acts_all.subset(&val_idx);
-    drop(acts_all);
+    let held = teach::holdout(&all.labels, &classes, a.validation_split, a.seed)?;
+    for w in &held.warnings {
+        println!("warning: {w}");
+    }
+    let val_rows = all.subset(&held.validation);
+    let mut train_rows = all.subset(&held.train);
+    drop(all);
     let aug = a.augment.clone().filter(|g| !g.is_empty());
     if let Some(aug) = &aug {
         // Views of the training photos only: a held-out photo's copies would leak into training.
-        let train_files: Vec<PathBuf> = train_idx
+        let train_files: Vec<PathBuf> = held
+            .train
             .iter()
             .map(|&i| PathBuf::from(&names[i]))
             .collect();
@@ -671,43 +646,28 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
         };
         let vcache = cache.with_file_name(format!("{vkey:016x}{suffix}.views.npy"));
         let va = view_features(&b, &fx, &train_files, aug, a.views, a.seed, &vcache)?;
-        let vf = match &top {
-            Some(t) => features_of(t, &va)?,
-            None => va.clone(),
-        };
-        let mut labels = train_ds.labels.clone();
-        for &l in &train_ds.labels {
+        let mut labels = train_rows.labels.clone();
+        for &l in &train_rows.labels {
             labels.extend(std::iter::repeat_n(l, a.views));
         }
-        train_ds = with_more(train_ds, vf, labels.clone());
-        if top.is_some() {
-            train_acts = with_more(train_acts, va, labels);
-        }
+        train_rows = with_more(train_rows, va, labels);
         println!(
             "augmentation: {} training photos + {} varied copies; {} held out",
-            train_idx.len(),
-            train_idx.len() * a.views,
-            val_ds.len()
+            held.train.len(),
+            held.train.len() * a.views,
+            val_rows.len()
         );
     }
-    // The head: [Dense(hidden, relu)] + Dense(classes, softmax) on the 1280 pooled features.
-    let mut head = transfer::new_head(
-        1280,
-        classes.len(),
-        a.hidden_units,
-        a.seed,
-        &default_device(),
-    )?;
-    let cfg = FitConfig {
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        shuffle: true,
-        seed: a.seed,
-        optimizer: OptimizerConfig::adam(),
-        loss: Loss::CategoricalCrossentropy,
-    };
-    struct Lines;
+    /// One line per epoch, and a line where fine-tuning begins.
+    struct Lines {
+        fine_tune: String,
+    }
     impl train::Progress for Lines {
+        fn phase(&mut self, phase: &str) {
+            if phase == "fine-tune" {
+                println!("{}", self.fine_tune);
+            }
+        }
         fn epoch(&mut self, e: &train::EpochLog) {
             println!(
                 "Epoch {} - loss: {:.4} - accuracy: {:.4} - val_loss: {:.4} - val_accuracy: {:.4}",
@@ -719,58 +679,49 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
             );
         }
     }
-    let mut history = block_on(train::fit(
-        &mut head,
-        &train_ds,
-        Some(&val_ds),
-        &cfg,
-        &mut Lines,
-    ))?;
-    let head_accuracy = history.epochs.last().and_then(|e| e.val_accuracy);
-    // The end-to-end model: the backbone up to the pooled features, then the new head.
-    let mut full = transfer::join(&b.model, efficientnet::FEATURES_LAYER, &head, &fine_tuned)?;
-    if let (Some(top), Some(n)) = (&top, a.unfreeze_blocks) {
-        // Keras' second step: the network's top and the head trained together, slowly, from
-        // the cached activations; BatchNormalization frozen (inference mode, statistics kept).
-        let mut tuned = transfer::join(top, efficientnet::FEATURES_LAYER, &head, "fine_tune")?;
-        println!(
-            "fine-tuning the last {n} blocks and the top convolution ({} variables) for {} epochs at learning rate {}",
-            tuned.count_trainable(),
+    let head_variables = {
+        let (k, h) = (classes.len(), a.hidden_units);
+        h.map_or(1280 * k + k, |h| 1280 * h + h + h * k + k)
+    };
+    let mut lines = Lines {
+        fine_tune: format!(
+            "fine-tuning the last {} blocks and the top convolution ({} variables) for {} epochs at learning rate {}",
+            a.unfreeze_blocks.unwrap_or(0),
+            top.as_ref().map_or(0, Model::count_trainable) + head_variables,
             a.fine_tune_epochs,
             a.fine_tune_learning_rate
-        );
-        let cfg = FitConfig {
-            epochs: a.fine_tune_epochs,
-            optimizer: OptimizerConfig::Adam {
-                learning_rate: a.fine_tune_learning_rate,
-                beta_1: 0.9,
-                beta_2: 0.999,
-                epsilon: 1e-7,
-            },
-            ..cfg
-        };
-        let more = block_on(train::fit(
-            &mut tuned,
-            &train_acts,
-            Some(&val_acts),
-            &cfg,
-            &mut Lines,
-        ))?;
-        history.append(more);
-        full = full.with_variables_of(&tuned)?.0;
-    }
-    let json =
-        transfer::joined_structure(&b.model, efficientnet::FEATURES_LAYER, &head, &fine_tuned)?;
-    // The exported model holds the augmentation layers (the identity at inference).
-    let json = match &aug {
-        Some(g) => glimpse::zoo::augment::with_augmentation(&json, g.layers(a.seed))?,
-        None => json,
+        ),
     };
+    let options = teach::TeachOptions {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        hidden: a.hidden_units,
+        learning_rate: None,
+        seed: a.seed,
+        fine_tune_epochs: a.fine_tune_epochs,
+        fine_tune_learning_rate: a.fine_tune_learning_rate,
+        augment: aug,
+        name: fine_tuned,
+    };
+    let lesson = teach::Lesson {
+        network: &b.model,
+        cut: efficientnet::FEATURES_LAYER,
+        top: top.as_ref(),
+        head: None,
+    };
+    let taught = block_on(teach::teach(
+        lesson,
+        &train_rows,
+        Some(&val_rows),
+        &options,
+        &mut lines,
+    ))?;
+    let history = &taught.history;
     write_outdir(
         &a.out,
         &[
-            ("model.json", json.into_bytes()),
-            ("model.weights.h5", full.keras3_weights()?),
+            ("model.json", taught.structure.clone().into_bytes()),
+            ("model.weights.h5", taught.model.keras3_weights()?),
             ("labels.txt", (classes.join("\n") + "\n").into_bytes()),
             (
                 "preprocessing.json",
@@ -778,7 +729,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
             ),
             (
                 "history.json",
-                serde_json::to_vec_pretty(&history).expect("json"),
+                serde_json::to_vec_pretty(history).expect("json"),
             ),
             ("history.png", history.plot_png()),
         ],
@@ -787,13 +738,13 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     if a.unfreeze_blocks.is_some() {
         println!(
             "validation accuracy with the head alone {:.4}",
-            head_accuracy.unwrap_or(f64::NAN)
+            taught.head_accuracy.unwrap_or(f64::NAN)
         );
     }
     println!(
         "validation accuracy {:.4} on {} held-out images; features {:.1}s, total {:.1}s; saved to {}",
         last.val_accuracy.unwrap_or(f64::NAN),
-        val_ds.len(),
+        val_rows.len(),
         feature_seconds,
         started.elapsed().as_secs_f64(),
         a.out.display()

@@ -10,6 +10,7 @@ use crate::model::init;
 use crate::model::{Graph, Model};
 use crate::rng::Rng;
 use burn::tensor::Device;
+use serde_json::{json, Value};
 
 /// Name of the head's optional hidden layer.
 pub const HIDDEN_LAYER: &str = "head_hidden";
@@ -160,7 +161,7 @@ pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Re
         .inputs
         .first()
         .ok_or_else(|| Error::Graph("the base model has no input".into()))?;
-    keras::build::with_shapes(&keras::build::functional(name, layers, &input.layer, &prev))
+    with_shapes(&keras::build::functional(name, layers, &input.layer, &prev))
 }
 
 /// The end-to-end model: `base` up to layer `cut`, then `head`. The head's input width must
@@ -266,7 +267,7 @@ pub fn sub_structure(
         inside.push(&l.name);
         prev = l.name.clone();
     }
-    keras::build::with_shapes(&keras::build::functional(name, out, from, to))
+    with_shapes(&keras::build::functional(name, out, from, to))
 }
 
 /// [`sub_structure`] as a model sharing `base`'s variables.
@@ -376,7 +377,7 @@ pub async fn remap_classes(
     if let Some(o) = entry.as_object_mut() {
         o.remove("build_config");
     }
-    let json = keras::build::with_shapes(&v.to_string())?;
+    let json = with_shapes(&v.to_string())?;
     let old = head.keras_values_async().await?;
     let mut rng = Rng(seed);
     let spec = keras::parse_model(&json)?;
@@ -404,4 +405,79 @@ pub async fn remap_classes(
         Ok(out)
     })?;
     Ok((model, json))
+}
+
+/// `model` (sharing its variables) whose structure `structure` holds Keras' augmentation
+/// layers `aug` (seeded) after its input, as a model trained with them would: the identity at
+/// inference, and without variables, so the weights file is unchanged. Returns the model and
+/// its structure.
+pub fn with_augmentation(
+    model: &Model,
+    structure: &str,
+    aug: &crate::zoo::augment::Augment,
+    seed: u64,
+) -> Result<(Model, String)> {
+    let structure = crate::zoo::augment::with_augmentation(structure, aug.layers(seed))?;
+    let spec = keras::parse_model(&structure)?;
+    let graph = Graph::build(&spec)?;
+    // Same variables by layer name: the augmentation layers have none.
+    let params = spec
+        .layers
+        .iter()
+        .map(|l| {
+            model
+                .spec
+                .layers
+                .iter()
+                .position(|o| o.name == l.name)
+                .map_or_else(Vec::new, |i| model.params()[i].clone())
+        })
+        .collect();
+    Ok((
+        Model::from_parts(spec, graph, params, model.device.clone()),
+        structure,
+    ))
+}
+
+/// Fills the `shape` of every call argument of a Functional structure (Keras needs it to read
+/// the JSON back), from Glimpse's own shape inference.
+pub fn with_shapes(json: &str) -> crate::Result<String> {
+    let spec = crate::keras::parse_model(json)?;
+    let graph = Graph::build(&spec)?;
+    let mut shapes = std::collections::HashMap::new();
+    for n in &graph.nodes {
+        shapes
+            .entry(spec.layers[n.layer].name.clone())
+            .or_insert_with(|| n.out_shape.clone());
+    }
+    let mut v: Value = serde_json::from_str(json).map_err(|e| crate::Error::Json {
+        context: "structure".into(),
+        message: e.to_string(),
+    })?;
+    fn fill(v: &mut Value, shapes: &std::collections::HashMap<String, Vec<usize>>) {
+        match v {
+            Value::Object(o) => {
+                if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") {
+                    if let Some(c) = o.get_mut("config").and_then(Value::as_object_mut) {
+                        let name = c
+                            .get("keras_history")
+                            .and_then(|h| h.get(0))
+                            .and_then(Value::as_str)
+                            .map(String::from);
+                        if let Some(s) = name.and_then(|n| shapes.get(&n)) {
+                            let mut dims = vec![Value::Null];
+                            dims.extend(s.iter().map(|&d| json!(d)));
+                            c.insert("shape".into(), Value::Array(dims));
+                        }
+                    }
+                    return;
+                }
+                o.values_mut().for_each(|x| fill(x, shapes));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| fill(x, shapes)),
+            _ => {}
+        }
+    }
+    fill(&mut v, &shapes);
+    Ok(serde_json::to_string(&v).expect("JSON values serialize"))
 }
