@@ -1,18 +1,21 @@
+// @ts-check
 // Glimpse's service worker: the page works offline once loaded. Same-origin GETs are answered
 // from the cache when the network fails (network first, so a new build is picked up), and the
 // app shell is cached at install.
 const CACHE = 'glimpse-v5';
+// `self` as a service worker's scope (TypeScript's webworker lib types it as any worker's).
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 // The app shell only (a few hundred KB): the engines and the network are cached as the page
 // loads them (see 'keep'), so a CPU page never downloads the WebGPU engine and nothing is
 // downloaded twice.
 const SHELL = [
   './', 'index.html', 'www/app.js', 'www/store.js', 'www/style.css', 'www/icon.svg',
-  'pkg/index.js', 'pkg/client.js', 'pkg/worker.js', 'pkg/thread.js',
+  'pkg/index.js', 'pkg/client.js', 'pkg/ops.js', 'pkg/worker.js', 'pkg/thread.js',
 ];
 
 // The page names the large files it may have loaded before this worker controlled it (the
 // engines, the network); those the browser's HTTP cache holds are put in the offline cache.
-self.addEventListener('message', (event) => {
+sw.addEventListener('message', (event) => {
   const { type, urls } = event.data ?? {};
   if (type !== 'keep' || !Array.isArray(urls)) return;
   const reply = event.ports?.[0];
@@ -38,16 +41,16 @@ self.addEventListener('message', (event) => {
   );
 });
 
-self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+sw.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => sw.skipWaiting()));
 });
 
-self.addEventListener('activate', (event) => {
+sw.addEventListener('activate', (event) => {
   // Older caches (earlier builds) go.
   event.waitUntil(
     caches.keys()
       .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
-      .then(() => self.clients.claim()),
+      .then(() => sw.clients.claim()),
   );
 });
 
@@ -66,7 +69,7 @@ function isolated(res) {
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
 }
 
-self.addEventListener('fetch', (event) => {
+sw.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
   // Query strings (?backend=cpu) select behaviour, not content.

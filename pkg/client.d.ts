@@ -35,6 +35,8 @@ export class RemoteModel {
   readonly labels: string[] | null;
   readonly preprocessing: Preprocessing | null;
   readonly featuresLayer: string | null;
+  /** The URLs a loadPretrained() model came from (its weights file among them); else absent. */
+  readonly files?: string[];
   summary(): string;
   countParams(): number;
   predict(data: Float32Array, shape: number[]): Promise<TensorData>;

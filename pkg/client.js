@@ -1,35 +1,36 @@
 // Runs Glimpse in a Web Worker so the page's main thread never blocks: the same API as the
 // main entry, every method async. `const g = createWorker(); await g.ready();
 // const m = await g.loadPretrained('efficientnet-lite0', { baseUrl }); await m.classify(blob)`.
+// The methods that post a message are made from the table of operations in ops.js.
 
+import { OPS } from './ops.js';
+
+/** @typedef {import('./ops.js').OpMethods<'worker'>} WorkerMethods */
+/** @typedef {import('./ops.js').OpMethods<'model'>} ModelMethods */
+/** @typedef {import('./ops.js').ModelInfo} ModelInfo */
+
+/**
+ * An Error as it crossed from the worker (worker.js's plainError).
+ * @param {{ name?: string, message: string, history?: import('glimpse-ml').History }} e
+ */
 function rebuildError(e) {
-  const err = new Error(e.message);
+  const err = /** @type {Error & { history?: import('glimpse-ml').History }} */ (new Error(e.message));
   if (e.name && e.name !== 'Error') err.name = e.name;
   if (e.history) err.history = e.history;
   return err;
 }
 
-// Images the worker can receive: pages' elements become ImageBitmaps first.
-async function transferable(image) {
-  if (Array.isArray(image)) return Promise.all(image.map(transferable));
-  const isElement =
-    (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) ||
-    (typeof HTMLCanvasElement !== 'undefined' && image instanceof HTMLCanvasElement) ||
-    (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement);
-  if (!isElement) return image;
-  if (image instanceof HTMLImageElement && (!image.complete || image.naturalWidth === 0)) {
-    await image.decode();
-  }
-  return createImageBitmap(image);
-}
-
 /** A Glimpse engine in a Web Worker. */
-export class GlimpseWorker {
+class GlimpseWorker {
   #worker;
   #next = 1;
+  /** @type {Map<number, { resolve: (result: any) => void, reject: (e: any) => void, listeners: Record<string, ((payload: any) => void) | undefined>, cleanup?: () => void }>} */
   #calls = new Map();
 
-  /** `url`: where worker.js is, when not beside client.js (bundlers find it without this). */
+  /**
+   * `url`: where worker.js is, when not beside client.js (bundlers find it without this).
+   * @param {string | URL} [url]
+   */
   constructor(url) {
     // The literal `new Worker(new URL('./worker.js', import.meta.url), …)` is the form bundlers
     // recognise: they bundle the worker and its engine and rewrite the URL.
@@ -56,7 +57,13 @@ export class GlimpseWorker {
     };
   }
 
-  /** Sends one operation; `listeners` receive its progress events; `signal` aborts it. */
+  /**
+   * Sends one operation; `listeners` receive its progress events; `signal` aborts it.
+   * @param {string} op
+   * @param {any[]} [args]
+   * @param {{ listeners?: Record<string, ((payload: any) => void) | undefined>, signal?: AbortSignal }} [options]
+   * @returns {Promise<any>}
+   */
   call(op, args = [], { listeners = {}, signal } = {}) {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
@@ -64,6 +71,7 @@ export class GlimpseWorker {
         reject(signal.reason ?? new Error('aborted'));
         return;
       }
+      /** @type {(() => void) | undefined} */
       let cleanup;
       if (signal) {
         const onAbort = () => this.#worker.postMessage({ op: 'abort', args: [id] });
@@ -71,6 +79,7 @@ export class GlimpseWorker {
         cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       // An aborted call rejects with the signal's reason, as fetch() does.
+      /** @param {any} e */
       const rejectWith = (e) =>
         reject(signal?.aborted && e.name === 'AbortError'
           ? Object.assign(signal.reason ?? e, { history: e.history })
@@ -80,49 +89,6 @@ export class GlimpseWorker {
     });
   }
 
-  /** Loads the engine in the worker and picks the backend: { backend, adapter }; onProgress({
-   * phase: 'engine', loaded, total }) for the engine's download. */
-  ready({ onProgress, ...options } = {}) {
-    return this.call('ready', [options], { listeners: { progress: onProgress } });
-  }
-  /** ready(options), then loadModel(source), in one message (index.js's feature helpers). */
-  async startHelper(options, source) {
-    return new RemoteModel(this, await this.call('startHelper', [options, source]));
-  }
-  /** setLimits() in the worker. */
-  setLimits(limits) {
-    return this.call('setLimits', [limits]);
-  }
-  /** poolReady() in the worker: once the threaded engine's threads are up, how many calls use. */
-  poolReady() {
-    return this.call('poolReady');
-  }
-
-  /** engineFiles() in the worker: the files its engine was loaded from. */
-  engineFiles() {
-    return this.call('engineFiles');
-  }
-  /** Bytes of the worker engine's WebAssembly memory. */
-  memoryBytes() {
-    return this.call('memory');
-  }
-  /** loadModel() in the worker. */
-  async loadModel(source, options) {
-    return new RemoteModel(this, await this.call('loadModel', [source, options]));
-  }
-  /** loadPretrained() in the worker; onProgress({ loaded, total }) for the download. */
-  async loadPretrained(name = 'efficientnet-lite0', { onProgress, ...options } = {}) {
-    // Relative to this page, not to the worker's script.
-    options.baseUrl = new URL(options.baseUrl ?? `models/${name}/`, location.href).href;
-    const info = await this.call('loadPretrained', [name, options], {
-      listeners: { progress: onProgress },
-    });
-    return new RemoteModel(this, info);
-  }
-  /** createHead() in the worker. */
-  async createHead(options) {
-    return new RemoteModel(this, await this.call('createHead', [options]));
-  }
   /** Stops the worker (and frees everything in it); calls still running reject. */
   terminate() {
     this.#worker.terminate();
@@ -135,11 +101,18 @@ export class GlimpseWorker {
   }
 }
 
+// The worker each RemoteModel lives in (for the methods made from the table).
+/** @type {WeakMap<object, GlimpseWorker>} */
+const workerOf = new WeakMap();
+
 /** A model living in the worker; the same methods as Model, all async. */
-export class RemoteModel {
-  #w;
+class RemoteModel {
+  /**
+   * @param {GlimpseWorker} worker
+   * @param {ModelInfo} info
+   */
   constructor(worker, info) {
-    this.#w = worker;
+    workerOf.set(this, worker);
     this.handle = info.handle;
     this.inputShape = info.inputShape;
     this.outputShape = info.outputShape;
@@ -157,76 +130,52 @@ export class RemoteModel {
   countParams() {
     return this.params;
   }
-  predict(data, shape) {
-    return this.#w.call('predict', [this.handle, data, shape]);
-  }
-  async classify(image, { onProgress, signal, ...options } = {}) {
-    return this.#w.call('classify', [this.handle, await transferable(image), options], {
-      listeners: { progress: onProgress },
-      signal,
-    });
-  }
-  async features(images, { onProgress, signal, ...options } = {}) {
-    return this.#w.call('features', [this.handle, await transferable(images), options], {
-      listeners: { progress: onProgress },
-      signal,
-    });
-  }
-  fit(x, y, { onBatchEnd, onEpochEnd, signal, ...options } = {}) {
-    return this.#w.call('fit', [this.handle, x, y, options], {
-      listeners: {
-        batch: (p) => onBatchEnd?.(p.batch, p.logs),
-        epoch: (p) => onEpochEnd?.(p.epoch, p.logs),
-      },
-      signal,
-    });
-  }
-  save() {
-    return this.#w.call('save', [this.handle]);
-  }
-  saveKeras() {
-    return this.#w.call('saveKeras', [this.handle]);
-  }
-  async occlusion(image, options) {
-    return this.#w.call('occlusion', [this.handle, await transferable(image), options]);
-  }
-  async setLabels(labels) {
-    await this.#w.call('configure', [this.handle, { labels }]);
-    this.labels = labels;
-  }
-  async setPreprocessing(preprocessing) {
-    await this.#w.call('configure', [this.handle, { preprocessing }]);
-    this.preprocessing = preprocessing;
-  }
-  async featureExtractor(layer) {
-    return new RemoteModel(this.#w, await this.#w.call('featureExtractor', [this.handle, layer]));
-  }
-  async withHead(head, options) {
-    return new RemoteModel(this.#w, await this.#w.call('withHead', [this.handle, head.handle, options]));
-  }
-  async transfer(examples, { onProgress, onEpochEnd, signal, ...options } = {}) {
-    const ex = await Promise.all(
-      examples.map(async (e) => ({ label: e.label, images: await transferable(e.images) })),
-    );
-    const r = await this.#w.call('transfer', [this.handle, ex, options], {
-      listeners: { progress: onProgress, epoch: (p) => onEpochEnd?.(p.epoch, p.logs) },
-      signal,
-    });
-    return {
-      model: new RemoteModel(this.#w, r.model),
-      head: new RemoteModel(this.#w, r.head),
-      history: r.history,
-      validation: r.validation,
-      warnings: r.warnings ?? [],
-      skipped: r.skipped ?? [],
-    };
-  }
-  dispose() {
-    return this.#w.call('dispose', [this.handle]);
-  }
 }
 
-/** Starts a Glimpse worker (module worker from this package's worker.js by default). */
+// Each row of the table becomes a method of GlimpseWorker (on: 'worker') or RemoteModel (on:
+// 'model', which sends its handle first): it posts what the row's send makes of its arguments
+// and resolves to what receive makes of the result (a RemoteModel for returns: 'model').
+for (const [name, op] of Object.entries(OPS)) {
+  const row = /** @type {import('./ops.js').Op} */ (op);
+  const cls = row.on === 'model' ? RemoteModel : GlimpseWorker;
+  Object.defineProperty(cls.prototype, name, {
+    configurable: true,
+    writable: true,
+    /** @this {any} @param {any[]} args */
+    value(...args) {
+      const worker = row.on === 'model' ? /** @type {GlimpseWorker} */ (workerOf.get(this)) : this;
+      const handle = row.on === 'model' ? [this.handle] : [];
+      /** @param {import('./ops.js').Sent} sent */
+      const post = ({ args: posted, listeners, signal }) =>
+        worker.call(name, [...handle, ...posted], { listeners, signal }).then((result) => {
+          const wrap = (/** @type {ModelInfo} */ info) => new TypedRemoteModel(worker, info);
+          if (row.returns === 'model') return wrap(result);
+          return row.receive ? row.receive(result, { wrap, self: this, args }) : result;
+        });
+      try {
+        // A synchronous send posts at once (calls reach the worker in the order they were made).
+        const sent = row.send(...args);
+        return sent instanceof Promise ? sent.then(post) : post(sent);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  });
+}
+
+// The classes with the methods the table gave them, as the type checker sees them.
+const TypedGlimpseWorker = /** @type {{ new (url?: string | URL): GlimpseWorker & WorkerMethods, prototype: GlimpseWorker & WorkerMethods }} */ (
+  /** @type {unknown} */ (GlimpseWorker)
+);
+const TypedRemoteModel = /** @type {{ new (worker: GlimpseWorker, info: ModelInfo): RemoteModel & ModelMethods, prototype: RemoteModel & ModelMethods }} */ (
+  /** @type {unknown} */ (RemoteModel)
+);
+export { TypedGlimpseWorker as GlimpseWorker, TypedRemoteModel as RemoteModel };
+
+/**
+ * Starts a Glimpse worker (module worker from this package's worker.js by default).
+ * @param {string | URL} [url]
+ */
 export function createWorker(url) {
-  return new GlimpseWorker(url);
+  return new TypedGlimpseWorker(url);
 }

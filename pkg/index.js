@@ -1,8 +1,17 @@
+// @ts-check
 // Glimpse: Keras models in the browser, on WebGPU or the CPU (WebAssembly).
 // This module is the package's main entry; `glimpse-ml/worker` runs the same API in a Web
 // Worker (see client.js). Every failure is a real `Error` with Glimpse's message.
 
 import { GlimpseWorker } from './client.js';
+
+// The public types are pkg/index.d.ts's (tsconfig.check.json maps 'glimpse-ml' to it).
+/** @typedef {import('glimpse-ml').ReadyOptions} ReadyOptions
+ *
+ * @typedef {import('glimpse-ml').Preprocessing} Preprocessing
+ */
+/** @typedef {import('glimpse-ml').FeaturesOptions} FeaturesOptions */
+/** @typedef {import('glimpse-ml').ImageInput} ImageInput */
 
 // Two builds of the engine: wasm/ has the WebGPU and CPU backends; wasm-cpu/ only the CPU
 // backend, about a quarter of the download, so pages that run on the CPU fetch, compile and
@@ -234,7 +243,7 @@ const POOL_START_MS = 20000;
 async function startPool(mod, module, memory, count, state) {
   const workers = state.pool.workers;
   try {
-    await Promise.all(Array.from({ length: count - 1 }, () => new Promise((resolve, reject) => {
+    await Promise.all(Array.from({ length: count - 1 }, () => /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
       const w = ENGINES.threads.thread();
       workers.push(w);
       const timer = setTimeout(() => reject(error(`a thread did not start in ${POOL_START_MS / 1000} s`)), POOL_START_MS);
@@ -249,7 +258,7 @@ async function startPool(mod, module, memory, count, state) {
         reject(error(`a thread failed to start: ${ev.message ?? 'unknown error'}`));
       };
       w.postMessage({ type: 'glimpse-thread', module, memory, stopped: mod.poolStoppedFlag() });
-    })));
+    }))));
     if (state.dead) throw error('the engine stopped');
     mod.startThreads(workers.length);
   } catch (e) {
@@ -328,6 +337,8 @@ function isSoftware(adapter) {
  * thread alone). Its results are the same, bit for bit. The result's `threads` says how many it
  * uses (1 on the one-thread engine) and `threadsReason` why not more (for example 'page not
  * cross-origin isolated'); see also poolReady().
+ *
+ * @param {ReadyOptions} [options]
  */
 export function ready(options = {}) {
   const pending = startEngine(options);
@@ -343,6 +354,7 @@ export function ready(options = {}) {
 // for it) use the engine it brings instead of starting one of their own.
 let readyPending = null;
 
+/** @param {ReadyOptions} [options] */
 async function startEngine({ backend = 'auto', wasmUrl, cpuWasmUrl, glueUrl, cpuGlueUrl, threads = 'auto', onProgress } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw error(`ready(): unknown backend '${backend}'; expected 'auto', 'webgpu' or 'cpu'`);
@@ -556,7 +568,7 @@ async function filesSource(files) {
   if (h5) {
     // Teachable Machine's Keras export: keras_model.h5 + numbered labels.txt.
     const teachable = /keras_model\.h5$/i.test(h5.name) && Boolean(labelsFile) &&
-      /^0 /.test((await labelsFile.text()).trim());
+      /^0 /.test((await /** @type {{ text(): Promise<string> }} */ (labelsFile).text()).trim());
     return withLabels({ keras: h5.data, ...(teachable ? { preprocessing: TEACHABLE_MACHINE_PREPROCESSING } : {}) });
   }
   throw error(
@@ -714,6 +726,9 @@ const PRETRAINED = {
  * float32's on every photo of the tests' sets but near-ties), falling back to the float32 file
  * where there is none; 'float32' the float32 file. onProgress({ loaded, total }) reports the
  * weights download. The model's `files` lists the URLs it came from.
+ *
+ * @param {string} [name]
+ * @param {Parameters<typeof import('glimpse-ml').loadPretrained>[1]} [options]
  */
 export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onProgress, warmUp, precision = 'float16' } = {}) {
   if (precision !== 'float16' && precision !== 'float32') {
@@ -729,6 +744,7 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
   );
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   // All four downloads at once (the weights are most of the bytes).
+  /** @type {{ url: string | null }} */
   const weightsFile = { url: null };
   const [structure, labels, pre, weights] = await Promise.all([
     fetchOk(new URL('model.json', base), 'the model structure').then((r) => r.text()),
@@ -738,7 +754,7 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
   ]);
   try {
     const files = ['model.json', 'labels.txt', 'preprocessing.json'].map((f) => new URL(f, base).href);
-    files.push(weightsFile.url);
+    files.push(/** @type {string} */ (weightsFile.url));
     const model = await loadModel(
       {
         structure,
@@ -801,7 +817,10 @@ async function readWithProgress(response, onProgress) {
   return out;
 }
 
-/** A new classifier head for transfer learning: [Dense(hidden, relu)] + Dense(classes, softmax). */
+/** A new classifier head for transfer learning: [Dense(hidden, relu)] + Dense(classes, softmax).
+ *
+ * @param {{ features?: number, classes?: number, hidden?: number, seed?: number }} [options]
+ */
 export async function createHead({ features, classes, hidden, seed = 1337 } = {}) {
   await ensureReady();
   if (!Number.isInteger(features) || !Number.isInteger(classes)) {
@@ -851,6 +870,7 @@ function isPixels(image) {
 // The image as something a canvas draws (a Blob decoded), with a typed error for the rest.
 async function imageBitmap(image) {
   let bitmap;
+  /** @type {ImageBitmapOptions} */
   const options = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
   try {
     if (typeof Blob !== 'undefined' && image instanceof Blob) {
@@ -883,7 +903,7 @@ async function imageBitmap(image) {
 // The RGBA pixels of the w x h part of `bitmap` at (x, y), drawn 1:1.
 function drawn(bitmap, x, y, w, h) {
   const canvas = new OffscreenCanvas(w, h);
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d', { willReadFrequently: true }));
   ctx.drawImage(bitmap, x, y, w, h, 0, 0, w, h);
   return ctx.getImageData(0, 0, w, h);
 }
@@ -899,6 +919,7 @@ function concat(a, b) {
   return out;
 }
 
+/** @returns {Promise<void>} */
 function nextTask() {
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
@@ -935,7 +956,7 @@ function labelIndices(y, n, classes) {
 function asFloat32(x, what) {
   if (x instanceof Float32Array) return x;
   if (x && x.data instanceof Float32Array) return x.data;
-  if (Array.isArray(x) || ArrayBuffer.isView(x)) return Float32Array.from(x);
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return Float32Array.from(/** @type {ArrayLike<number>} */ (x));
   throw error(`${what}: expected a Float32Array, found ${describe(x)}`);
 }
 
@@ -948,6 +969,10 @@ function topK(row, labels, k) {
 export class Model {
   #raw;
   #engine;
+  /**
+   * @param {any} raw the engine's model
+   * @param {{ labels?: string[] | null, preprocessing?: Preprocessing | null, featuresLayer?: string | null }} [options]
+   */
   constructor(raw, { labels = null, preprocessing = null, featuresLayer = null } = {}) {
     this.#raw = raw;
     this.#engine = engineState;
@@ -957,6 +982,9 @@ export class Model {
     this.preprocessing = preprocessing;
     /** The layer whose output features() returns (the pooled features of a pretrained net). */
     this.featuresLayer = featuresLayer;
+    /** The URLs a loadPretrained() model came from (set there); else absent.
+     * @type {string[] | undefined} */
+    this.files; // (a declaration for the type checker: reads nothing that is there)
   }
 
   #live() {
@@ -1065,6 +1093,9 @@ export class Model {
    * Classifies one image (→ [{ index, label, score }], best first) or an array of images
    * (→ one such list per image). Options: topK (5), batchSize (8), workers (threads, as in
    * features()), onProgress({ done, total }), signal.
+   *
+   * @param {ImageInput | ImageInput[]} image
+   * @param {{ topK?: number } & FeaturesOptions} [options]
    */
   async classify(image, { topK: k = 5, batchSize = 8, workers = 1, onProgress, signal } = {}) {
     if (!Number.isInteger(k) || k < 1) throw error(`classify(): topK must be a whole number >= 1, found ${k}`);
@@ -1099,11 +1130,15 @@ export class Model {
    * Features of images at featuresLayer (or `layer`): { data, shape: [n, width] }, each row the
    * layer's output flattened. Options: batchSize (8), workers (threads in all, default 1: see
    * #spread), onProgress({ done, total }), signal.
+   *
+   * @param {ImageInput | ImageInput[]} images
+   * @param {Omit<FeaturesOptions, 'layer'> & { layer?: string | null }} [options]
    */
   async features(images, { batchSize = 8, workers = 1, onProgress, signal, layer = this.featuresLayer } = {}) {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw error('features(): no images given');
     const fx = this.featureExtractor(layer);
+    /** @type {Float32Array | null} */
     let data = null;
     let width = 0;
     try {
@@ -1115,7 +1150,7 @@ export class Model {
           const x = await this.prepareImages(imgs);
           return (await fx.predict(x.data, x.shape)).data;
         },
-        there: async (m, imgs) => (await m.features(imgs, { batchSize, layer })).data,
+        there: async (m, imgs) => (await m.features(imgs, { batchSize, layer: /** @type {string} */ (layer) })).data,
         store: (start, y, rows) => {
           width = y.length / rows;
           data ??= new Float32Array(list.length * width);
@@ -1125,7 +1160,8 @@ export class Model {
     } finally {
       fx.dispose();
     }
-    return { data, shape: [list.length, width] };
+    // (Every batch stored, or this threw: the data is there.)
+    return { data: /** @type {Float32Array} */ (/** @type {unknown} */ (data)), shape: [list.length, width] };
   }
 
   // Runs `list` in batches: here(images) on this thread, or there(remoteModel, images) on a
@@ -1134,6 +1170,13 @@ export class Model {
   // CPU backend the batches are shared with helper Web Workers (see #startHelpers): whichever
   // thread is free takes the next one; a batch a helper fails goes back to the front, for this
   // thread, where its error surfaces with its usual message.
+  /**
+   * @param {any[]} list
+   * @param {{ what: string, batchSize: number, workers: number, onProgress?: FeaturesOptions['onProgress'],
+   *   signal?: AbortSignal, copy?: Model, here: (images: any[]) => Promise<any>,
+   *   there: (m: import('glimpse-ml/client').RemoteModel, images: any[]) => Promise<any>,
+   *   store: (start: number, result: any, count: number) => void }} options
+   */
   async #spread(list, { what, batchSize, workers, onProgress, signal, copy = this, here, there, store }) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw error(`${what}: batchSize must be a whole number >= 1, found ${batchSize}`);
@@ -1142,6 +1185,9 @@ export class Model {
       throw error(`${what}: workers must be a whole number >= 1, found ${workers}`);
     }
     let done = 0;
+    /** @type {{ list: any[], batchSize: number, signal?: AbortSignal, copy: Model, there: Function, queue: number[],
+     *   busy: Set<Promise<any>>, helpers: import('glimpse-ml/client').GlimpseWorker[], starting: number, stopped: boolean,
+     *   store: (start: number, result: any, count: number) => void }} */
     const run = {
       list, batchSize, signal, copy, there, queue: [], busy: new Set(), helpers: [], starting: 0,
       stopped: false,
@@ -1154,7 +1200,7 @@ export class Model {
     for (let i = 0; i < list.length; i += batchSize) run.queue.push(i);
     const local = async () => {
       while (run.queue.length > 0) {
-        const start = run.queue.shift();
+        const start = /** @type {number} */ (run.queue.shift());
         const end = Math.min(start + batchSize, list.length);
         for (let i = start; i < end;) {
           if (signal?.aborted) throw signal.reason ?? error('aborted');
@@ -1220,7 +1266,7 @@ export class Model {
     const lane = async (m, spare) => {
       const left = spare ? count + 1 : 0;
       while (run.queue.length > left && !run.stopped && !run.signal?.aborted) {
-        const start = run.queue.shift();
+        const start = /** @type {number} */ (run.queue.shift());
         const chunk = run.list.slice(start, start + run.batchSize);
         const job = run.there(m, chunk);
         run.busy.add(job);
@@ -1263,6 +1309,10 @@ export class Model {
    * learningRate, validationSplit, validationData [x, y], onBatchEnd(batch, logs),
    * onEpochEnd(epoch, logs), signal. Resolves to { epoch, history, stopped }. An abort keeps
    * the weights learned so far and rejects with the signal's reason (history attached).
+   *
+   * @param {Float32Array | import('glimpse-ml').TensorData} x
+   * @param {ArrayLike<number>} y
+   * @param {import('glimpse-ml').FitOptions} [options]
    */
   async fit(x, y, options = {}) {
     const raw = this.#live();
@@ -1276,6 +1326,7 @@ export class Model {
     const labels = labelIndices(y, n, classes);
     const { signal, validationData, ...rest } = options;
     if (signal?.aborted) throw signal.reason ?? error('aborted');
+    /** @type {Record<string, any>} */
     const opts = { ...rest, signal };
     if (validationData) {
       const [vx, vy] = validationData;
@@ -1326,6 +1377,9 @@ export class Model {
    * lattice of the (preprocessed) image; each cell's value is how much the score of class
    * `index` (default: the top class) drops when that cell is hidden. Resolves to
    * { index, score, grid, values: Float32Array (row-major, grid * grid) }.
+   *
+   * @param {ImageInput} image
+   * @param {{ index?: number, grid?: number, batchSize?: number }} [options]
    */
   async occlusion(image, { index, grid = 7, batchSize = 7 } = {}) {
     const x = await this.prepareImages([image]);
@@ -1358,6 +1412,8 @@ export class Model {
   /**
    * The end-to-end model of transfer learning: this model up to `cut` (default featuresLayer),
    * then `head`. Takes this model's preprocessing; `labels` name the head's classes.
+   * @param {Model} head
+   * @param {{ labels?: string[] | null, cut?: string | null, name?: string }} [options]
    */
   withHead(head, { labels = null, cut = this.featuresLayer, name = 'glimpse_transfer' } = {}) {
     if (!(head instanceof Model)) throw error('withHead(): expected a Model made by createHead()');

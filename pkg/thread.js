@@ -1,8 +1,9 @@
+// @ts-check
 // One thread of the threaded CPU engine's pool (see startPool in index.js and
 // src/wasm/threads.rs): it instantiates the engine's module on the engine's shared memory, says
 // it is ready, then works on the kernels' parallel calls for good (runThread never returns: this
 // worker then only works for the engine, through the shared memory).
-self.addEventListener('message', async function start({ data }) {
+self.addEventListener('message', /** @param {MessageEvent} event */ async function start({ data }) {
   if (data?.type !== 'glimpse-thread') return;
   self.removeEventListener('message', start);
   let glue;

@@ -1,3 +1,4 @@
+// @ts-check
 // The Glimpse page: classify photos with EfficientNet-Lite0, teach new classes (a new head
 // trained in a Web Worker), keep taught models in IndexedDB, export and import them, look
 // inside. All the engine's work runs in the worker; this thread only draws.
@@ -5,10 +6,15 @@
 import { createWorker } from '../pkg/client.js';
 import * as store from './store.js';
 
+// An element of index.html by its id. (Its kind is in index.html, which the type checker does
+// not read: it is `any` here.)
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 // The engine's worker; made once the service worker controls the page (see start), so even
 // the first visit's downloads (engine, network) pass through it and are kept once.
-let glimpse = null;
+// (Typed as made: start() makes it before anything uses it.)
+/** @type {import('../pkg/client.js').GlimpseWorker} */
+let glimpse = /** @type {any} */ (null);
 const MODEL_URL = new URL('../models/efficientnet-lite0/', import.meta.url).href;
 // The ImageNet networks the page offers when the site has them (scripts/serve and
 // scripts/build-site include Lite2 when it was fetched). Lite0 loads at start.
@@ -19,9 +25,18 @@ const NETWORKS = {
 };
 const netUrl = (name) => new URL(`../models/${name}/`, import.meta.url).href;
 
+/** @typedef {import('../pkg/client.js').RemoteModel} RemoteModel */
+/** @typedef {{ id: string, name: string, model: RemoteModel }} Current */
+// (`info` and `pretrained` are typed as loaded: every use waits for start() to load them.)
+/** @typedef {{ info: import('../pkg/index.js').BackendInfo & { requested?: string | null },
+ *   pretrained: RemoteModel, current: Current | null,
+ *   loaded: Map<string, RemoteModel>, classes: { id: number, name: string, files: File[], old?: any }[],
+ *   training: AbortController | null, teachFrom: { id: string, name: string, model: RemoteModel, labels: string[] } | null,
+ *   networks: Map<string, RemoteModel>, offered: string[], base: RemoteModel | null }} State */
+/** @type {State} */
 const state = {
-  info: null,
-  pretrained: null, // RemoteModel
+  info: /** @type {any} */ (null),
+  pretrained: /** @type {any} */ (null), // RemoteModel
   current: null, // { id, name, model: RemoteModel }
   loaded: new Map(), // saved id -> RemoteModel
   classes: [], // { id, name, files: File[], old: the taught model's own class }
@@ -84,7 +99,7 @@ function backendText(info) {
 
 // ---------- tabs (arrow keys move between them) ----------
 
-const tabs = [...document.querySelectorAll('[role=tab]')];
+const tabs = [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[role=tab]'))];
 function selectTab(tab) {
   const before = tabs.find((t) => t.getAttribute('aria-selected') === 'true');
   if (before !== tab) {
@@ -96,7 +111,7 @@ function selectTab(tab) {
     const on = t === tab;
     t.setAttribute('aria-selected', String(on));
     t.tabIndex = on ? 0 : -1;
-    $(t.getAttribute('aria-controls')).hidden = !on;
+    $(/** @type {string} */ (t.getAttribute('aria-controls'))).hidden = !on;
   }
   if (tab.id === 'tab-inside') showSummary();
   if (tab.id === 'tab-keep') renderSaved();
@@ -157,7 +172,7 @@ async function start() {
   };
   // ?backend=cpu or ?backend=webgpu overrides the automatic choice.
   const wanted = new URLSearchParams(location.search).get('backend');
-  const requested = ['cpu', 'webgpu'].includes(wanted) ? wanted : 'auto';
+  const requested = /** @type {'cpu' | 'webgpu' | 'auto'} */ (['cpu', 'webgpu'].includes(/** @type {string} */ (wanted)) ? wanted : 'auto');
   const readying = glimpse.ready({ backend: requested, onProgress: (p) => showDownload('engine', p) });
   const loading = glimpse.loadPretrained('efficientnet-lite0', {
     baseUrl: MODEL_URL,
@@ -183,10 +198,10 @@ async function start() {
   state.base = state.pretrained;
   modelLoaded.resolve();
   // The other networks this site has (a small request each).
-  state.offered = (await Promise.all(Object.keys(NETWORKS).map(async (n) => {
+  state.offered = /** @type {string[]} */ ((await Promise.all(Object.keys(NETWORKS).map(async (n) => {
     const r = await fetch(new URL('labels.txt', netUrl(n)), { method: 'HEAD' }).catch(() => null);
     return r?.ok ? n : null;
-  }))).filter(Boolean);
+  }))).filter(Boolean));
   setStatus(backendText(state.info), 'ready');
   document.body.dataset.ready = 'true';
   await refreshModelSelect();
@@ -201,11 +216,11 @@ async function start() {
       // The network's files as it loaded them (its float16 or float32 weights, not both).
       ...(state.pretrained?.files ?? []),
     ];
-    await new Promise((resolve) => {
+    await /** @type {Promise<void>} */ (new Promise((resolve) => {
       const { port1, port2 } = new MessageChannel();
       port1.onmessage = () => resolve();
-      reg.active.postMessage({ type: 'keep', urls }, [port2]);
-    });
+      /** @type {ServiceWorker} */ (reg.active).postMessage({ type: 'keep', urls }, [port2]);
+    }));
     document.body.dataset.offline = 'ready';
   } catch {
     // Without a service worker the page still works online.
@@ -243,9 +258,9 @@ function bars(top) {
     const li = document.createElement('li');
     const pct = Math.max(0, Math.min(100, p.score * 100));
     li.innerHTML = '<span class="label"></span><span class="pct"></span><span class="bar"><span></span></span>';
-    li.querySelector('.label').textContent = p.label;
-    li.querySelector('.pct').textContent = `${pct.toFixed(1)} %`;
-    li.querySelector('.bar > span').style.width = `${pct}%`;
+    /** @type {HTMLElement} */ (li.querySelector('.label')).textContent = p.label;
+    /** @type {HTMLElement} */ (li.querySelector('.pct')).textContent = `${pct.toFixed(1)} %`;
+    /** @type {HTMLElement} */ (li.querySelector('.bar > span')).style.width = `${pct}%`;
     list.append(li);
   }
   return list;
@@ -258,7 +273,7 @@ async function classifyFiles(files) {
   // it (nothing the user gave is lost) and are classified as soon as it is ready.
   const cards = images.map((file) => ({ file, c: card(file) }));
   if (!state.current) {
-    for (const { c } of cards) c.body.querySelector('.hint').textContent = 'Waiting for the model to finish loading…';
+    for (const { c } of cards) /** @type {HTMLElement} */ (c.body.querySelector('.hint')).textContent = 'Waiting for the model to finish loading…';
     try {
       await modelReady;
     } catch (e) {
@@ -272,9 +287,9 @@ async function classifyFiles(files) {
       showError(`Your photos could not be classified: ${e.message}`);
       return;
     }
-    for (const { c } of cards) c.body.querySelector('.hint').textContent = 'Looking…';
+    for (const { c } of cards) /** @type {HTMLElement} */ (c.body.querySelector('.hint')).textContent = 'Looking…';
   }
-  const { model, name } = state.current;
+  const { model, name } = /** @type {Current} */ (state.current);
   for (const { file, c } of cards) {
     const t0 = performance.now();
     try {
@@ -311,7 +326,7 @@ async function heatmap(model, file, c, top, button) {
     canvas.className = 'heat';
     canvas.width = occ.grid;
     canvas.height = occ.grid;
-    const ctx = canvas.getContext('2d');
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
     const max = Math.max(1e-6, ...occ.values);
     const img = ctx.createImageData(occ.grid, occ.grid);
     occ.values.forEach((v, i) => {
@@ -358,8 +373,11 @@ document.addEventListener('paste', (e) => {
 
 // ---------- camera ----------
 
+/** @type {MediaStream | null} */
 let stream = null;
+/** @type {State['classes'][number] | null} */
 let snapTarget = null; // null: classify; else a class to add the photo to
+/** @param {State['classes'][number] | null} [target] */
 async function openCamera(target = null) {
   snapTarget = target;
   try {
@@ -388,7 +406,7 @@ $('camera-close').addEventListener('click', closeCamera);
 $('camera-snap').addEventListener('click', async () => {
   const v = $('camera-video');
   const c = new OffscreenCanvas(v.videoWidth || 640, v.videoHeight || 480);
-  c.getContext('2d').drawImage(v, 0, 0, c.width, c.height);
+  /** @type {OffscreenCanvasRenderingContext2D} */ (c.getContext('2d')).drawImage(v, 0, 0, c.width, c.height);
   const blob = await c.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
   const file = new File([blob], `camera-${Date.now()}.jpg`, { type: 'image/jpeg' });
   if (snapTarget) addPhotos(snapTarget, [file]);
@@ -417,27 +435,28 @@ function addClass(name) {
     <p class="name-note" id="class-note-${cls.id}" hidden>Class names are at most ${NAME_MAX} characters.</p>
     <p class="count hint">No photos yet</p>
     <div class="thumbs"></div>`;
-  const input = el.querySelector('.class-name');
+  const input = /** @type {HTMLInputElement} */ (el.querySelector('.class-name'));
   input.value = cls.name;
   input.addEventListener('input', () => {
     cls.name = input.value.trim();
     // The field stops taking characters at the limit: say so instead of cutting silently.
-    el.querySelector('.name-note').hidden = input.value.length < NAME_MAX;
+    /** @type {HTMLElement} */ (el.querySelector('.name-note')).hidden = input.value.length < NAME_MAX;
   });
-  el.querySelector('.add-photos').addEventListener('click', () => el.querySelector('input[type=file]').click());
-  el.querySelector('input[type=file]').addEventListener('change', (e) => {
-    addPhotos(cls, e.target.files);
-    e.target.value = '';
+  const chooser = /** @type {HTMLInputElement} */ (el.querySelector('input[type=file]'));
+  /** @type {HTMLElement} */ (el.querySelector('.add-photos')).addEventListener('click', () => chooser.click());
+  chooser.addEventListener('change', () => {
+    addPhotos(cls, chooser.files);
+    chooser.value = '';
   });
-  el.querySelector('.snap').addEventListener('click', () => openCamera(cls));
-  el.querySelector('.remove').addEventListener('click', () => {
+  /** @type {HTMLElement} */ (el.querySelector('.snap')).addEventListener('click', () => openCamera(cls));
+  /** @type {HTMLElement} */ (el.querySelector('.remove')).addEventListener('click', () => {
     state.classes = state.classes.filter((c) => c !== cls);
     el.remove();
   });
   el.addEventListener('dragover', (e) => e.preventDefault());
   el.addEventListener('drop', (e) => {
     e.preventDefault();
-    addPhotos(cls, e.dataTransfer.files);
+    addPhotos(cls, /** @type {DataTransfer} */ (e.dataTransfer).files);
   });
   $('classes').append(el);
   return cls;
@@ -549,6 +568,7 @@ $('add-class').addEventListener('click', () => {
 addClass('Class 1');
 addClass('Class 2');
 
+/** @type {{ points: { loss: number, accuracy: number }[], epochs: number }} */
 const chart = { points: [], epochs: 0 };
 /** The training chart: loss (left axis) and accuracy (right axis, %) per epoch (bottom axis). */
 function drawChart() {
@@ -608,14 +628,15 @@ function drawChart() {
   if (pts.length === 0) return;
   line('loss', maxLoss, '#2b59c3');
   line('accuracy', 1, '#0b7a45');
-  const last = pts.at(-1);
+  const last = /** @type {{ loss: number, accuracy: number }} */ (pts.at(-1));
   cv.setAttribute('aria-label', `Training: after epoch ${pts.length} of ${n}, loss ${formatLoss(last.loss)}, accuracy ${(100 * last.accuracy).toFixed(0)} %`);
 }
 
 // 1, 2 or 5 times a power of ten, at least v: the loss axis' top.
+/** @param {number} v */
 function niceCeil(v) {
   const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v * 0.999);
+  return /** @type {number} */ ([1, 2, 5, 10].map((m) => m * p).find((c) => c >= v * 0.999));
 }
 
 function formatLoss(v) {
@@ -674,7 +695,8 @@ async function train() {
         workers: featureThreads(),
         augment: vary > 0, views: vary,
         keepHead: Boolean(from), unfreezeBlocks: unfreeze, fineTuneEpochs: TUNE_EPOCHS,
-        onProgress: (p) => {
+        // (`any`: each phase's report has its own fields, see TransferOptions.onProgress.)
+        onProgress: (/** @type {any} */ p) => {
           if (p.phase === 'features') {
             progress.value = (0.4 * p.done) / p.total;
             text.textContent = `Looking at your photos: ${p.done} of ${p.total}`;
@@ -845,7 +867,7 @@ $('model-select').addEventListener('change', async (e) => {
   } catch (err) {
     setStatus(backendText(state.info), 'ready');
     showError(`That model did not load: ${err.message}`);
-    e.target.value = state.current.id;
+    e.target.value = /** @type {Current} */ (state.current).id;
   }
 });
 
@@ -874,7 +896,7 @@ function fileName(name) {
 
 async function exportModel(id) {
   await useModel(id);
-  const bytes = await state.current.model.saveKeras();
+  const bytes = await /** @type {Current} */ (state.current).model.saveKeras();
   const rec = await store.get(id);
   download(bytes, `${fileName(rec?.name ?? 'model')}.keras`);
 }
@@ -899,8 +921,8 @@ async function renderSaved() {
     li.dataset.id = r.id;
     const title = document.createElement('div');
     title.innerHTML = '<strong></strong><br><span class="hint"></span>';
-    title.querySelector('strong').textContent = r.name;
-    title.querySelector('.hint').textContent = `${r.labels?.join(', ') ?? 'no labels'} · ${r.note ?? ''} · ${new Date(r.created).toLocaleString()}`;
+    /** @type {HTMLElement} */ (title.querySelector('strong')).textContent = r.name;
+    /** @type {HTMLElement} */ (title.querySelector('.hint')).textContent = `${r.labels?.join(', ') ?? 'no labels'} · ${r.note ?? ''} · ${new Date(r.created).toLocaleString()}`;
     const buttons = document.createElement('div');
     buttons.className = 'buttons';
     const b = (label, fn) => {
@@ -918,7 +940,7 @@ async function renderSaved() {
     b('Teach more', async () => {
       await useModel(r.id);
       await refreshModelSelect();
-      teachFrom(r, state.current.model);
+      teachFrom(r, /** @type {Current} */ (state.current).model);
     });
     b('Export', () => exportModel(r.id));
     b('Delete', async () => {
@@ -950,7 +972,7 @@ async function fingerprint(saved, labels) {
 async function importFiles(files) {
   const list = [...files];
   const model = await glimpse.loadModel({ files: list });
-  const [, h, w, c] = model.inputShape;
+  const [, h, w, c] = /** @type {number[]} */ (model.inputShape);
   if (!model.preprocessing && model.layerNames.includes('avg_pool') && h === w && c === 3) {
     // A Glimpse export (EfficientNet-Lite + head): images get the network's preprocessing, the
     // evaluation crop (size / (size + 32)) at the network's own input size.
@@ -972,7 +994,7 @@ async function importFiles(files) {
     return;
   }
   const id = `imported-${Date.now()}`;
-  const outputs = model.outputShape.slice(1).reduce((a, b) => a * b, 1);
+  const outputs = /** @type {number[]} */ (model.outputShape).slice(1).reduce((a, b) => a * b, 1);
   const labels = model.labels ?? Array.from({ length: outputs }, (_, i) => String(i));
   await store.put({ id, name, labels, structure: saved.structure, weights: saved.weights, preprocessing: model.preprocessing ?? null, created: Date.now(), note: `imported, ${model.countParams().toLocaleString()} parameters`, fingerprint: print });
   if (!model.labels) await model.setLabels(labels);

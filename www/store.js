@@ -1,3 +1,4 @@
+// @ts-check
 // Taught and imported models, kept in this browser's IndexedDB.
 // A record: { id, name, labels, structure (JSON text), weights (Uint8Array), created, note }.
 

@@ -22,7 +22,7 @@ run('npm', ['pack', '--pack-destination', app, '--silent'], join(repo, 'pkg'));
 const tarball = readdirSync(app).find((f) => f.endsWith('.tgz'));
 const files = run('tar', ['tzf', join(app, tarball)], app).trim().split('\n');
 console.log(`packed ${tarball}: ${files.length} files (${files.join(', ')})`);
-for (const need of ['package/index.js', 'package/index.d.ts', 'package/worker.js', 'package/client.js', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/thread.js', 'package/wasm-threads/glimpse.js', 'package/wasm-threads/glimpse_bg.wasm', 'package/wasm-threads/glimpse_relaxed_bg.wasm', 'package/README.md']) {
+for (const need of ['package/index.js', 'package/index.d.ts', 'package/worker.js', 'package/client.js', 'package/ops.js', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/thread.js', 'package/wasm-threads/glimpse.js', 'package/wasm-threads/glimpse_bg.wasm', 'package/wasm-threads/glimpse_relaxed_bg.wasm', 'package/README.md']) {
   if (!files.includes(need)) throw new Error(`the package lacks ${need}`);
 }
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'glimpse-ml': `file:./${tarball}` } }));
