@@ -349,7 +349,8 @@ export interface Limits {
   maxBatchActivation?: number;
 }
 export function setLimits(limits: Limits): Promise<Required<Limits>>;
-/** The held-out split transfer() uses: from each class in proportion, seeded. */
+/** The held-out split transfer() uses: from each class in proportion, seeded (the engine's
+ * rule: call after ready()). */
 export function stratifiedSplit(
   labels: ArrayLike<number>,
   names: string[],

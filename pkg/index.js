@@ -931,6 +931,22 @@ function nextTask() {
   });
 }
 
+/** The held-out split transfer() uses (the library's rule, `holdout` in the engine: each class
+ * in proportion, seeded): { order: training indices then held-out ones, nVal, warnings }. A
+ * class keeps at least one training photo; one with fewer than 5 photos gets a warning. Needs
+ * the engine (after ready()).
+ * @param {ArrayLike<number>} labels @param {string[]} names @param {number} split @param {number} seed */
+export function stratifiedSplit(labels, names, split, seed) {
+  if (!wasm) throw error('stratifiedSplit(): call ready() first (the rule is in the engine)');
+  let plan;
+  try {
+    plan = wasm.holdout(Uint32Array.from(labels), names.map(String), split, seed);
+  } catch (e) {
+    throw asError(e);
+  }
+  return { order: [...plan.train, ...plan.validation], nVal: plan.validation.length, warnings: [...plan.warnings] };
+}
+
 function labelIndices(y, n, classes) {
   if (y instanceof Float32Array || y instanceof Float64Array) {
     if (y.length === n * classes && classes > 1) {
@@ -1542,15 +1558,7 @@ export class Model {
       const n = ys.length;
       const split = o.validationSplit ?? (n >= 10 ? 0.2 : 0);
       // Which photos are held out: the library's rule (each class in proportion, seeded).
-      let plan;
-      try {
-        plan = wasm.holdout(Uint32Array.from(ys), names, split, seed);
-      } catch (e) {
-        throw asError(e);
-      }
-      const order = [...plan.train, ...plan.validation];
-      const nVal = plan.validation.length;
-      const warnings = [...plan.warnings];
+      const { order, nVal, warnings } = stratifiedSplit(ys, names, split, seed);
       const ax = new Float32Array(n * actWidth);
       const y = new Uint32Array(n);
       order.forEach((src, dst) => {
@@ -1617,6 +1625,12 @@ export class Model {
       const meta = { labels: names, preprocessing: this.preprocessing, featuresLayer: cut };
       const model = new Model(r.model, meta);
       const trained = new Model(r.head, {});
+      if (signal?.aborted) {
+        // As fit() does: an abort rejects with the signal's reason (what was learned is dropped).
+        model.dispose();
+        trained.dispose();
+        throw signal.reason ?? error('training was aborted');
+      }
       const validation = nVal > 0 ? { labels: Array.from(valY), predictions: Array.from(r.predictions) } : null;
       for (const s of skipped) {
         warnings.unshift(`${s.image?.name ?? 'a photo'} of '${s.label}' was left out: ${s.error}`);
