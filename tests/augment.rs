@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use glimpse::zoo::augment::{with_augmentation, Augment};
+use glimpse::teach::augment::{with_augmentation, Augment};
 use glimpse::{default_device, Model};
 
 fn photo() -> (Vec<f32>, Vec<usize>) {

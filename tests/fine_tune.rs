@@ -3,10 +3,10 @@
 //! BatchNormalization layers stay frozen, then written back into the whole.
 
 use glimpse::keras::{build, parse_model};
+use glimpse::model::transfer;
 use glimpse::train::{
     self, block_on, init, Dataset, FitConfig, Loss, OptimizerConfig, Rng, Samples, Silent,
 };
-use glimpse::model::transfer;
 use glimpse::zoo::efficientnet;
 use glimpse::{default_device, Model};
 

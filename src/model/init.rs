@@ -24,3 +24,16 @@ pub fn keras_default(p: &ParamSpec, rng: &mut Rng) -> Vec<f32> {
         _ => vec![0.0; n],
     }
 }
+
+impl crate::model::Model {
+    /// A new model of `spec` with every variable initialised as Keras initialises it (seeded):
+    /// what `keras.models.model_from_json` gives before training.
+    pub fn initialized(
+        spec: crate::keras::ModelSpec,
+        device: &burn::tensor::Device,
+        seed: u64,
+    ) -> crate::Result<crate::model::Model> {
+        let mut rng = Rng(seed);
+        crate::model::Model::from_spec_with(spec, device, |_, _, p| Ok(keras_default(p, &mut rng)))
+    }
+}

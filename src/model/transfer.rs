@@ -38,10 +38,7 @@ pub fn new_head(
         return Err(Error::input("head", "hidden units must be at least 1"));
     }
     let json = head_structure(features, classes, hidden);
-    let mut rng = Rng(seed);
-    Model::from_spec_with(keras::parse_model(&json)?, device, |_, _, p| {
-        Ok(init::keras_default(p, &mut rng))
-    })
+    Model::initialized(keras::parse_model(&json)?, device, seed)
 }
 
 /// The structure JSON (Keras 3 Sequential) of the head [`new_head`] makes.
@@ -405,38 +402,6 @@ pub async fn remap_classes(
         Ok(out)
     })?;
     Ok((model, json))
-}
-
-/// `model` (sharing its variables) whose structure `structure` holds Keras' augmentation
-/// layers `aug` (seeded) after its input, as a model trained with them would: the identity at
-/// inference, and without variables, so the weights file is unchanged. Returns the model and
-/// its structure.
-pub fn with_augmentation(
-    model: &Model,
-    structure: &str,
-    aug: &crate::zoo::augment::Augment,
-    seed: u64,
-) -> Result<(Model, String)> {
-    let structure = crate::zoo::augment::with_augmentation(structure, aug.layers(seed))?;
-    let spec = keras::parse_model(&structure)?;
-    let graph = Graph::build(&spec)?;
-    // Same variables by layer name: the augmentation layers have none.
-    let params = spec
-        .layers
-        .iter()
-        .map(|l| {
-            model
-                .spec
-                .layers
-                .iter()
-                .position(|o| o.name == l.name)
-                .map_or_else(Vec::new, |i| model.params()[i].clone())
-        })
-        .collect();
-    Ok((
-        Model::from_parts(spec, graph, params, model.device.clone()),
-        structure,
-    ))
 }
 
 /// Fills the `shape` of every call argument of a Functional structure (Keras needs it to read

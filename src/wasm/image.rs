@@ -5,7 +5,7 @@ use super::*;
 
 /// `views` varied copies of a Keras-layout batch of network inputs (`shape` `[N, H, W, 3]`,
 /// values 0..255), by Keras' augmentation layers in training mode: `spec` is the JSON of
-/// [`crate::zoo::augment::Augment`] (`{"flip": true, "rotate": 0.1, ...}`). Runs on the CPU
+/// [`crate::teach::augment::Augment`] (`{"flip": true, "rotate": 0.1, ...}`). Runs on the CPU
 /// (cheap next to the network, and read back synchronously without blocking a GPU); returns
 /// the views one after the other, each `[N, H, W, 3]`.
 #[wasm_bindgen(js_name = augmentViews)]
@@ -17,7 +17,7 @@ pub fn augment_views(
     seed: f64,
     batch: u32,
 ) -> Result<Vec<f32>, JsError> {
-    let aug: crate::zoo::augment::Augment =
+    let aug: crate::teach::augment::Augment =
         serde_json::from_str(&spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
     if views == 0 || views > 16 {
         return Err(JsError::new(&format!(

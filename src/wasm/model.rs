@@ -333,28 +333,20 @@ impl WasmModel {
     }
 
     /// The same model (sharing its variables) whose structure holds Keras' augmentation
-    /// layers `spec` (the JSON of [`crate::zoo::augment::Augment`]) after its input, as a model
+    /// layers `spec` (the JSON of [`crate::teach::augment::Augment`]) after its input, as a model
     /// trained with them would: the identity at inference, and without variables, so the
     /// weights file is unchanged.
     #[wasm_bindgen(js_name = withAugmentation)]
     pub fn with_augmentation(&self, spec: &str, seed: f64) -> Result<WasmModel, JsError> {
-        let aug: crate::zoo::augment::Augment =
+        let aug: crate::teach::augment::Augment =
             serde_json::from_str(spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
-        let structure =
-            crate::zoo::augment::with_augmentation(&self.structure, aug.layers(seed as u64))
-                .map_err(js_err)?;
-        let spec = crate::keras::parse_model(&structure).map_err(js_err)?;
-        let graph = crate::model::Graph::build(&spec).map_err(js_err)?;
-        let old = self.model.borrow();
-        // Same variables by layer name: the augmentation layers have none.
-        let mut params = Vec::with_capacity(spec.layers.len());
-        for l in &spec.layers {
-            match old.spec.layers.iter().position(|o| o.name == l.name) {
-                Some(i) => params.push(old.params()[i].clone()),
-                None => params.push(Vec::new()),
-            }
-        }
-        let model = Model::from_parts(spec, graph, params, old.device.clone());
+        let (model, structure) = crate::teach::augment::augmented(
+            &self.model.borrow(),
+            &self.structure,
+            &aug,
+            seed as u64,
+        )
+        .map_err(js_err)?;
         let mut m = WasmModel::new(model, structure);
         m.archive_labels = self.archive_labels.clone();
         Ok(m)

@@ -3,7 +3,6 @@
 //! Keras structure JSON + `.weights.h5` pair with the 1000 ImageNet class names, so the
 //! pretrained network runs on the same engine as every other Keras model.
 
-pub mod augment;
 pub mod efficientnet;
 pub mod pickle;
 pub mod torch;

@@ -45,8 +45,8 @@ pub fn top(s: &str) -> Result<usize, String> {
 }
 
 /// `--augment`.
-pub fn augment(s: &str) -> Result<glimpse::zoo::augment::Augment, String> {
-    glimpse::zoo::augment::Augment::parse(s).map_err(|e| e.to_string())
+pub fn augment(s: &str) -> Result<glimpse::teach::augment::Augment, String> {
+    glimpse::teach::augment::Augment::parse(s).map_err(|e| e.to_string())
 }
 
 /// `--views`: 1 to 16 varied copies per photo.

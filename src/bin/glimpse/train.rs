@@ -2,9 +2,7 @@
 
 use glimpse::io::{check_empty_outdir, write_outdir};
 use glimpse::keras::{self, build::course_cnn};
-use glimpse::train::{
-    self, block_on, data, init, Dataset, EpochLog, FitConfig, FitOptions, Progress, Rng,
-};
+use glimpse::train::{self, block_on, data, Dataset, EpochLog, FitConfig, FitOptions, Progress};
 use glimpse::{default_device, Error, Model, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -174,10 +172,7 @@ pub fn run(a: Args) -> Result<()> {
     let classes = train_ds.classes.len();
     let json = user_json.unwrap_or_else(|| course_cnn(&input_shape, classes));
     let spec = keras::parse_model(&json)?;
-    let mut rng = Rng(a.seed);
-    let mut model = Model::from_spec_with(spec, &device, |_, _, p| {
-        Ok(init::keras_default(p, &mut rng))
-    })?;
+    let mut model = Model::initialized(spec, &device, a.seed)?;
     train::check_outputs(&model, &train_ds)?;
     // Compile settings: the flags, else the JSON's compile_config, else Keras' defaults.
     let cfg = FitConfig::resolve(

@@ -393,7 +393,7 @@ pub struct FineTune {
     /// `flip,rotate=0.1,zoom=0.1,contrast=0.1` (also `shift=F`, `brightness=F`; `standard`,
     /// `none`). Each training photo adds --views varied copies, their features computed once.
     #[arg(long, value_parser = crate::flags::augment)]
-    pub augment: Option<glimpse::zoo::augment::Augment>,
+    pub augment: Option<glimpse::teach::augment::Augment>,
     /// Varied copies per training photo with --augment.
     #[arg(long, default_value_t = 3, value_parser = crate::flags::views)]
     pub views: usize,
@@ -434,7 +434,7 @@ fn view_features(
     b: &Bundle,
     fx: &Model,
     files: &[PathBuf],
-    aug: &glimpse::zoo::augment::Augment,
+    aug: &glimpse::teach::augment::Augment,
     views: usize,
     seed: u64,
     cache: &Path,

@@ -15,7 +15,9 @@ use crate::model::transfer;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::train::{self, Dataset, FitConfig, FitOptions, History, Progress, Samples};
-use crate::zoo::augment::Augment;
+pub mod augment;
+
+use augment::Augment;
 
 /// Samples per prediction when the network's top turns activations into features.
 const TOP_BATCH: usize = 32;
@@ -361,7 +363,7 @@ pub async fn teach(
         head = head.with_variables_of(t)?.0;
     }
     if let Some(aug) = o.augment.as_ref().filter(|a| !a.is_empty()) {
-        (model, structure) = transfer::with_augmentation(&model, &structure, aug, o.seed)?;
+        (model, structure) = augment::augmented(&model, &structure, aug, o.seed)?;
     }
     Ok(Taught {
         model,

@@ -200,6 +200,38 @@ impl Augment {
     }
 }
 
+/// `model` (sharing its variables) whose structure `structure` holds Keras' augmentation
+/// layers `aug` (seeded) after its input, as a model trained with them would: the identity at
+/// inference, and without variables, so the weights file is unchanged. Returns the model and
+/// its structure.
+pub fn augmented(
+    model: &Model,
+    structure: &str,
+    aug: &Augment,
+    seed: u64,
+) -> Result<(Model, String)> {
+    let structure = with_augmentation(structure, aug.layers(seed))?;
+    let spec = crate::keras::parse_model(&structure)?;
+    let graph = crate::model::Graph::build(&spec)?;
+    // Same variables by layer name: the augmentation layers have none.
+    let params = spec
+        .layers
+        .iter()
+        .map(|l| {
+            model
+                .spec
+                .layers
+                .iter()
+                .position(|o| o.name == l.name)
+                .map_or_else(Vec::new, |i| model.params()[i].clone())
+        })
+        .collect();
+    Ok((
+        Model::from_parts(spec, graph, params, model.device.clone()),
+        structure,
+    ))
+}
+
 /// Inserts augmentation `layers` after the input of a Keras 3 Functional structure (so the
 /// exported model holds them, as a Keras model trained with augmentation would).
 pub fn with_augmentation(structure: &str, layers: Vec<Value>) -> Result<String> {
