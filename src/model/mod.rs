@@ -44,6 +44,9 @@ pub struct Model {
     prepared: Prepared,
     /// Graphs for other input sizes (models that leave the spatial size unknown), by shape.
     sized: Sized,
+    /// The structure JSON `spec` was parsed from, when it came as text (saved as it is:
+    /// [`Model::structure_json`]).
+    structure: Option<Arc<str>>,
 }
 
 /// A model's own graph, or one built for another input size.
@@ -159,6 +162,27 @@ impl Model {
             device,
             prepared: Prepared::default(),
             sized: Sized::default(),
+            structure: None,
+        }
+    }
+
+    /// This model with `json`, the text its spec was parsed from, as the structure it saves.
+    pub fn with_structure(mut self, json: impl Into<Arc<str>>) -> Model {
+        self.structure = Some(json.into());
+        self
+    }
+
+    /// The structure JSON to save with this model's weights: the text it was loaded or built
+    /// from, as it is, for a Keras 3 model; for a Keras 2 or TF.js one, and for a spec that came
+    /// without text, the Keras 3 structure written from the spec
+    /// ([`crate::keras::write::keras3_structure`]), which real Keras 3 opens.
+    pub fn structure_json(&self) -> Result<String> {
+        match &self.structure {
+            Some(s) if self.spec.flavor != keras::KerasFlavor::Keras2 => Ok(s.to_string()),
+            _ => Ok(keras::write::keras3_structure(&self.spec, |t| {
+                self.graph.shape_of(&self.spec, t)
+            })?
+            .to_string()),
         }
     }
 
@@ -238,7 +262,7 @@ impl Model {
         // Check the structure before reading any weights.
         Graph::build(&spec)?;
         let store = hdf5::read_weights(weights, weights_name)?;
-        Model::from_spec_and_weights(spec, store, device)
+        Ok(Model::from_spec_and_weights(spec, store, device)?.with_structure(json))
     }
 
     /// Loads a file that carries structure and weights: a `.keras` zip or a full-model `.h5`.
@@ -249,7 +273,10 @@ impl Model {
             archive::read_full_h5(bytes, name)?
         };
         let spec = keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())?;
-        Model::from_spec_and_weights(spec, arch.weights, device)
+        Ok(
+            Model::from_spec_and_weights(spec, arch.weights, device)?
+                .with_structure(arch.structure),
+        )
     }
 
     /// Loads a TF.js layers model: the `model.json` text and `shard(path)`, which returns the
@@ -651,6 +678,13 @@ impl Model {
             // Same layers, same variables: the prepared weights stay valid.
             prepared: self.prepared.clone(),
             sized: Sized::default(),
+            // A Keras 3 text ends at the layer; other models are written from the spec.
+            structure: match &self.structure {
+                Some(s) if self.spec.flavor != keras::KerasFlavor::Keras2 => {
+                    Some(transfer::truncated_structure(s, layer)?.into())
+                }
+                _ => None,
+            },
         })
     }
 

@@ -38,7 +38,7 @@ pub fn new_head(
         return Err(Error::input("head", "hidden units must be at least 1"));
     }
     let json = head_structure(features, classes, hidden);
-    Model::initialized(keras::parse_model(&json)?, device, seed)
+    Ok(Model::initialized(keras::parse_model(&json)?, device, seed)?.with_structure(json))
 }
 
 /// The structure JSON (Keras 3 Sequential) of the head [`new_head`] makes.
@@ -190,7 +190,7 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
         }
         params.push(vals);
     }
-    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()).with_structure(json))
 }
 
 /// The layers of `base` after layer `from` up to layer `to`, as a structure JSON of their own
@@ -275,7 +275,8 @@ pub fn sub_model(
     name: &str,
     freeze_batch_norm: bool,
 ) -> Result<Model> {
-    let spec = keras::parse_model(&sub_structure(base, from, to, name, freeze_batch_norm)?)?;
+    let json = sub_structure(base, from, to, name, freeze_batch_norm)?;
+    let spec = keras::parse_model(&json)?;
     let graph = Graph::build(&spec)?;
     let mut params = Vec::with_capacity(spec.layers.len());
     for (l, ps) in spec.layers.iter().zip(&graph.params) {
@@ -299,7 +300,7 @@ pub fn sub_model(
         }
         params.push(base.params()[i].clone());
     }
-    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()).with_structure(json))
 }
 
 /// Where a classifier ends its feature extractor: the layer before the model's trailing run of
@@ -330,14 +331,14 @@ pub fn head_cut(model: &Model) -> Option<String> {
 /// A classifier head (a model whose last Dense layer gives the classes) with other classes:
 /// output `j` of the result is old output `from[j]` (its kernel column and bias kept) or, where
 /// `None`, a new class initialised as Keras initialises a Dense layer (seeded). Teaching a taught
-/// model further: its classes keep what they learned, new ones start fresh. Returns the head and
-/// its structure JSON.
+/// model further: its classes keep what they learned, new ones start fresh. The head carries its
+/// structure.
 pub async fn remap_classes(
     head: &Model,
     structure: &str,
     from: &[Option<usize>],
     seed: u64,
-) -> Result<(Model, String)> {
+) -> Result<Model> {
     let last = head
         .spec
         .layers
@@ -401,7 +402,7 @@ pub async fn remap_classes(
         }
         Ok(out)
     })?;
-    Ok((model, json))
+    Ok(model.with_structure(json))
 }
 
 /// Fills the `shape` of every call argument of a Functional structure (Keras needs it to read

@@ -200,17 +200,12 @@ impl Augment {
     }
 }
 
-/// `model` (sharing its variables) whose structure `structure` holds Keras' augmentation
+/// `model` (sharing its variables) whose structure holds Keras' augmentation
 /// layers `aug` (seeded) after its input, as a model trained with them would: the identity at
-/// inference, and without variables, so the weights file is unchanged. Returns the model and
-/// its structure.
-pub fn augmented(
-    model: &Model,
-    structure: &str,
-    aug: &Augment,
-    seed: u64,
-) -> Result<(Model, String)> {
-    let structure = with_augmentation(structure, aug.layers(seed))?;
+/// inference, and without variables, so the weights file is unchanged. The model carries its
+/// structure.
+pub fn augmented(model: &Model, aug: &Augment, seed: u64) -> Result<Model> {
+    let structure = with_augmentation(&model.structure_json()?, aug.layers(seed))?;
     let spec = crate::keras::parse_model(&structure)?;
     let graph = crate::model::Graph::build(&spec)?;
     // Same variables by layer name: the augmentation layers have none.
@@ -226,10 +221,7 @@ pub fn augmented(
                 .map_or_else(Vec::new, |i| model.params()[i].clone())
         })
         .collect();
-    Ok((
-        Model::from_parts(spec, graph, params, model.device.clone()),
-        structure,
-    ))
+    Ok(Model::from_parts(spec, graph, params, model.device.clone()).with_structure(structure))
 }
 
 /// Inserts augmentation `layers` after the input of a Keras 3 Functional structure (so the

@@ -212,10 +212,9 @@ pub struct Lesson<'a> {
     /// with the head (Keras' second step; its BatchNormalization frozen): then the samples are
     /// those activations. `None`: the samples are the features themselves.
     pub top: Option<&'a Model>,
-    /// The head to train on from its weights, with its structure JSON (teaching a taught
-    /// classifier further, its classes remapped: [`transfer::remap_classes`]); `None` makes a
-    /// new one.
-    pub head: Option<(Model, String)>,
+    /// The head to train on from its weights (teaching a taught classifier further, its
+    /// classes remapped: [`transfer::remap_classes`]); `None` makes a new one.
+    pub head: Option<Model>,
 }
 
 /// What teaching gives.
@@ -223,12 +222,8 @@ pub struct Taught {
     /// The end-to-end model: the network up to its features, then the head (fine-tuned parts
     /// written back), with the augmentation layers when there were any.
     pub model: Model,
-    /// Its Keras 3 structure JSON.
-    pub structure: String,
     /// The trained head alone (after fine-tuning: its tuned weights).
     pub head: Model,
-    /// Its structure JSON.
-    pub head_structure: String,
     /// Both steps' epochs, numbered on.
     pub history: History,
     /// The held-out samples' accuracy after the head's step (before fine-tuning).
@@ -312,12 +307,9 @@ pub async fn teach(
         None => (train_rows.clone(), val_rows.clone()),
     };
     let width = train_f.sample_len();
-    let (mut head, head_structure) = match lesson.head {
+    let mut head = match lesson.head {
         Some(h) => h,
-        None => (
-            transfer::new_head(width, classes, o.hidden, o.seed, &lesson.network.device)?,
-            transfer::with_shapes(&transfer::head_structure(width, classes, o.hidden))?,
-        ),
+        None => transfer::new_head(width, classes, o.hidden, o.seed, &lesson.network.device)?,
     };
     let options = FitOptions {
         epochs: Some(o.epochs as f64),
@@ -356,20 +348,17 @@ pub async fn teach(
         _ => Vec::new(),
     };
     let mut model = transfer::join(lesson.network, lesson.cut, &head, &o.name)?;
-    let mut structure = transfer::joined_structure(lesson.network, lesson.cut, &head, &o.name)?;
     if let Some(t) = &tuned {
         // The fine-tuned top and head written back into the whole network.
         model = model.with_variables_of(t)?.0;
         head = head.with_variables_of(t)?.0;
     }
     if let Some(aug) = o.augment.as_ref().filter(|a| !a.is_empty()) {
-        (model, structure) = augment::augmented(&model, &structure, aug, o.seed)?;
+        model = augment::augmented(&model, aug, o.seed)?;
     }
     Ok(Taught {
         model,
-        structure,
         head,
-        head_structure,
         history,
         head_accuracy,
         predictions,

@@ -7,16 +7,14 @@ use super::*;
 #[wasm_bindgen(js_name = Model)]
 pub struct WasmModel {
     pub(super) model: Rc<RefCell<Model>>,
-    pub(super) structure: Rc<String>,
     pub(super) training: Rc<Cell<bool>>,
     pub(super) archive_labels: Option<Vec<String>>,
 }
 
 impl WasmModel {
-    pub(super) fn new(model: Model, structure: String) -> WasmModel {
+    pub(super) fn new(model: Model) -> WasmModel {
         WasmModel {
             model: Rc::new(RefCell::new(model)),
-            structure: Rc::new(structure),
             training: Rc::new(Cell::new(false)),
             archive_labels: None,
         }
@@ -34,7 +32,7 @@ impl WasmModel {
 pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsError> {
     let model = Model::from_json_and_weights(&structure, weights, "weights", &backend().device)
         .map_err(js_err)?;
-    Ok(WasmModel::new(model, structure))
+    Ok(WasmModel::new(model))
 }
 
 /// Loads a TF.js layers model: its `model.json` text and the weight files its manifest names
@@ -74,11 +72,8 @@ pub fn load_tfjs(
             }
         };
     let (spec, store) = crate::model::read_tfjs(&model_json, "model.json", find).map_err(js_err)?;
-    let structure = crate::weights::tfjs::parse_model_json(&model_json, "model.json")
-        .map_err(js_err)?
-        .topology;
     let model = Model::from_spec_and_weights(spec, store, &backend().device).map_err(js_err)?;
-    Ok(WasmModel::new(model, structure))
+    Ok(WasmModel::new(model))
 }
 
 /// The files in a zip of a model export (Teachable Machine's downloads): `[name, bytes]` pairs.
@@ -114,9 +109,10 @@ pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
     .map_err(js_err)?;
     let spec = crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
         .map_err(js_err)?;
-    let model =
-        Model::from_spec_and_weights(spec, arch.weights, &backend().device).map_err(js_err)?;
-    let mut m = WasmModel::new(model, arch.structure);
+    let model = Model::from_spec_and_weights(spec, arch.weights, &backend().device)
+        .map_err(js_err)?
+        .with_structure(arch.structure);
+    let mut m = WasmModel::new(model);
     m.archive_labels = labels;
     Ok(m)
 }
@@ -138,13 +134,7 @@ pub fn create_head(
         &backend().device,
     )
     .map_err(js_err)?;
-    let structure = crate::model::transfer::with_shapes(&crate::model::transfer::head_structure(
-        features as usize,
-        classes as usize,
-        hidden.map(|h| h as usize),
-    ))
-    .map_err(js_err)?;
-    Ok(WasmModel::new(head, structure))
+    Ok(WasmModel::new(head))
 }
 
 #[wasm_bindgen(js_class = Model)]
@@ -266,23 +256,11 @@ impl WasmModel {
         })
     }
 
-    /// The structure to save: a Keras 2 or TF.js one written as Keras 3's (which real Keras 3
-    /// opens), a Keras 3 one as it is.
-    fn saved_structure(&self, model: &Model) -> crate::Result<Rc<String>> {
-        if model.spec.flavor != crate::keras::KerasFlavor::Keras2 {
-            return Ok(self.structure.clone());
-        }
-        let v = crate::keras::write::keras3_structure(&model.spec, |t| {
-            model.graph.shape_of(&model.spec, t)
-        })?;
-        Ok(Rc::new(v.to_string()))
-    }
-
     /// The model in Keras' formats: resolves to `{ structure: string, weights: Uint8Array }`
     /// (the structure JSON and a Keras 3 `.weights.h5`).
     pub fn save(&self) -> js_sys::Promise {
         let model = self.snapshot();
-        let structure = match self.saved_structure(&model) {
+        let structure = match model.structure_json() {
             Ok(s) => s,
             Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
@@ -313,7 +291,7 @@ impl WasmModel {
     #[wasm_bindgen(js_name = saveKeras)]
     pub fn save_keras(&self, labels: Option<Vec<String>>) -> js_sys::Promise {
         let model = self.snapshot();
-        let structure = match self.saved_structure(&model) {
+        let structure = match model.structure_json() {
             Ok(s) => s,
             Err(e) => return js_sys::Promise::reject(&js_value(e)),
         };
@@ -340,14 +318,9 @@ impl WasmModel {
     pub fn with_augmentation(&self, spec: &str, seed: f64) -> Result<WasmModel, JsError> {
         let aug: crate::teach::augment::Augment =
             serde_json::from_str(spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
-        let (model, structure) = crate::teach::augment::augmented(
-            &self.model.borrow(),
-            &self.structure,
-            &aug,
-            seed as u64,
-        )
-        .map_err(js_err)?;
-        let mut m = WasmModel::new(model, structure);
+        let model = crate::teach::augment::augmented(&self.model.borrow(), &aug, seed as u64)
+            .map_err(js_err)?;
+        let mut m = WasmModel::new(model);
         m.archive_labels = self.archive_labels.clone();
         Ok(m)
     }
@@ -356,18 +329,7 @@ impl WasmModel {
     /// feature extractor.
     pub fn truncated(&self, layer: &str) -> Result<WasmModel, JsError> {
         let model = self.model.borrow().truncated(layer).map_err(js_err)?;
-        // A Keras 2 or TF.js model may hold the layer inside a nested model: its structure is
-        // written out flat (Keras 3), ending there.
-        let structure = if model.spec.flavor == crate::keras::KerasFlavor::Keras2 {
-            crate::keras::write::keras3_structure(&model.spec, |t| {
-                model.graph.shape_of(&model.spec, t)
-            })
-            .map_err(js_err)?
-            .to_string()
-        } else {
-            crate::model::transfer::truncated_structure(&self.structure, layer).map_err(js_err)?
-        };
-        Ok(WasmModel::new(model, structure))
+        Ok(WasmModel::new(model))
     }
 
     /// This model up to layer `cut`, followed by `head`'s layers: the end-to-end model of
@@ -377,9 +339,7 @@ impl WasmModel {
         let base = self.model.borrow();
         let head = head.model.borrow();
         let joined = crate::model::transfer::join(&base, cut, &head, name).map_err(js_err)?;
-        let structure =
-            crate::model::transfer::joined_structure(&base, cut, &head, name).map_err(js_err)?;
-        Ok(WasmModel::new(joined, structure))
+        Ok(WasmModel::new(joined))
     }
 
     /// The layers after `from` up to `to` as a model of their own, whose input (named `from`)
@@ -395,17 +355,14 @@ impl WasmModel {
         freeze_batch_norm: bool,
     ) -> Result<WasmModel, JsError> {
         let base = self.model.borrow();
-        let structure =
-            crate::model::transfer::sub_structure(&base, from, to, name, freeze_batch_norm)
-                .map_err(js_err)?;
         let model = crate::model::transfer::sub_model(&base, from, to, name, freeze_batch_norm)
             .map_err(js_err)?;
-        Ok(WasmModel::new(model, structure))
+        Ok(WasmModel::new(model))
     }
 
     /// The same model (structure, labels, shared variables) as a second handle.
     pub fn share(&self) -> WasmModel {
-        let mut m = WasmModel::new(self.snapshot(), self.structure.as_str().to_owned());
+        let mut m = WasmModel::new(self.snapshot());
         m.archive_labels = self.archive_labels.clone();
         m
     }
@@ -451,7 +408,7 @@ impl WasmModel {
             .borrow()
             .with_variables_of(&other.model.borrow())
             .map_err(js_err)?;
-        let mut m = WasmModel::new(model, self.structure.as_str().to_owned());
+        let mut m = WasmModel::new(model);
         m.archive_labels = self.archive_labels.clone();
         Ok(m)
     }
@@ -462,14 +419,13 @@ impl WasmModel {
     #[wasm_bindgen(js_name = remapClasses)]
     pub fn remap_classes(&self, from: Vec<i32>, seed: f64) -> js_sys::Promise {
         let model = self.snapshot();
-        let structure = self.structure.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let from: Vec<Option<usize>> = from.iter().map(|&k| usize::try_from(k).ok()).collect();
-            let (head, json) =
-                crate::model::transfer::remap_classes(&model, &structure, &from, seed as u64)
-                    .await
-                    .map_err(js_value)?;
-            Ok(WasmModel::new(head, json).into())
+            let json = model.structure_json().map_err(js_value)?;
+            let head = crate::model::transfer::remap_classes(&model, &json, &from, seed as u64)
+                .await
+                .map_err(js_value)?;
+            Ok(WasmModel::new(head).into())
         })
     }
 

@@ -126,8 +126,7 @@ impl WasmModel {
                         .ok_or_else(|| JsError::new("teach(): the model has no output"))?;
                     let old = transfer::sub_model(&network, &cut, &out, "head", false)
                         .map_err(js_value)?;
-                    let json = transfer::sub_structure(&network, &cut, &out, "head", false)
-                        .map_err(js_value)?;
+                    let json = old.structure_json().map_err(js_value)?;
                     let from: Vec<Option<usize>> =
                         from.iter().map(|&k| usize::try_from(k).ok()).collect();
                     Some(
@@ -169,14 +168,8 @@ impl WasmModel {
             let stopped = progress.aborted();
             let out = Object::new();
             let set = |k: &str, v: &JsValue| Reflect::set(&out, &k.into(), v);
-            set(
-                "model",
-                &WasmModel::new(taught.model, taught.structure).into(),
-            )?;
-            set(
-                "head",
-                &WasmModel::new(taught.head, taught.head_structure).into(),
-            )?;
+            set("model", &WasmModel::new(taught.model).into())?;
+            set("head", &WasmModel::new(taught.head).into())?;
             set("history", &history_object(&taught.history, stopped)?)?;
             set(
                 "predictions",

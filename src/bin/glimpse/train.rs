@@ -172,7 +172,7 @@ pub fn run(a: Args) -> Result<()> {
     let classes = train_ds.classes.len();
     let json = user_json.unwrap_or_else(|| course_cnn(&input_shape, classes));
     let spec = keras::parse_model(&json)?;
-    let mut model = Model::initialized(spec, &device, a.seed)?;
+    let mut model = Model::initialized(spec, &device, a.seed)?.with_structure(json);
     train::check_outputs(&model, &train_ds)?;
     // Compile settings: the flags, else the JSON's compile_config, else Keras' defaults.
     let cfg = FitConfig::resolve(
@@ -216,7 +216,7 @@ pub fn run(a: Args) -> Result<()> {
     write_outdir(
         &a.out,
         &[
-            ("model_structure.json", json.into_bytes()),
+            ("model_structure.json", model.structure_json()?.into_bytes()),
             ("model_weights.weights.h5", model.keras3_weights()?),
             (
                 "labels.txt",

@@ -720,7 +720,7 @@ pub fn fine_tune(a: FineTune) -> Result<()> {
     write_outdir(
         &a.out,
         &[
-            ("model.json", taught.structure.clone().into_bytes()),
+            ("model.json", taught.model.structure_json()?.into_bytes()),
             ("model.weights.h5", taught.model.keras3_weights()?),
             ("labels.txt", (classes.join("\n") + "\n").into_bytes()),
             (
