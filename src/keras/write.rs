@@ -82,8 +82,9 @@ fn clean_config(raw: &Value, name: &str, class: &str) -> Map<String, Value> {
 /// The Keras 3 `Functional` structure of `spec` (what `model.to_json()` would write for it);
 /// `shape_of` gives each tensor's shape without batch (the built graph knows them).
 ///
-/// Refuses a Keras 2 model that uses `hard_sigmoid`: Keras 3 defines it differently
-/// (`relu6(x + 3) / 6` against `clip(0.2 x + 0.5, 0, 1)`), so the file would compute otherwise.
+/// Refuses a Keras 2 model that uses `hard_sigmoid` (Keras 3 defines it differently:
+/// `relu6(x + 3) / 6` against `clip(0.2 x + 0.5, 0, 1)`) or bicubic resizing (TensorFlow's
+/// table-driven kernel against JAX's), so the file would compute otherwise.
 pub fn keras3_structure<'a>(
     spec: &'a ModelSpec,
     shape_of: impl Fn(&TensorRef) -> Option<&'a [usize]>,
@@ -103,6 +104,27 @@ pub fn keras3_structure<'a>(
                 class_name: "Keras 2 hard_sigmoid".into(),
                 message: "Keras 3 defines hard_sigmoid as relu6(x + 3) / 6, not Keras 2's \
                           clip(0.2 x + 0.5, 0, 1): a .keras file would compute something else"
+                    .into(),
+            });
+        }
+        let bicubic: Vec<&str> = spec
+            .layers
+            .iter()
+            .filter(|l| {
+                l.raw
+                    .pointer("/config/interpolation")
+                    .and_then(Value::as_str)
+                    == Some("bicubic")
+            })
+            .map(|l| l.name.as_str())
+            .collect();
+        if !bicubic.is_empty() {
+            return Err(Error::UnsupportedConfig {
+                layer: bicubic.join(", "),
+                class_name: "Keras 2 bicubic interpolation".into(),
+                message: "tf.keras resizes bicubic as TensorFlow's resize_bicubic (a table of \
+                          1024 steps, taps outside the image dropped), Keras 3 as JAX's: a \
+                          .keras file would compute something else (up to 4e-4 apart)"
                     .into(),
             });
         }
