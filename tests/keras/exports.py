@@ -10,6 +10,11 @@
 3. The pretrained EfficientNet-Lite0's float16 weights (`model.f16.weights.h5`, what the page
    downloads): Keras' `load_weights` reads them into its float32 variables and predicts what
    `glimpse predict` predicts from the same file; both stay near the float32 weights' output.
+4. Every Keras fixture with weights (tf.keras 2 and Keras 3), its structure written by
+   Glimpse from the parsed model (`glimpse convert`, the writer tests/keras_write.rs checks):
+   `keras.saving.load_model` opens each .keras and predicts what Keras predicted when the
+   fixture was made (1e-4, relative above 1); the two tf.keras models Keras 3 would compute
+   otherwise (hard_sigmoid, bicubic resizing) are refused with that reason.
 Exits non-zero on the first disagreement. scripts/keras-check runs it in a virtual environment.
 """
 import os
@@ -110,4 +115,41 @@ with tempfile.TemporaryDirectory() as tmp:
           f"max probability diff {d:.2e}, top-1 {'the same' if same else 'differs'}")
     if not (d <= 1e-2 and same):
         sys.exit(1)
+    # 4. Every fixture with weights, written from the parsed spec.
+    refused = {("keras2", "dense_acts"): "hard_sigmoid", ("keras2", "preprocessing"): "bicubic"}
+    written = 0
+    for flavor in ["keras2", "keras3"]:
+        root = os.path.join(REPO, "tests", "fixtures", flavor)
+        for name in sorted(os.listdir(root)):
+            d = os.path.join(root, name)
+            meta = os.path.join(d, "meta.json")
+            if not os.path.isfile(meta):
+                continue
+            import json
+            m = json.load(open(meta))
+            if m["weights"] != "file":
+                continue
+            src = os.path.join(d, "model.h5") if "model.h5" in m["formats"] else os.path.join(d, m["formats"][0])
+            args = [src] if src.endswith((".h5", ".keras")) and not src.endswith("weights.h5") else [os.path.join(d, "model.json"), "--weights", src]
+            out_file = os.path.join(tmp, f"{flavor}_{name}.keras")
+            if (flavor, name) in refused:
+                r = subprocess.run([GLIMPSE, "convert", *args[:1], out_file, *args[1:]], capture_output=True, text=True)
+                why = refused[(flavor, name)]
+                ok = r.returncode != 0 and why in r.stderr
+                print(f"{'ok  ' if ok else 'FAIL'} {flavor}/{name}: refused ({why}, which Keras 3 computes otherwise)")
+                if not ok:
+                    sys.exit(f"expected a refusal naming {why}: {r.returncode} {r.stderr}")
+                continue
+            run("convert", args[0], out_file, *args[1:])
+            km = keras.saving.load_model(out_file)
+            x = np.load(os.path.join(d, "input.npy"))
+            y = np.load(os.path.join(d, "output.npy"))
+            got = km.predict(x, verbose=0)
+            scale = max(1.0, float(np.max(np.abs(y))))
+            diff = float(np.max(np.abs(got - y))) / scale
+            print(f"{'ok  ' if diff <= TOL else 'FAIL'} {flavor}/{name} written by Glimpse, loaded by Keras 3: max diff {diff:.2e}")
+            if not diff <= TOL:
+                sys.exit(1)
+            written += 1
+    assert written >= 10, f"only {written} fixtures written"
 print("real Keras reads Glimpse's files and agrees")
