@@ -1,6 +1,7 @@
 // @ts-check
 // Taught and imported models, kept in this browser's IndexedDB.
-// A record: { id, name, labels, structure (JSON text), weights (Uint8Array), created, note }.
+// A record: { id, name, labels, structure (JSON text), weights (Uint8Array), preprocessing,
+// created, note, fingerprint (see fingerprint(): the same model imported twice is kept once) }.
 
 const DB = 'glimpse';
 const STORE = 'models';
@@ -48,4 +49,16 @@ export function get(id) {
 /** Deletes a record. */
 export function remove(id) {
   return tx('readwrite', (s) => s.delete(id));
+}
+
+/** A digest of a model's structure, weights and labels (null where the browser has no
+ * SubtleCrypto, outside secure contexts): two records with the same one are the same model. */
+export async function fingerprint(saved, labels) {
+  if (!globalThis.crypto?.subtle) return null;
+  const text = new TextEncoder().encode(`${saved.structure}\n${JSON.stringify(labels ?? null)}\n`);
+  const all = new Uint8Array(text.length + saved.weights.length);
+  all.set(text);
+  all.set(saved.weights, text.length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

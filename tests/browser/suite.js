@@ -4,6 +4,10 @@
 import * as g from '/pkg/index.js';
 import { createWorker } from '/pkg/client.js';
 
+// The checks read which files the page loaded (the engines, no foreign origin) from the resource
+// timings: keep them all (browsers keep 250 by default, fewer than this suite's requests).
+performance.setResourceTimingBufferSize(100_000);
+
 const params = new URLSearchParams(location.search);
 // 'cpu-plain': the CPU backend on the CPU-only engine's plain-SIMD module (the one browsers
 // without relaxed SIMD load), asked for with cpuWasmUrl; Chromium would load the other.

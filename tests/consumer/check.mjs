@@ -22,7 +22,10 @@ run('npm', ['pack', '--pack-destination', app, '--silent'], join(repo, 'pkg'));
 const tarball = readdirSync(app).find((f) => f.endsWith('.tgz'));
 const files = run('tar', ['tzf', join(app, tarball)], app).trim().split('\n');
 console.log(`packed ${tarball}: ${files.length} files (${files.join(', ')})`);
-for (const need of ['package/index.js', 'package/index.d.ts', 'package/worker.js', 'package/client.js', 'package/ops.js', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/thread.js', 'package/wasm-threads/glimpse.js', 'package/wasm-threads/glimpse_bg.wasm', 'package/wasm-threads/glimpse_relaxed_bg.wasm', 'package/README.md']) {
+// Every module of the package (pkg/*.js: the entry and the modules it imports, the worker, the
+// client, the table of operations, the pool thread), its declarations, engines and README.
+const modules = readdirSync(join(repo, 'pkg')).filter((f) => f.endsWith('.js')).map((f) => `package/${f}`);
+for (const need of [...modules, 'package/index.d.ts', 'package/client.d.ts', 'package/wasm/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_bg.wasm', 'package/wasm-cpu/glimpse_relaxed_bg.wasm', 'package/wasm-threads/glimpse.js', 'package/wasm-threads/glimpse_bg.wasm', 'package/wasm-threads/glimpse_relaxed_bg.wasm', 'package/README.md']) {
   if (!files.includes(need)) throw new Error(`the package lacks ${need}`);
 }
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'glimpse-ml': `file:./${tarball}` } }));

@@ -2,7 +2,7 @@
 // build step), then pkg/index.d.ts and pkg/client.d.ts held against the code (api.ts).
 //   node tests/types/check.mjs        (needs the dev tools: npm ci, or scripts/browser-deps)
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,13 +24,29 @@ const run = (config) => {
 run('tsconfig.check.json');
 run('tsconfig.check-worker.json');
 
+// The package's modules `entries` import, themselves included (their relative imports, followed;
+// the engine's generated glue aside), as paths in pkg/.
+function modules(entries) {
+  const seen = new Set();
+  const visit = (f) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const text = readFileSync(join(repo, 'pkg', f), 'utf8');
+    for (const [, spec] of text.matchAll(/^\s*(?:import|export)\b[^'";]*?from\s+'\.\/([^']+\.js)'/gm)) {
+      if (!spec.startsWith('wasm')) visit(spec);
+    }
+  };
+  entries.forEach(visit);
+  return [...seen];
+}
+
 // The declarations against the code: a copy of the JS without its .d.ts (see api.ts), the
 // engine's generated glue types beside it (or their stand-ins before scripts/build-pkg).
 const impl = join(repo, 'tests', 'types', 'impl');
 rmSync(impl, { recursive: true, force: true });
 try {
   mkdirSync(impl);
-  for (const f of ['index.js', 'client.js', 'ops.js']) cpSync(join(repo, 'pkg', f), join(impl, f));
+  for (const f of modules(['index.js', 'client.js'])) cpSync(join(repo, 'pkg', f), join(impl, f));
   for (const engine of ['wasm', 'wasm-cpu', 'wasm-threads']) {
     const built = join(repo, 'pkg', engine, 'glimpse.d.ts');
     mkdirSync(join(impl, engine));
