@@ -30,7 +30,11 @@ try {
         const page = await browser.open(`http://127.0.0.1:${server.address().port}/tests/browser/threads.html`, {
           onLog: (t) => console.log(`[${name} ${mode}] ${t.slice(0, 300)}`),
         });
-        const r = await page.evaluate('window.threadsDone');
+        // (Waits for the module to have set it: WebKit may report the load before a module
+        // that awaits at its top level has run.)
+        const r = await page.evaluate(`new Promise((resolve) => {
+          const t = setInterval(() => { if (window.threadsDone) { clearInterval(t); resolve(window.threadsDone); } }, 20);
+        })`);
         await page.close();
         const label = `${name} ${browser.version ?? ''} ${mode}`.replace(/\s+/g, ' ');
         console.log(`\n== ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s) ==`);
