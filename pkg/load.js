@@ -198,8 +198,9 @@ export async function loadModel(source, options = {}) {
   }
   const model = new Model(raw, {
     labels: source.labels ?? raw.archiveLabels ?? tfjsLabels ?? null,
-    preprocessing: source.preprocessing ?? (teachable ? TEACHABLE_MACHINE_PREPROCESSING : null),
-    featuresLayer: source.featuresLayer ?? null,
+    // A Glimpse .keras export says its preprocessing and features layer (glimpse.json).
+    preprocessing: source.preprocessing ?? raw.archivePreprocessing ?? (teachable ? TEACHABLE_MACHINE_PREPROCESSING : null),
+    featuresLayer: source.featuresLayer ?? raw.archiveFeaturesLayer ?? null,
   });
   if (info.backend === 'webgpu' && options.warmUp !== false) await model.warmUp();
   return model;

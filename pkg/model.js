@@ -272,10 +272,12 @@ export class Model {
     return { ...out, labels: this.labels ? [...this.labels] : null };
   }
 
-  /** The model as one .keras file (Keras loads it; Glimpse also keeps the labels inside). */
+  /** The model as one .keras file (Keras loads it; Glimpse also keeps the labels, the
+   * preprocessing and the features layer inside, which loadModel() reads back). */
   async saveKeras() {
     try {
-      return await onEngine(this.#engine, this.#live().saveKeras(this.labels ?? undefined));
+      return await onEngine(this.#engine, this.#live().saveKeras(this.labels ?? undefined,
+        this.preprocessing ?? undefined, this.featuresLayer ?? undefined));
     } catch (e) {
       throw asError(e, this.#engine);
     }

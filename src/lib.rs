@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod error;
 pub mod image;
 pub mod io;

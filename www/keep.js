@@ -97,14 +97,14 @@ async function renderSaved() {
   }
 }
 
-
 async function importFiles(files) {
   const list = [...files];
   const model = await glimpse.loadModel({ files: list });
   const [, h, w, c] = /** @type {number[]} */ (model.inputShape);
   if (!model.preprocessing && model.layerNames.includes('avg_pool') && h === w && c === 3) {
-    // A Glimpse export (EfficientNet-Lite + head): images get the network's preprocessing, the
-    // evaluation crop (size / (size + 32)) at the network's own input size.
+    // Glimpse exports say their preprocessing (glimpse.json inside the .keras). One made before
+    // they did (EfficientNet-Lite + head, no glimpse.json) gets the network's: the evaluation
+    // crop (size / (size + 32)) at its own input size.
     await model.setPreprocessing({ ...state.pretrained.preprocessing, size: h, crop_fraction: h / (h + 32) });
   }
   const main = list.find((f) => /\.(keras|h5|zip)$/i.test(f.name)) ??

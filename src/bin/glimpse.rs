@@ -324,30 +324,29 @@ fn run(cli: Cli) -> Result<()> {
                 Some(p) => Some(glimpse::zoo::labels(&String::from_utf8_lossy(&read(p)?))),
                 None => default_labels(&model),
             };
-            let structure =
-                glimpse::keras::write::keras3_structure(&m.spec, |t| m.graph.shape_of(&m.spec, t))?
-                    .to_string();
-            let h5 = if float16 {
-                m.keras3_weights_from(
-                    &m.keras_values()?,
-                    glimpse::weights::write::Precision::Float16,
-                )?
+            let has_labels = labels.is_some();
+            let precision = if float16 {
+                glimpse::weights::write::Precision::Float16
             } else {
-                m.keras3_weights()?
+                glimpse::weights::write::Precision::Float32
             };
-            let text = labels.map(|l| l.join("\n") + "\n");
-            let extra: Vec<(&str, &[u8])> = text
-                .as_ref()
-                .map(|t| vec![("labels.txt", t.as_bytes())])
-                .unwrap_or_default();
-            let zip = glimpse::weights::archive::write_keras_zip(&structure, &h5, &extra)?;
+            let params = m.count_params();
+            let layers = m.spec.layers.len();
+            let bundle = glimpse::bundle::Bundle {
+                model: m,
+                meta: glimpse::bundle::Metadata {
+                    labels,
+                    ..Default::default()
+                },
+            };
+            let zip = bundle.to_keras(precision)?;
             std::fs::write(&out, &zip).map_err(|e| Error::io(&out, e))?;
             println!(
                 "wrote {} ({} layers, {} parameters{})",
                 out.display(),
-                m.spec.layers.len(),
-                m.count_params(),
-                if text.is_some() { ", labels.txt" } else { "" }
+                layers,
+                params,
+                if has_labels { ", labels.txt" } else { "" }
             );
             Ok(())
         }

