@@ -332,8 +332,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             let params = m.count_params();
             let layers = m.spec.layers.len();
+            // Written from the parsed spec, whatever the source: a Keras 3 structure in
+            // today's form (module names, flat layers) that real Keras 3 opens.
+            let written =
+                glimpse::keras::write::keras3_structure(&m.spec, |t| m.graph.shape_of(&m.spec, t))?
+                    .to_string();
             let bundle = glimpse::bundle::Bundle {
-                model: m,
+                model: m.with_structure(written),
                 meta: glimpse::bundle::Metadata {
                     labels,
                     ..Default::default()
