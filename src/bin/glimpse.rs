@@ -75,7 +75,7 @@ enum Command {
         net: String,
     },
     /// Teach new classes: features once, then a new Dense head trained with Adam.
-    FineTune(zoo::FineTune),
+    FineTune(fine_tune::FineTune),
     /// Train a model on an image folder (DIR/<class>/*.jpg|png) or the CIFAR-10 binary files.
     Train(train::Args),
     /// Loss, accuracy, per-class accuracy and the confusion matrix on labelled images.
@@ -293,9 +293,9 @@ fn run(cli: Cli) -> Result<()> {
             json,
             model,
             net,
-        } => zoo::classify(model.as_deref(), &net, &images, top, json),
-        Command::Features { inputs, out, net } => zoo::features(&net, &inputs, &out),
-        Command::FineTune(a) => zoo::fine_tune(a),
+        } => classify::classify(model.as_deref(), &net, &images, top, json),
+        Command::Features { inputs, out, net } => classify::features(&net, &inputs, &out),
+        Command::FineTune(a) => fine_tune::fine_tune(a),
         Command::Train(a) => train::run(a),
         Command::Evaluate {
             model,
@@ -492,6 +492,10 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+#[path = "glimpse/classify.rs"]
+mod classify;
+#[path = "glimpse/fine_tune.rs"]
+mod fine_tune;
 #[path = "glimpse/flags.rs"]
 mod flags;
 #[path = "glimpse/train.rs"]
