@@ -13,6 +13,23 @@
 //! let (y, shape) = model.predict(vec![0.0; 32 * 32 * 3], &[1, 32, 32, 3]).unwrap();
 //! ```
 
+//! ## The API
+//!
+//! The names re-exported here are the library every surface (the CLI, the wasm API, the JS
+//! package, the page) is a thin adapter over: load a [`Model`] (or a [`Bundle`]: a model with
+//! its labels and preprocessing), predict, [`fit`] with settings resolved once
+//! ([`FitConfig::resolve`] from [`FitOptions`] and the file's `compile_config`), [`teach()`](teach::teach) a
+//! network new classes (with [`holdout`]'s split), save (`Model::keras3_weights`,
+//! `Model::structure_json`, [`Bundle::to_keras`]).
+//!
+//! ## The floors
+//!
+//! Modules use only modules on their own floor or below (`scripts/structure-check` checks it):
+//! `error`, `limits`, `rng`, `runtime` | `io`, `image`, `keras`, `weights` | `model` | `train` |
+//! `bundle` | `zoo` | `teach` | the surfaces `wasm` and `bin`. The modules stay public for the
+//! tools, benches and tests that reach into a floor; within them, what nothing outside uses is
+//! `pub(crate)`, so the compiler reports it when it goes unused.
+
 #![warn(missing_docs)]
 
 pub mod bundle;
@@ -31,5 +48,10 @@ pub mod wasm;
 pub mod weights;
 pub mod zoo;
 
+pub use bundle::{Bundle, Metadata};
 pub use error::{Error, Result};
+pub use keras::{parse_model, ModelSpec};
 pub use model::{default_device, Model, Summary};
+pub use teach::{holdout, teach, Holdout, Lesson, Taught, TeachOptions, TeachSettings};
+pub use train::{evaluate, fit, Dataset, FitConfig, FitOptions, History, Progress};
+pub use weights::LoadReport;

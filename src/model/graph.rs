@@ -50,7 +50,7 @@ pub struct Graph {
     pub calls: HashMap<(usize, usize), usize>,
     /// Per model input, which axes (without batch) the model leaves unknown (`None` in Keras:
     /// a fully convolutional model runs at the size it is given). This graph has them at
-    /// [`NOMINAL_SIZE`] unless built for given sizes ([`Graph::build_sized`]).
+    /// `NOMINAL_SIZE` unless built for given sizes ([`Graph::build_sized`]).
     pub free_axes: Vec<Vec<bool>>,
     /// Per layer of the spec, whether it was saved with `trainable: false`.
     pub frozen: Vec<bool>,
@@ -89,7 +89,7 @@ impl Graph {
     }
 
     /// Builds the graph for inputs of the given shapes (without batch, one per model input;
-    /// empty: the declared shapes, unknown axes at [`NOMINAL_SIZE`]). A given shape must
+    /// empty: the declared shapes, unknown axes at `NOMINAL_SIZE`). A given shape must
     /// match the declared one wherever the model fixes it.
     pub fn build_sized(spec: &ModelSpec, shapes: &[Vec<usize>]) -> Result<Graph> {
         let mut by_name = HashMap::new();

@@ -2,9 +2,9 @@
 
 pub mod axes;
 pub mod cpu;
-pub mod graph;
+pub(crate) mod graph;
 pub mod init;
-pub mod layers;
+pub(crate) mod layers;
 mod save;
 mod summary;
 pub mod transfer;

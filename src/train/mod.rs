@@ -6,10 +6,12 @@
 
 pub mod compile;
 pub mod data;
-pub mod history;
+/// Keras' default initialisers (in `model`; here for the code that trains).
 pub use crate::model::init;
-pub mod loss;
-pub mod optim;
+pub(crate) mod history;
+
+pub(crate) mod loss;
+pub(crate) mod optim;
 
 pub use crate::rng::Rng;
 #[cfg(not(target_arch = "wasm32"))]

@@ -4,12 +4,12 @@
 //!   legacy layout of Keras 2 `save_weights` / full-model `.h5` (`layer_names`, `weight_names`);
 //! * [`tfjs`]: TensorFlow.js layers models (`model.json` + binary shards, quantized or not);
 //! * [`archive`]: `.keras` zip files and full-model `.h5` files (structure + weights);
-//! * [`layout`]: Keras ↔ burn tensor layouts, in one place;
-//! * [`report`]: the strict-loading report (missing / unexpected / mis-shaped by name).
+//! * `layout`: Keras ↔ burn tensor layouts, in one place;
+//! * `report`: the strict-loading report (missing / unexpected / mis-shaped by name).
 
 pub mod archive;
 pub mod hdf5;
-pub mod layout;
+pub(crate) mod layout;
 mod report;
 pub mod tfjs;
 pub mod write;
