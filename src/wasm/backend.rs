@@ -75,38 +75,37 @@ pub fn crash_for_test(later: bool) -> js_sys::Promise {
 /// in force.
 #[wasm_bindgen(js_name = setLimits)]
 pub fn set_limits(options: JsValue) -> Result<JsValue, JsValue> {
+    /// The budgets as JS gives and gets them.
+    #[derive(serde::Deserialize, serde::Serialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Given {
+        max_params: Option<f64>,
+        max_activation: Option<f64>,
+        max_batch_activation: Option<f64>,
+    }
+    let given: Given = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| JsError::new(&format!("setLimits(): {e}")))?;
     let mut l = crate::limits::get();
-    for (key, slot) in [
-        ("maxParams", &mut l.max_params),
-        ("maxActivation", &mut l.max_activation),
-        ("maxBatchActivation", &mut l.max_batch_activation),
+    for (key, v, slot) in [
+        ("maxParams", given.max_params, &mut l.max_params),
+        ("maxActivation", given.max_activation, &mut l.max_activation),
+        (
+            "maxBatchActivation",
+            given.max_batch_activation,
+            &mut l.max_batch_activation,
+        ),
     ] {
-        if let Some(v) = get(&options, key) {
-            let n = v
-                .as_f64()
-                .filter(|n| n.fract() == 0.0 && *n >= 1.0)
-                .ok_or_else(|| {
-                    JsValue::from(JsError::new(&format!(
-                        "setLimits(): '{key}' must be a whole number >= 1, found {v:?}"
-                    )))
-                })?;
-            *slot = n as u64;
+        if let Some(v) = v {
+            *slot = crate::train::compile::whole(&format!("setLimits(): '{key}'"), v, 1)
+                .map_err(js_err)?;
         }
     }
     crate::limits::set(l);
-    let o = Object::new();
-    Reflect::set(&o, &"maxParams".into(), &(l.max_params as f64).into())?;
-    Reflect::set(
-        &o,
-        &"maxActivation".into(),
-        &(l.max_activation as f64).into(),
-    )?;
-    Reflect::set(
-        &o,
-        &"maxBatchActivation".into(),
-        &(l.max_batch_activation as f64).into(),
-    )?;
-    Ok(o.into())
+    Ok(super::fit::to_js(&Given {
+        max_params: Some(l.max_params as f64),
+        max_activation: Some(l.max_activation as f64),
+        max_batch_activation: Some(l.max_batch_activation as f64),
+    }))
 }
 
 /// The chosen backend: its name (`"webgpu"` / `"cpu"`), the adapter's description, the device.

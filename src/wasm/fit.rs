@@ -34,7 +34,7 @@ impl JsProgress {
             .is_some_and(|a| a.is_truthy())
     }
 
-    fn call(&mut self, f: Option<&Function>, index: usize, logs: &Object) {
+    fn call(&mut self, f: Option<&Function>, index: usize, logs: &JsValue) {
         if let Some(f) = f {
             if let Err(e) = f.call2(&JsValue::NULL, &JsValue::from(index as u32), logs) {
                 self.error.get_or_insert(e);
@@ -43,39 +43,56 @@ impl JsProgress {
     }
 }
 
-pub(super) fn epoch_logs(log: &EpochLog) -> Object {
-    let o = Object::new();
-    let set = |k: &str, v: f64| {
-        let _ = Reflect::set(&o, &k.into(), &v.into());
-    };
-    set("loss", log.loss);
-    set("accuracy", log.accuracy);
-    if let Some(v) = log.val_loss {
-        set("val_loss", v);
-    }
-    if let Some(v) = log.val_accuracy {
-        set("val_accuracy", v);
-    }
-    set("seconds", log.seconds);
-    o
+/// A value as a plain JS object (maps as objects, not `Map`s; `None` fields left out).
+pub(super) fn to_js(v: &impl serde::Serialize) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// One epoch's logs as Keras' callbacks get them.
+#[derive(serde::Serialize)]
+pub(super) struct EpochLogs {
+    loss: f64,
+    accuracy: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    val_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    val_accuracy: Option<f64>,
+    seconds: f64,
+}
+
+pub(super) fn epoch_logs(log: &EpochLog) -> JsValue {
+    to_js(&EpochLogs {
+        loss: log.loss,
+        accuracy: log.accuracy,
+        val_loss: log.val_loss,
+        val_accuracy: log.val_accuracy,
+        seconds: log.seconds,
+    })
+}
+
+/// One batch's logs (`phase` while teaching).
+#[derive(serde::Serialize)]
+struct BatchLogs<'a> {
+    loss: f64,
+    accuracy: f64,
+    epoch: usize,
+    batches: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'a str>,
 }
 
 impl train::Progress for JsProgress {
     fn batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
-        let o = Object::new();
-        for (k, v) in [
-            ("loss", loss),
-            ("accuracy", accuracy),
-            ("epoch", epoch as f64),
-            ("batches", batches as f64),
-        ] {
-            let _ = Reflect::set(&o, &k.into(), &v.into());
-        }
-        if let Some(p) = &self.phase {
-            let _ = Reflect::set(&o, &"phase".into(), &p.into());
-        }
+        let logs = to_js(&BatchLogs {
+            loss,
+            accuracy,
+            epoch,
+            batches,
+            phase: self.phase.as_deref(),
+        });
         let f = self.on_batch.clone();
-        self.call(f.as_ref(), batch, &o);
+        self.call(f.as_ref(), batch, &logs);
     }
 
     fn epoch(&mut self, log: &EpochLog) {
@@ -103,30 +120,37 @@ pub(super) fn fit_options(options: &JsValue) -> Result<FitOptions, JsValue> {
         .map_err(|e| JsError::new(&format!("fit options: {e}")).into())
 }
 
+/// `fit`'s result as Keras' `History` reads in JS: `{ epoch, history: { loss, accuracy,
+/// val_loss?, val_accuracy? }, stopped }`.
+#[derive(serde::Serialize)]
+struct HistoryJs {
+    epoch: Vec<usize>,
+    history: Series,
+    stopped: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Series {
+    loss: Vec<f64>,
+    accuracy: Vec<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    val_loss: Vec<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    val_accuracy: Vec<f64>,
+}
+
 pub(super) fn history_object(h: &train::History, stopped: bool) -> Result<JsValue, JsValue> {
-    let o = Object::new();
-    let epochs = Array::new();
-    let keys = ["loss", "accuracy", "val_loss", "val_accuracy"];
-    let series: Vec<Array> = keys.iter().map(|_| Array::new()).collect();
-    for e in &h.epochs {
-        epochs.push(&JsValue::from((e.epoch - 1) as u32));
-        let vals = [Some(e.loss), Some(e.accuracy), e.val_loss, e.val_accuracy];
-        for (s, v) in series.iter().zip(vals) {
-            if let Some(v) = v {
-                s.push(&v.into());
-            }
-        }
-    }
-    let hist = Object::new();
-    for (k, s) in keys.iter().zip(series) {
-        if s.length() > 0 {
-            Reflect::set(&hist, &(*k).into(), &s)?;
-        }
-    }
-    Reflect::set(&o, &"epoch".into(), &epochs)?;
-    Reflect::set(&o, &"history".into(), &hist)?;
-    Reflect::set(&o, &"stopped".into(), &stopped.into())?;
-    Ok(o.into())
+    let e = &h.epochs;
+    Ok(to_js(&HistoryJs {
+        epoch: e.iter().map(|e| e.epoch - 1).collect(),
+        history: Series {
+            loss: e.iter().map(|e| e.loss).collect(),
+            accuracy: e.iter().map(|e| e.accuracy).collect(),
+            val_loss: e.iter().filter_map(|e| e.val_loss).collect(),
+            val_accuracy: e.iter().filter_map(|e| e.val_accuracy).collect(),
+        },
+        stopped,
+    }))
 }
 
 pub(super) fn dataset(

@@ -28,16 +28,17 @@ pub fn holdout(
 ) -> Result<JsValue, JsError> {
     let seed = crate::train::compile::whole("seed", seed, 0).map_err(js_err)?;
     let h = teach::holdout(&labels, &classes, fraction, seed).map_err(js_err)?;
-    let o = Object::new();
-    let idx = |v: &[usize]| {
-        js_sys::Uint32Array::from(&v.iter().map(|&i| i as u32).collect::<Vec<_>>()[..])
-    };
-    let warnings: Array = h.warnings.iter().map(JsValue::from).collect();
-    Reflect::set(&o, &"train".into(), &idx(&h.train)).map_err(|_| JsError::new("holdout"))?;
-    Reflect::set(&o, &"validation".into(), &idx(&h.validation))
-        .map_err(|_| JsError::new("holdout"))?;
-    Reflect::set(&o, &"warnings".into(), &warnings).map_err(|_| JsError::new("holdout"))?;
-    Ok(o.into())
+    #[derive(serde::Serialize)]
+    struct Plan {
+        train: Vec<usize>,
+        validation: Vec<usize>,
+        warnings: Vec<String>,
+    }
+    Ok(to_js(&Plan {
+        train: h.train,
+        validation: h.validation,
+        warnings: h.warnings,
+    }))
 }
 
 /// Rows of `width` values each as a data set of `classes`.
@@ -168,6 +169,7 @@ impl WasmModel {
             let stopped = progress.aborted();
             let out = Object::new();
             let set = |k: &str, v: &JsValue| Reflect::set(&out, &k.into(), v);
+            // (Models are JS class instances: set one by one; the rest is plain data.)
             set("model", &WasmModel::new(taught.model).into())?;
             set("head", &WasmModel::new(taught.head).into())?;
             set("history", &history_object(&taught.history, stopped)?)?;
