@@ -26,6 +26,7 @@ function download(bytes, name, type = 'application/octet-stream') {
 function fileName(name) {
   const clean = String(name)
     .normalize('NFC')
+    // eslint-disable-next-line no-control-regex -- control characters are what it replaces
     .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_')
     .replace(/\s+/g, '_')
     .replace(/_+/g, '_')
