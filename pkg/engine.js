@@ -474,3 +474,19 @@ export function currentState() {
 export function currentEngine() {
   return { kind: engineKind, module: engineModule, backend: readyInfo?.backend ?? null };
 }
+
+/** The held-out split transfer() uses (the library's rule, `holdout` in the engine: each class
+ * in proportion, seeded): { order: training indices then held-out ones, nVal, warnings }. A
+ * class keeps at least one training photo; one with fewer than 5 photos gets a warning. Needs
+ * the engine (after ready()).
+ * @param {ArrayLike<number>} labels @param {string[]} names @param {number} split @param {number} seed */
+export function stratifiedSplit(labels, names, split, seed) {
+  if (!wasm()) throw error('stratifiedSplit(): call ready() first (the rule is in the engine)');
+  let plan;
+  try {
+    plan = wasm().holdout(Uint32Array.from(labels), names.map(String), split, seed);
+  } catch (e) {
+    throw asError(e);
+  }
+  return { order: [...plan.train, ...plan.validation], nVal: plan.validation.length, warnings: [...plan.warnings] };
+}

@@ -8,9 +8,14 @@
 // (images to network inputs), pool.js (batches shared with helper workers), transfer.js
 // (transfer learning's data), explain.js (occlusion heat maps), io.js (bytes, downloads),
 // errors.js. The public types are pkg/index.d.ts's.
+//
+// What a first prediction needs loads with this file (engine, load, model, images, io, errors);
+// the rest loads when first used (helper workers: pool's client.js and ops.js; explain.js,
+// transfer.js): on a cold page every module is a request, and HTTP/1.1 servers answer six at
+// a time (13 modules made ready() 33 ms slower than one file).
 
-export { backendInfo, engineFiles, hasRelaxedSimd, memoryBytes, poolReady, ready, setLimits } from './engine.js';
+export { backendInfo, engineFiles, hasRelaxedSimd, memoryBytes, poolReady, ready, setLimits, stratifiedSplit } from './engine.js';
 export { imagePixels, TEACHABLE_MACHINE_PREPROCESSING } from './images.js';
 export { loadModel, loadPretrained, parseLabels } from './load.js';
 export { createHead, Model } from './model.js';
-export { stratifiedSplit } from './transfer.js';
+

@@ -4,10 +4,8 @@
 
 import { asError, currentState, ensureReady, onEngine, wasm } from './engine.js';
 import { describe, error } from './errors.js';
-import { occlusion } from './explain.js';
 import { imagePlan, prepareImages } from './images.js';
 import { runBatches } from './pool.js';
-import { teachingSet } from './transfer.js';
 
 /** @typedef {import('glimpse-ml').Preprocessing} Preprocessing */
 /** @typedef {import('glimpse-ml').FeaturesOptions} FeaturesOptions */
@@ -293,6 +291,7 @@ export class Model {
    * @param {{ index?: number, grid?: number, batchSize?: number }} [options]
    */
   async occlusion(image, options = {}) {
+    const { occlusion } = await import('./explain.js');
     return occlusion(this, image, options);
   }
 
@@ -386,6 +385,7 @@ export class Model {
   // transfer()'s work on a model whose featuresLayer is `cut`.
   async #teach(examples, names, o) {
     const { epochs, batchSize, seed, onProgress, signal, cut, tuneCut } = o;
+    const { teachingSet } = await import('./transfer.js');
     const { trainA, trainY, valA, valY, nVal, warnings, skipped, augment } = await teachingSet(this, examples, names, o);
     // The rest is the library's: the head, its training, the second step, the whole model.
     const phaseEpochs = { train: epochs, 'fine-tune': o.fineTuneEpochs };

@@ -3,7 +3,6 @@
 // run on. Each helper is this package's worker.js on the same engine build (its compiled module
 // posted to it) with a copy of the model; whichever thread is free takes the next batch.
 
-import { GlimpseWorker } from './client.js';
 import { currentEngine } from './engine.js';
 import { error } from './errors.js';
 import { cloneable } from './images.js';
@@ -151,6 +150,8 @@ export class HelperPool {
       }
     };
     const helper = async () => {
+      // (Loaded when a helper starts: a page that never uses helpers never fetches it.)
+      const { GlimpseWorker } = await import('./client.js');
       const w = new GlimpseWorker();
       this.helpers.push(w);
       // The engine and the model in one message.

@@ -3,28 +3,11 @@
 // the augmentation asked for, and each photo's features (or activations) computed once, with
 // varied copies of the training photos. Model.transfer() gives the result to the engine.
 
-import { asError, wasm } from './engine.js';
+import { asError, stratifiedSplit, wasm } from './engine.js';
 import { describe, error } from './errors.js';
 import { nextTask } from './io.js';
 
 /** @typedef {import('./model.js').Model} Model */
-
-/** The held-out split transfer() uses (the library's rule, `holdout` in the engine: each class
- * in proportion, seeded): { order: training indices then held-out ones, nVal, warnings }. A
- * class keeps at least one training photo; one with fewer than 5 photos gets a warning. Needs
- * the engine (after ready()).
- * @param {ArrayLike<number>} labels @param {string[]} names @param {number} split @param {number} seed */
-export function stratifiedSplit(labels, names, split, seed) {
-  if (!wasm()) throw error('stratifiedSplit(): call ready() first (the rule is in the engine)');
-  let plan;
-  try {
-    plan = wasm().holdout(Uint32Array.from(labels), names.map(String), split, seed);
-  } catch (e) {
-    throw asError(e);
-  }
-  return { order: [...plan.train, ...plan.validation], nVal: plan.validation.length, warnings: [...plan.warnings] };
-}
-
 
 /** The augmentation a transfer() option asks for: true (the standard one), an object of
  * factors ({ flip, rotate, zoom, shift, contrast, brightness }), or nothing. */

@@ -35,6 +35,10 @@ function modules(entries) {
     for (const [, spec] of text.matchAll(/^\s*(?:import|export)\b[^'";]*?from\s+'\.\/([^']+\.js)'/gm)) {
       if (!spec.startsWith('wasm')) visit(spec);
     }
+    // Modules loaded when first used: `await import('./x.js')`.
+    for (const [, spec] of text.matchAll(/\bimport\(\s*'\.\/([^']+\.js)'\s*\)/g)) {
+      if (!spec.startsWith('wasm')) visit(spec);
+    }
   };
   entries.forEach(visit);
   return [...seen];
