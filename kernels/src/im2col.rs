@@ -1,6 +1,6 @@
 //! Unfolding an image for a convolution as one matrix product ("im2col").
 
-use crate::depthwise::Geometry;
+use crate::geometry::Geometry;
 use core::mem::MaybeUninit;
 
 /// Unfolds one image `x` `[channels, h, w]` for the convolution `g` (its `batch` is ignored)

@@ -26,6 +26,7 @@ macro_rules! simd_fn {
 pub mod depthwise;
 pub mod elementwise;
 pub mod gemm;
+pub mod geometry;
 pub mod im2col;
 pub mod layout;
 pub mod pool;
