@@ -90,43 +90,38 @@ pub fn keras3_structure<'a>(
     shape_of: impl Fn(&TensorRef) -> Option<&'a [usize]>,
 ) -> Result<Value> {
     if spec.flavor == KerasFlavor::Keras2 {
-        let differ: Vec<&str> = spec
-            .layers
-            .iter()
-            .filter(|l| {
-                l.raw.pointer("/config/activation").and_then(Value::as_str) == Some("hard_sigmoid")
-            })
-            .map(|l| l.name.as_str())
-            .collect();
-        if !differ.is_empty() {
-            return Err(Error::UnsupportedConfig {
-                layer: differ.join(", "),
-                class_name: "Keras 2 hard_sigmoid".into(),
-                message: "Keras 3 defines hard_sigmoid as relu6(x + 3) / 6, not Keras 2's \
-                          clip(0.2 x + 0.5, 0, 1): a .keras file would compute something else"
-                    .into(),
-            });
-        }
-        let bicubic: Vec<&str> = spec
-            .layers
-            .iter()
-            .filter(|l| {
-                l.raw
-                    .pointer("/config/interpolation")
-                    .and_then(Value::as_str)
-                    == Some("bicubic")
-            })
-            .map(|l| l.name.as_str())
-            .collect();
-        if !bicubic.is_empty() {
-            return Err(Error::UnsupportedConfig {
-                layer: bicubic.join(", "),
-                class_name: "Keras 2 bicubic interpolation".into(),
-                message: "tf.keras resizes bicubic as TensorFlow's resize_bicubic (a table of \
-                          1024 steps, taps outside the image dropped), Keras 3 as JAX's: a \
-                          .keras file would compute something else (up to 4e-4 apart)"
-                    .into(),
-            });
+        // (config pointer, value, what, why): what tf.keras computes otherwise than Keras 3.
+        const DIFFER: [(&str, &str, &str, &str); 2] = [
+            (
+                "/config/activation",
+                "hard_sigmoid",
+                "Keras 2 hard_sigmoid",
+                "Keras 3 defines hard_sigmoid as relu6(x + 3) / 6, not Keras 2's \
+                 clip(0.2 x + 0.5, 0, 1): a .keras file would compute something else",
+            ),
+            (
+                "/config/interpolation",
+                "bicubic",
+                "Keras 2 bicubic interpolation",
+                "tf.keras resizes bicubic as TensorFlow's resize_bicubic (a table of 1024 \
+                 steps, taps outside the image dropped), Keras 3 as JAX's: a .keras file \
+                 would compute something else (up to 4e-4 apart)",
+            ),
+        ];
+        for (at, value, what, why) in DIFFER {
+            let layers: Vec<&str> = spec
+                .layers
+                .iter()
+                .filter(|l| l.raw.pointer(at).and_then(Value::as_str) == Some(value))
+                .map(|l| l.name.as_str())
+                .collect();
+            if !layers.is_empty() {
+                return Err(Error::UnsupportedConfig {
+                    layer: layers.join(", "),
+                    class_name: what.into(),
+                    message: why.into(),
+                });
+            }
         }
     }
     let mut layers = Vec::new();
