@@ -389,7 +389,7 @@ export class Model {
     const { trainA, trainY, valA, valY, nVal, warnings, skipped, augment } = await teachingSet(this, examples, names, o);
     // The rest is the library's: the head, its training, the second step, the whole model.
     const phaseEpochs = { train: epochs, 'fine-tune': o.fineTuneEpochs };
-    const r = await onEngine(this.#engine, this.#live().teach(cut, trainA, trainY, valA, valY, names, {
+    const taught = onEngine(this.#engine, this.#live().teach(cut, trainA, trainY, valA, valY, names, {
       epochs, batchSize, seed, hidden: o.hidden, learningRate: o.learningRate,
       fineTuneEpochs: tuneCut ? o.fineTuneEpochs : 0, fineTuneLearningRate: o.fineTuneLearningRate,
       augment: augment ?? undefined, tuneCut: tuneCut ?? undefined, keepFrom: o.keepFrom ?? undefined,
@@ -400,6 +400,11 @@ export class Model {
         o.onBatchEnd?.(b, logs);
       },
     }));
+    // An abort while the network's top computes the features rejects in the engine: as fit()
+    // does, it rejects with the signal's reason here.
+    const r = await taught.catch((e) => {
+      throw signal?.aborted ? signal.reason ?? error('training was aborted') : e;
+    });
     const meta = { labels: names, preprocessing: this.preprocessing, featuresLayer: cut };
     const model = new Model(r.model, meta);
     const trained = new Model(r.head, {});

@@ -6,6 +6,7 @@
 
 pub mod build;
 mod config;
+mod edit;
 mod schema;
 pub mod write;
 

@@ -51,28 +51,6 @@ pub fn head_structure(features: usize, classes: usize, hidden: Option<usize>) ->
     keras::build::sequential("head", layers)
 }
 
-/// Each layer's entry in a Keras 3 layer list, in the order of the model's layers: as written,
-/// for a Keras 3 model; written out flat for a Keras 2 or TF.js one (whose nested models and
-/// older call format a Keras 3 list cannot hold).
-pub fn layer_entries(model: &Model) -> Result<Vec<serde_json::Value>> {
-    if model.spec.flavor != keras::KerasFlavor::Keras2 {
-        return Ok(model.spec.layers.iter().map(|l| l.raw.clone()).collect());
-    }
-    let v = keras::write::keras3_structure(&model.spec, |t| model.graph.shape_of(&model.spec, t))?;
-    let entries = v["config"]["layers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if entries.len() != model.spec.layers.len() {
-        return Err(Error::Graph(format!(
-            "the flat structure has {} layers for the model's {}",
-            entries.len(),
-            model.spec.layers.len()
-        )));
-    }
-    Ok(entries)
-}
-
 /// A structure JSON whose output is layer `cut`: a Sequential's layer list ends there, a
 /// Functional model's `output_layers` name it.
 pub fn truncated_structure(json: &str, cut: &str) -> Result<String> {
@@ -97,75 +75,16 @@ pub fn truncated_structure(json: &str, cut: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-/// The Keras structure JSON of `base` up to layer `cut`, followed by `head`'s layers.
+/// The Keras 3 structure JSON of `base` up to layer `cut`, followed by `head`'s layers
+/// ([`join`]'s, written from its spec).
 pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Result<String> {
-    // Functional layers keep their recorded calls; a Sequential's layers (no calls recorded)
-    // are chained in order.
-    let mut layers: Vec<serde_json::Value> = Vec::new();
-    let mut found = false;
-    let mut prev: Option<String> = None;
-    let entries = layer_entries(base)?;
-    for (l, raw) in base.spec.layers.iter().zip(entries) {
-        let entry = if l.class_name == "InputLayer" && raw.get("inbound_nodes").is_none() {
-            let shape = base.input_shapes().first().cloned().unwrap_or_default();
-            let mut input = keras::build::input(&l.name, &shape);
-            input["name"] = serde_json::Value::String(l.name.clone());
-            input["inbound_nodes"] = serde_json::json!([]);
-            input
-        } else if raw.get("inbound_nodes").is_some() {
-            raw
-        } else {
-            let from = prev.clone().ok_or_else(|| {
-                Error::Graph(format!("layer '{}' has no input to follow", l.name))
-            })?;
-            keras::build::node(raw, &[&from])
-        };
-        layers.push(entry);
-        prev = Some(l.name.clone());
-        if l.name == cut {
-            found = true;
-            break;
-        }
-    }
-    if !found {
-        return Err(Error::Graph(format!("the base model has no layer '{cut}'")));
-    }
-    // Only the layers kept (up to the cut) may not share a head layer's name: a model's own
-    // head, after the cut, is replaced by the new one (teaching a taught model further).
-    let kept = layers.len();
-    let mut prev = cut.to_string();
-    for l in head
-        .spec
-        .layers
-        .iter()
-        .filter(|l| l.class_name != "InputLayer")
-    {
-        if base.spec.layers[..kept].iter().any(|b| b.name == l.name) {
-            return Err(Error::Graph(format!(
-                "the head's layer '{}' has the name of a layer of the base model",
-                l.name
-            )));
-        }
-        let mut raw = l.raw.clone();
-        if let Some(o) = raw.as_object_mut() {
-            o.remove("inbound_nodes");
-        }
-        layers.push(keras::build::node(raw, &[&prev]));
-        prev = l.name.clone();
-    }
-    let input = base
-        .spec
-        .inputs
-        .first()
-        .ok_or_else(|| Error::Graph("the base model has no input".into()))?;
-    with_shapes(&keras::build::functional(name, layers, &input.layer, &prev))
+    join(base, cut, head, name)?.structure_json()
 }
 
 /// The end-to-end model: `base` up to layer `cut`, then `head`. The head's input width must
 /// equal the width of `cut`'s output. Variables are shared, not copied.
 pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> {
-    let json = joined_structure(base, cut, head, name)?;
-    let spec = keras::parse_model(&json)?;
+    let spec = base.spec.joined(cut, &head.spec, name)?;
     let graph = Graph::build(&spec)?;
     let mut params = Vec::with_capacity(spec.layers.len());
     for (l, ps) in spec.layers.iter().zip(&graph.params) {
@@ -190,15 +109,13 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
         }
         params.push(vals);
     }
-    Ok(Model::from_parts(spec, graph, params, base.device.clone()).with_structure(json))
+    // The structure is written from the spec when saved.
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
 }
 
-/// The layers of `base` after layer `from` up to layer `to`, as a structure JSON of their own
-/// (Keras 3 Functional named `name`) whose input, named `from`, takes `from`'s output: the top
-/// of a network (to fine-tune it on activations cached at `from`), or a classifier head. Every
-/// layer in that range may read only `from` or layers inside it. With `freeze_batch_norm`, its
-/// BatchNormalization layers are saved `trainable: false`: fit keeps their variables and runs
-/// them in inference mode, Keras' recipe for fine-tuning.
+/// The structure JSON of [`sub_model`]'s model (Keras 3 Functional named `name`, written from
+/// its spec): the layers of `base` after layer `from` up to layer `to`, whose input, named
+/// `from`, takes `from`'s output.
 pub fn sub_structure(
     base: &Model,
     from: &str,
@@ -206,18 +123,23 @@ pub fn sub_structure(
     name: &str,
     freeze_batch_norm: bool,
 ) -> Result<String> {
-    let layers = &base.spec.layers;
-    let at = |n: &str| {
-        layers
-            .iter()
-            .position(|l| l.name == n)
-            .ok_or_else(|| Error::Graph(format!("the model has no layer '{n}'")))
-    };
-    let (start, end) = (at(from)?, at(to)?);
-    if end <= start {
-        return Err(Error::Graph(format!(
-            "layer '{to}' does not come after layer '{from}'"
-        )));
+    sub_model(base, from, to, name, freeze_batch_norm)?.structure_json()
+}
+
+/// The layers of `base` after layer `from` up to layer `to` as a model of their own (named
+/// `name`) sharing `base`'s variables, whose input, named `from`, takes `from`'s output: the
+/// top of a network (to fine-tune it on activations cached at `from`), or a classifier head
+/// ([`ModelSpec::sub`](crate::keras::ModelSpec::sub); with `freeze_batch_norm` its
+/// BatchNormalization layers stay in inference mode and keep their variables).
+pub fn sub_model(
+    base: &Model,
+    from: &str,
+    to: &str,
+    name: &str,
+    freeze_batch_norm: bool,
+) -> Result<Model> {
+    if !base.spec.layers.iter().any(|l| l.name == from) {
+        return Err(Error::Graph(format!("the model has no layer '{from}'")));
     }
     let from_ref = keras::TensorRef {
         layer: from.into(),
@@ -229,54 +151,7 @@ pub fn sub_structure(
         .shape_of(&base.spec, &from_ref)
         .ok_or_else(|| Error::Graph(format!("layer '{from}' is not called in the model")))?
         .to_vec();
-    let mut input = keras::build::input(from, &shape);
-    input["name"] = serde_json::Value::String(from.into());
-    input["inbound_nodes"] = serde_json::json!([]);
-    let mut out = vec![input];
-    let mut inside: Vec<&str> = vec![from];
-    let mut prev = from.to_string();
-    let entries = layer_entries(base)?;
-    for (l, entry) in layers[start + 1..=end]
-        .iter()
-        .zip(&entries[start + 1..=end])
-    {
-        let mut raw = if entry.get("inbound_nodes").is_some() {
-            for call in &l.calls {
-                for arg in call {
-                    if let keras::Arg::Tensor(t) = arg {
-                        if !inside.contains(&t.layer.as_str()) {
-                            return Err(Error::Graph(format!(
-                                "layer '{}' reads '{}', from before '{from}': the model cannot be cut there",
-                                l.name, t.layer
-                            )));
-                        }
-                    }
-                }
-            }
-            entry.clone()
-        } else {
-            keras::build::node(entry.clone(), &[&prev])
-        };
-        if freeze_batch_norm && l.class_name == "BatchNormalization" {
-            raw["config"]["trainable"] = serde_json::Value::Bool(false);
-        }
-        out.push(raw);
-        inside.push(&l.name);
-        prev = l.name.clone();
-    }
-    with_shapes(&keras::build::functional(name, out, from, to))
-}
-
-/// [`sub_structure`] as a model sharing `base`'s variables.
-pub fn sub_model(
-    base: &Model,
-    from: &str,
-    to: &str,
-    name: &str,
-    freeze_batch_norm: bool,
-) -> Result<Model> {
-    let json = sub_structure(base, from, to, name, freeze_batch_norm)?;
-    let spec = keras::parse_model(&json)?;
+    let spec = base.spec.sub(from, to, name, &shape, freeze_batch_norm)?;
     let graph = Graph::build(&spec)?;
     let mut params = Vec::with_capacity(spec.layers.len());
     for (l, ps) in spec.layers.iter().zip(&graph.params) {
@@ -300,7 +175,7 @@ pub fn sub_model(
         }
         params.push(base.params()[i].clone());
     }
-    Ok(Model::from_parts(spec, graph, params, base.device.clone()).with_structure(json))
+    Ok(Model::from_parts(spec, graph, params, base.device.clone()))
 }
 
 /// Where a classifier ends its feature extractor: the layer before the model's trailing run of
@@ -333,12 +208,7 @@ pub fn head_cut(model: &Model) -> Option<String> {
 /// `None`, a new class initialised as Keras initialises a Dense layer (seeded). Teaching a taught
 /// model further: its classes keep what they learned, new ones start fresh. The head carries its
 /// structure.
-pub async fn remap_classes(
-    head: &Model,
-    structure: &str,
-    from: &[Option<usize>],
-    seed: u64,
-) -> Result<Model> {
+pub async fn remap_classes(head: &Model, from: &[Option<usize>], seed: u64) -> Result<Model> {
     let last = head
         .spec
         .layers
@@ -359,26 +229,24 @@ pub async fn remap_classes(
             format!("old class {bad} does not exist: the head has {old_units}"),
         ));
     }
-    let mut v: serde_json::Value = serde_json::from_str(structure).map_err(|e| Error::Json {
-        context: "head structure".into(),
-        message: e.to_string(),
-    })?;
-    let entry = v["config"]["layers"]
-        .as_array_mut()
-        .and_then(|ls| {
-            ls.iter_mut()
-                .find(|l| l["config"]["name"].as_str() == Some(name.as_str()))
-        })
-        .ok_or_else(|| Error::Graph(format!("the head structure has no layer '{name}'")))?;
-    entry["config"]["units"] = serde_json::json!(from.len());
-    // Shapes recorded for the old width go: they are worked out again.
-    if let Some(o) = entry.as_object_mut() {
-        o.remove("build_config");
+    // The same structure with the classifier `from.len()` wide (as a spec; written when saved).
+    let mut spec = head.spec.clone();
+    let layer = &mut spec.layers[last];
+    if let keras::LayerConfig::Dense(c) = &mut layer.config {
+        c.units = from.len();
     }
-    let json = with_shapes(&v.to_string())?;
+    if let Some(o) = layer.raw.as_object_mut() {
+        // Shapes recorded for the old width go: they are worked out again.
+        o.remove("build_config");
+        if let Some(c) = o
+            .get_mut("config")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            c.insert("units".into(), serde_json::json!(from.len()));
+        }
+    }
     let old = head.keras_values_async().await?;
     let mut rng = Rng(seed);
-    let spec = keras::parse_model(&json)?;
     let model = Model::from_spec_with(spec, &head.device, |layer, i, p| {
         let li = head
             .spec
@@ -402,7 +270,7 @@ pub async fn remap_classes(
         }
         Ok(out)
     })?;
-    Ok(model.with_structure(json))
+    Ok(model)
 }
 
 /// Fills the `shape` of every call argument of a Functional structure (Keras needs it to read

@@ -442,8 +442,7 @@ impl WasmModel {
         let model = self.snapshot();
         wasm_bindgen_futures::future_to_promise(async move {
             let from: Vec<Option<usize>> = from.iter().map(|&k| usize::try_from(k).ok()).collect();
-            let json = model.structure_json().map_err(js_value)?;
-            let head = crate::model::transfer::remap_classes(&model, &json, &from, seed as u64)
+            let head = crate::model::transfer::remap_classes(&model, &from, seed as u64)
                 .await
                 .map_err(js_value)?;
             Ok(WasmModel::new(head).into())

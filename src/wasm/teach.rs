@@ -127,11 +127,10 @@ impl WasmModel {
                         .ok_or_else(|| JsError::new("teach(): the model has no output"))?;
                     let old = transfer::sub_model(&network, &cut, &out, "head", false)
                         .map_err(js_value)?;
-                    let json = old.structure_json().map_err(js_value)?;
                     let from: Vec<Option<usize>> =
                         from.iter().map(|&k| usize::try_from(k).ok()).collect();
                     Some(
-                        transfer::remap_classes(&old, &json, &from, o.seed)
+                        transfer::remap_classes(&old, &from, o.seed)
                             .await
                             .map_err(js_value)?,
                     )
