@@ -113,19 +113,6 @@ pub fn join(base: &Model, cut: &str, head: &Model, name: &str) -> Result<Model> 
     Ok(Model::from_parts(spec, graph, params, base.device.clone()))
 }
 
-/// The structure JSON of [`sub_model`]'s model (Keras 3 Functional named `name`, written from
-/// its spec): the layers of `base` after layer `from` up to layer `to`, whose input, named
-/// `from`, takes `from`'s output.
-pub fn sub_structure(
-    base: &Model,
-    from: &str,
-    to: &str,
-    name: &str,
-    freeze_batch_norm: bool,
-) -> Result<String> {
-    sub_model(base, from, to, name, freeze_batch_norm)?.structure_json()
-}
-
 /// The layers of `base` after layer `from` up to layer `to` as a model of their own (named
 /// `name`) sharing `base`'s variables, whose input, named `from`, takes `from`'s output: the
 /// top of a network (to fine-tune it on activations cached at `from`), or a classifier head

@@ -159,31 +159,42 @@ pub(super) fn dataset(
     labels: Vec<u32>,
     what: &str,
 ) -> Result<Dataset, JsValue> {
-    let sample_shape = model.input_shapes()[0].clone();
-    let per: usize = sample_shape.iter().product();
     let out: usize = model.output_shapes()[0].iter().product();
-    let classes = out.max(2);
-    if labels.is_empty() || x.len() != labels.len() * per {
+    let classes: Vec<String> = (0..out.max(2)).map(|c| c.to_string()).collect();
+    checked_dataset(x, labels, &model.input_shapes()[0], classes, what)
+}
+
+/// `x` (samples of `sample_shape`, back to back) with class-index `labels` as a data set of
+/// `classes`, or an error naming `what` when the sizes disagree or a label is out of range.
+pub(super) fn checked_dataset(
+    x: Vec<f32>,
+    labels: Vec<u32>,
+    sample_shape: &[usize],
+    classes: Vec<String>,
+    what: &str,
+) -> Result<Dataset, JsValue> {
+    let per: usize = sample_shape.iter().product();
+    if labels.is_empty() || per == 0 || x.len() != labels.len() * per {
         return Err(JsError::new(&format!(
-            "{what}: {} labels need {} input values ({} per sample of shape {sample_shape:?}), found {}",
+            "{what}: {} labels need {} input values ({per} per sample of shape {sample_shape:?}), found {}",
             labels.len(),
             labels.len() * per,
-            per,
             x.len()
         ))
         .into());
     }
-    if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes) {
+    if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes.len()) {
         return Err(JsError::new(&format!(
-            "{what}: label {bad} is out of range for a model with {classes} classes"
+            "{what}: label {bad} is out of range for a model with {} classes",
+            classes.len()
         ))
         .into());
     }
     Ok(Dataset {
-        sample_shape,
+        sample_shape: sample_shape.to_vec(),
         samples: Samples::F32(x),
         labels,
-        classes: (0..classes).map(|c| c.to_string()).collect(),
+        classes,
         skipped: Vec::new(),
     })
 }

@@ -41,40 +41,6 @@ pub fn holdout(
     }))
 }
 
-/// Rows of `width` values each as a data set of `classes`.
-fn rows(
-    x: Vec<f32>,
-    labels: Vec<u32>,
-    sample_shape: &[usize],
-    classes: &[String],
-    what: &str,
-) -> Result<Dataset, JsValue> {
-    let per: usize = sample_shape.iter().product();
-    if per == 0 || x.len() != labels.len() * per {
-        return Err(JsError::new(&format!(
-            "teach(): {what}: {} labels need {} values ({per} per sample), found {}",
-            labels.len(),
-            labels.len() * per,
-            x.len()
-        ))
-        .into());
-    }
-    if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes.len()) {
-        return Err(JsError::new(&format!(
-            "teach(): {what}: label {bad} is out of range for {} classes",
-            classes.len()
-        ))
-        .into());
-    }
-    Ok(Dataset {
-        sample_shape: sample_shape.to_vec(),
-        samples: Samples::F32(x),
-        labels,
-        classes: classes.to_vec(),
-        skipped: Vec::new(),
-    })
-}
-
 #[wasm_bindgen(js_class = Model)]
 impl WasmModel {
     /// Teaches this network `classes` on samples computed once per photo: the output of layer
@@ -141,16 +107,22 @@ impl WasmModel {
                 Some(t) => t.input_shapes()[0].clone(),
                 None => network.truncated(&cut).map_err(js_value)?.output_shapes()[0].clone(),
             };
-            let train = rows(train_x, train_labels, &shape, &classes, "training samples")?;
+            let train = checked_dataset(
+                train_x,
+                train_labels,
+                &shape,
+                classes.clone(),
+                "teach(): training samples",
+            )?;
             let val = if val_labels.is_empty() {
                 None
             } else {
-                Some(rows(
+                Some(checked_dataset(
                     val_x,
                     val_labels,
                     &shape,
-                    &classes,
-                    "held-out samples",
+                    classes.clone(),
+                    "teach(): held-out samples",
                 )?)
             };
             let mut progress = JsProgress::from_options(&options);

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 /// A pretrained or fine-tuned network as the CLI uses it: a model folder's bundle
 /// ([`glimpse::bundle::Bundle::open_dir`]) that has its labels and the zoo's preprocessing.
-pub struct Bundle {
+pub struct Net {
     pub model: Model,
     pub labels: Vec<String>,
     pub pre: Preprocessing,
 }
 
-pub fn open(dir: &Path) -> Result<Bundle> {
+pub fn open(dir: &Path) -> Result<Net> {
     for f in FILES {
         if !dir.join(f).is_file() {
             return Err(Error::input(
@@ -27,7 +27,7 @@ pub fn open(dir: &Path) -> Result<Bundle> {
     let pre = b.meta.preprocessing.unwrap_or_default();
     let pre: Preprocessing = serde_json::from_value(pre)
         .map_err(|e| Error::input("preprocessing.json", e.to_string()))?;
-    Ok(Bundle {
+    Ok(Net {
         model: b.model,
         labels: b.meta.labels.unwrap_or_default(),
         pre,
@@ -197,7 +197,7 @@ pub fn features(net: &str, inputs: &[PathBuf], out: &Path) -> Result<()> {
 /// The outputs of `fx` (the network cut at its features, or at the start of the blocks to
 /// fine-tune) for the files that decode, with their names (the others are skipped with a
 /// warning).
-pub fn extract(b: &Bundle, fx: &Model, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
+pub fn extract(b: &Net, fx: &Model, files: &[PathBuf]) -> Result<(Vec<f32>, Vec<String>)> {
     let mut feats = Vec::with_capacity(files.len() * width(fx));
     let mut names = Vec::new();
     let total = files.len();

@@ -1,7 +1,7 @@
 //! `glimpse fine-tune`: the features (or activations) of a photo folder computed once and
 //! cached, varied copies with `--augment`, then the library's teaching ([`glimpse::teach`]).
 
-use super::classify::{extract, open, what, width, Bundle, BATCH};
+use super::classify::{extract, open, what, width, Net, BATCH};
 use super::zoo::{cache_dir, net_dir};
 use glimpse::io::{check_empty_outdir, write_npy, write_outdir};
 use glimpse::model::transfer;
@@ -63,7 +63,7 @@ pub struct FineTune {
 /// The outputs of `fx` for `views` augmented copies of each of `files` (the training photos),
 /// cached like the photos' own, in file order then view order.
 fn view_features(
-    b: &Bundle,
+    b: &Net,
     fx: &Model,
     files: &[PathBuf],
     aug: &glimpse::teach::augment::Augment,
