@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use glimpse::teach::augment::{with_augmentation, Augment};
+use glimpse::teach::augment::{augmented, Augment};
 use glimpse::{default_device, Model};
 
 fn photo() -> (Vec<f32>, Vec<usize>) {
@@ -121,33 +121,32 @@ fn augment_specs_parse_with_errors_that_name_the_problem() {
     }
 }
 
-/// The augmentation layers inside an exported model are the identity at inference.
+/// The augmentation layers inside an exported model are the identity at inference, and the
+/// written structure loads with the model's own weights file.
 #[test]
 fn a_model_with_augmentation_inside_predicts_the_same() {
     let dir = fixtures().join("keras3/fully_conv");
     let json = read_text(&dir, "model.json");
     let w = std::fs::read(dir.join("model.weights.h5")).unwrap();
     let plain = Model::from_json_and_weights(&json, w.clone(), "w", &default_device()).unwrap();
-    let augmented = with_augmentation(&json, Augment::standard().layers(1)).unwrap();
-    let m = Model::from_json_and_weights(&augmented, w, "w", &default_device()).unwrap();
+    let with = augmented(&plain, &Augment::standard(), 1).unwrap();
+    let written = with.structure_json().unwrap();
+    let m = Model::from_json_and_weights(&written, w, "w", &default_device()).unwrap();
     assert!(m
         .spec
         .layers
         .iter()
         .any(|l| l.class_name == "RandomRotation"));
     let (x, s) = npy(&dir.join("input.npy"));
-    assert_eq!(
-        plain.predict(x.clone(), &s).unwrap().0,
-        m.predict(x.clone(), &s).unwrap().0
-    );
+    let want = plain.predict(x.clone(), &s).unwrap().0;
+    assert_eq!(want, with.predict(x.clone(), &s).unwrap().0);
+    assert_eq!(want, m.predict(x.clone(), &s).unwrap().0);
     // Taught again with other augmentation: this run's layers replace the earlier ones.
-    let again = with_augmentation(
-        &augmented,
-        Augment::parse("flip,zoom=0.2").unwrap().layers(2),
-    )
-    .unwrap();
+    let again = augmented(&m, &Augment::parse("flip,zoom=0.2").unwrap(), 2).unwrap();
     let w = std::fs::read(dir.join("model.weights.h5")).unwrap();
-    let m2 = Model::from_json_and_weights(&again, w, "w", &default_device()).unwrap();
+    let m2 =
+        Model::from_json_and_weights(&again.structure_json().unwrap(), w, "w", &default_device())
+            .unwrap();
     let classes: Vec<&str> = m2
         .spec
         .layers

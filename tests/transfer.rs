@@ -81,16 +81,27 @@ fn joined_model_saves_and_loads_back_in_both_formats() {
 }
 
 #[test]
-fn truncated_structure_keeps_layers_up_to_the_cut() {
-    let (json, base) = small_cnn();
-    let cut = transfer::truncated_structure(&json, "flatten").unwrap();
-    let spec = glimpse::keras::parse_model(&cut).unwrap();
+fn a_truncated_model_writes_the_layers_up_to_the_cut_and_loads_back() {
+    let (_, base) = small_cnn();
+    let cut = base.truncated("flatten").unwrap();
+    let json = cut.structure_json().unwrap();
+    let spec = glimpse::keras::parse_model(&json).unwrap();
     assert_eq!(spec.layers.last().unwrap().name, "flatten");
+    assert_eq!(spec.layers.len(), cut.spec.layers.len());
+    assert!(spec.layers.len() < base.spec.layers.len());
+    let back = Model::from_json_and_weights(
+        &json,
+        cut.keras3_weights().unwrap(),
+        "cut",
+        &default_device(),
+    )
+    .unwrap();
+    let (x, shape) = input(&base, 2);
     assert_eq!(
-        glimpse::model::Graph::build(&spec).unwrap().nodes.len(),
-        base.truncated("flatten").unwrap().graph.nodes.len()
+        back.predict(x.clone(), &shape).unwrap().0,
+        cut.predict(x, &shape).unwrap().0
     );
-    let err = transfer::truncated_structure(&json, "nope").unwrap_err();
+    let err = base.truncated("nope").unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
 

@@ -171,6 +171,172 @@ impl ModelSpec {
     }
 }
 
+/// The augmentation layers Keras (and Glimpse) put after a model's input: the identity at
+/// inference, without variables.
+pub const AUGMENTATION: [&str; 6] = [
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+];
+
+impl ModelSpec {
+    /// This model with layer `cut`'s first output as its only output, keeping the inputs and
+    /// the layers that output reads (in their order; a shared layer keeps the calls up to the
+    /// last one read). Also gives the kept layers' indices in `self.layers`.
+    pub fn truncated(&self, cut: &str) -> Result<(ModelSpec, Vec<usize>)> {
+        let index = |n: &str| self.layers.iter().position(|l| l.name == n);
+        let at = index(cut).ok_or_else(|| graph_err(format!("the model has no layer '{cut}'")))?;
+        // calls[i]: how many calls of layer i the output needs.
+        let mut calls = vec![0usize; self.layers.len()];
+        let mut todo = vec![(at, 0usize)];
+        for t in &self.inputs {
+            if let Some(i) = index(&t.layer) {
+                todo.push((i, t.node));
+            }
+        }
+        while let Some((i, node)) = todo.pop() {
+            if calls[i] > node {
+                continue;
+            }
+            let layer = &self.layers[i];
+            for call in layer.calls.get(calls[i]..=node).unwrap_or_default() {
+                for arg in call {
+                    if let Arg::Tensor(t) = arg {
+                        let j = index(&t.layer).ok_or_else(|| {
+                            graph_err(format!(
+                                "layer '{}' reads '{}', which the model does not have",
+                                layer.name, t.layer
+                            ))
+                        })?;
+                        todo.push((j, t.node));
+                    }
+                }
+            }
+            calls[i] = node + 1;
+        }
+        let kept: Vec<usize> = (0..self.layers.len()).filter(|&i| calls[i] > 0).collect();
+        let layers = kept
+            .iter()
+            .map(|&i| {
+                let mut l = self.layers[i].clone();
+                l.calls.truncate(calls[i]);
+                l
+            })
+            .collect();
+        Ok((
+            ModelSpec {
+                name: self.name.clone(),
+                flavor: self.flavor,
+                layers,
+                inputs: self.inputs.clone(),
+                outputs: vec![output_of(cut)],
+                compile_config: self.compile_config.clone(),
+            },
+            kept,
+        ))
+    }
+
+    /// This model with augmentation `layers` (structure-JSON entries of [`AUGMENTATION`]
+    /// classes) after its first input, every reader of the input reading the last of them, as a
+    /// model trained with them holds them. The augmentation it held already goes (a model taught
+    /// again holds this run's layers, not two sets). No layers: the model as it is.
+    pub fn with_augmentation(&self, layers: Vec<Value>) -> Result<ModelSpec> {
+        if layers.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut out = self.without_augmentation();
+        let input = out
+            .inputs
+            .first()
+            .cloned()
+            .ok_or_else(|| graph_err("the model has no input".into()))?;
+        let at = out
+            .layers
+            .iter()
+            .position(|l| l.name == input.layer)
+            .ok_or_else(|| graph_err(format!("input layer '{}' not found", input.layer)))?;
+        let mut prev = input.clone();
+        let mut inserted = Vec::new();
+        for raw in layers {
+            let l = LayerSpec::from_raw(raw, vec![vec![Arg::Tensor(prev.clone())]])?;
+            if !AUGMENTATION.contains(&l.class_name.as_str()) {
+                return Err(graph_err(format!(
+                    "layer '{}' ({}) is not an augmentation layer",
+                    l.name, l.class_name
+                )));
+            }
+            if out.layers.iter().chain(&inserted).any(|o| o.name == l.name) {
+                return Err(graph_err(format!(
+                    "the model has a layer named '{}' already",
+                    l.name
+                )));
+            }
+            prev = output_of(&l.name);
+            inserted.push(l);
+        }
+        for l in &mut out.layers {
+            l.calls = redirect_ref(&l.calls, &input, &prev);
+        }
+        out.outputs = out
+            .outputs
+            .iter()
+            .map(|t| if *t == input { prev.clone() } else { t.clone() })
+            .collect();
+        out.layers.splice(at + 1..at + 1, inserted);
+        Ok(out)
+    }
+
+    /// This model without its augmentation layers that take one tensor, their readers reading
+    /// that tensor instead (they are the identity at inference).
+    fn without_augmentation(&self) -> ModelSpec {
+        let mut out = self.clone();
+        while let Some((i, from)) =
+            out.layers
+                .iter()
+                .enumerate()
+                .find_map(|(i, l)| match l.calls.as_slice() {
+                    [call] if AUGMENTATION.contains(&l.class_name.as_str()) => {
+                        match call.as_slice() {
+                            [Arg::Tensor(t)] => Some((i, t.clone())),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                })
+        {
+            let gone = out.layers.remove(i);
+            let at = output_of(&gone.name);
+            for l in &mut out.layers {
+                l.calls = redirect_ref(&l.calls, &at, &from);
+            }
+            for t in &mut out.outputs {
+                if *t == at {
+                    *t = from.clone();
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `calls` with tensor `from` read as `to`.
+fn redirect_ref(calls: &[Vec<Arg>], from: &TensorRef, to: &TensorRef) -> Vec<Vec<Arg>> {
+    calls
+        .iter()
+        .map(|call| {
+            call.iter()
+                .map(|a| match a {
+                    Arg::Tensor(t) if t == from => Arg::Tensor(to.clone()),
+                    other => other.clone(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::keras::build::{add, dense, functional, input, node, sequential};
@@ -249,5 +415,68 @@ mod tests {
             .to_string();
         assert!(e.contains("'d' reads 'a'"), "{e}");
         assert!(spec.sub("x", "zzz", "t", &[4], false).is_err());
+    }
+
+    #[test]
+    fn truncated_keeps_what_the_cut_reads_and_nothing_else() {
+        // x -> a -> b, a -> c, d = add(b, c).
+        let json = functional(
+            "net",
+            vec![
+                input("x", &[4]),
+                node(dense("a", 4, "relu"), &["x"]),
+                node(dense("b", 4, "relu"), &["a"]),
+                node(dense("c", 4, "relu"), &["a"]),
+                node(add("d"), &["b", "c"]),
+            ],
+            "x",
+            "d",
+        );
+        let spec = parse_model(&json).unwrap();
+        let names =
+            |s: &super::ModelSpec| s.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        let (t, kept) = spec.truncated("c").unwrap();
+        assert_eq!(names(&t), ["x", "a", "c"]);
+        assert_eq!(kept, [0, 1, 3]);
+        assert_eq!(t.outputs[0].layer, "c");
+        let (t, kept) = spec.truncated("d").unwrap();
+        assert_eq!(kept, [0, 1, 2, 3, 4]);
+        assert_eq!(names(&t), names(&spec));
+        let e = spec.truncated("zz").unwrap_err().to_string();
+        assert!(e.contains("'zz'"), "{e}");
+    }
+
+    #[test]
+    fn augmentation_goes_after_the_input_and_replaces_the_last_runs() {
+        let spec = parse_model(&sequential(
+            "net",
+            vec![input("x", &[8, 8, 3]), dense("out", 2, "softmax")],
+        ))
+        .unwrap();
+        let aug = |class: &str, name: &str| serde_json::json!({"class_name": class, "config": {"name": name, "seed": 1}});
+        let once = spec
+            .with_augmentation(vec![aug("RandomFlip", "f"), aug("RandomZoom", "z")])
+            .unwrap();
+        let names: Vec<&str> = once.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["x", "f", "z", "out"]);
+        let reads = |l: &super::LayerSpec| match &l.calls[0][0] {
+            super::Arg::Tensor(t) => t.layer.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reads(&once.layers[1]), "x");
+        assert_eq!(reads(&once.layers[2]), "f");
+        assert_eq!(reads(&once.layers[3]), "z");
+        let twice = once
+            .with_augmentation(vec![aug("RandomRotation", "r")])
+            .unwrap();
+        let names: Vec<&str> = twice.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["x", "r", "out"]);
+        assert_eq!(reads(&twice.layers[2]), "r");
+        // Not an augmentation layer, or a name the model has: refused.
+        assert!(spec.with_augmentation(vec![aug("Dense", "d")]).is_err());
+        assert!(spec
+            .with_augmentation(vec![aug("RandomFlip", "out")])
+            .is_err());
+        assert_eq!(spec.with_augmentation(vec![]).unwrap().layers.len(), 2);
     }
 }

@@ -50,6 +50,22 @@ pub struct LayerSpec {
     pub raw: Value,
 }
 
+impl LayerSpec {
+    /// A layer from its structure-JSON entry (`class_name`, `config`; Keras 3 style), called
+    /// with `calls`; an unsupported class or a bad config is an error naming the layer.
+    pub fn from_raw(raw: Value, calls: Vec<Vec<Arg>>) -> Result<LayerSpec> {
+        let name = layer_name(&raw);
+        let (class_name, config) = typed_config(&raw, &name)?;
+        Ok(LayerSpec {
+            name,
+            class_name,
+            config,
+            calls,
+            raw,
+        })
+    }
+}
+
 /// A parsed model structure: a flat list of layers (nested models inlined), inputs and outputs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModelSpec {

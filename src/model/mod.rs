@@ -657,34 +657,27 @@ impl Model {
         crate::runtime::block_on(self.keras_values_async())
     }
 
-    /// The same model (sharing its variables) with `layer`'s output as its only output: a
-    /// feature extractor.
+    /// The same model (sharing its variables) with `layer`'s output as its only output, and
+    /// only the layers it reads ([`ModelSpec::truncated`]): a feature extractor. Its structure
+    /// is written from the spec when saved.
     pub fn truncated(&self, layer: &str) -> Result<Model> {
-        let mut spec = self.spec.clone();
-        if !spec.layers.iter().any(|l| l.name == layer) {
-            return Err(Error::Graph(format!("the model has no layer '{layer}'")));
-        }
-        spec.outputs = vec![keras::TensorRef {
-            layer: layer.into(),
-            node: 0,
-            index: 0,
-        }];
+        let (spec, kept) = self.spec.truncated(layer)?;
         let graph = Graph::build(&spec)?;
+        let params = kept.iter().map(|&i| self.params[i].clone()).collect();
+        // Layers gone only after the kept ones: the prepared weights (by layer index) stay valid.
+        let prepared = if kept.iter().enumerate().all(|(k, &i)| k == i) {
+            self.prepared.clone()
+        } else {
+            Prepared::default()
+        };
         Ok(Model {
             spec,
             graph,
-            params: self.params.clone(),
+            params,
             device: self.device.clone(),
-            // Same layers, same variables: the prepared weights stay valid.
-            prepared: self.prepared.clone(),
+            prepared,
             sized: Sized::default(),
-            // A Keras 3 text ends at the layer; other models are written from the spec.
-            structure: match &self.structure {
-                Some(s) if self.spec.flavor != keras::KerasFlavor::Keras2 => {
-                    Some(transfer::truncated_structure(s, layer)?.into())
-                }
-                _ => None,
-            },
+            structure: None,
         })
     }
 

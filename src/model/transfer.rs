@@ -51,30 +51,6 @@ pub fn head_structure(features: usize, classes: usize, hidden: Option<usize>) ->
     keras::build::sequential("head", layers)
 }
 
-/// A structure JSON whose output is layer `cut`: a Sequential's layer list ends there, a
-/// Functional model's `output_layers` name it.
-pub fn truncated_structure(json: &str, cut: &str) -> Result<String> {
-    let mut v: serde_json::Value = serde_json::from_str(json).map_err(|e| Error::Json {
-        context: "model structure".into(),
-        message: e.to_string(),
-    })?;
-    let class = v["class_name"].as_str().unwrap_or("").to_string();
-    let config = &mut v["config"];
-    if class == "Sequential" {
-        let layers = config["layers"]
-            .as_array_mut()
-            .ok_or_else(|| Error::Graph("the Sequential structure has no layer list".into()))?;
-        let at = layers
-            .iter()
-            .position(|l| l["config"]["name"].as_str() == Some(cut))
-            .ok_or_else(|| Error::Graph(format!("the model has no layer '{cut}'")))?;
-        layers.truncate(at + 1);
-    } else {
-        config["output_layers"] = serde_json::json!([[cut, 0, 0]]);
-    }
-    Ok(v.to_string())
-}
-
 /// The Keras 3 structure JSON of `base` up to layer `cut`, followed by `head`'s layers
 /// ([`join`]'s, written from its spec).
 pub fn joined_structure(base: &Model, cut: &str, head: &Model, name: &str) -> Result<String> {

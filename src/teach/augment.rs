@@ -200,13 +200,12 @@ impl Augment {
     }
 }
 
-/// `model` (sharing its variables) whose structure holds Keras' augmentation
-/// layers `aug` (seeded) after its input, as a model trained with them would: the identity at
-/// inference, and without variables, so the weights file is unchanged. The model carries its
-/// structure.
+/// `model` (sharing its variables) holding Keras' augmentation layers `aug` (seeded) after
+/// its input, as a model trained with them would ([`ModelSpec::with_augmentation`](crate::keras::ModelSpec::with_augmentation)): the
+/// identity at inference, and without variables, so the weights file is unchanged. Its
+/// structure is written from the spec when saved.
 pub fn augmented(model: &Model, aug: &Augment, seed: u64) -> Result<Model> {
-    let structure = with_augmentation(&model.structure_json()?, aug.layers(seed))?;
-    let spec = crate::keras::parse_model(&structure)?;
+    let spec = model.spec.with_augmentation(aug.layers(seed))?;
     let graph = crate::model::Graph::build(&spec)?;
     // Same variables by layer name: the augmentation layers have none.
     let params = spec
@@ -221,150 +220,5 @@ pub fn augmented(model: &Model, aug: &Augment, seed: u64) -> Result<Model> {
                 .map_or_else(Vec::new, |i| model.params()[i].clone())
         })
         .collect();
-    Ok(Model::from_parts(spec, graph, params, model.device.clone()).with_structure(structure))
-}
-
-/// Inserts augmentation `layers` after the input of a Keras 3 Functional structure (so the
-/// exported model holds them, as a Keras model trained with augmentation would).
-pub fn with_augmentation(structure: &str, layers: Vec<Value>) -> Result<String> {
-    let mut v: Value = serde_json::from_str(structure).map_err(|e| Error::Json {
-        context: "model structure".into(),
-        message: e.to_string(),
-    })?;
-    if layers.is_empty() {
-        return Ok(structure.to_string());
-    }
-    // A model taught again with augmentation holds this run's layers, not two sets.
-    drop_augmentation(&mut v);
-    let input = v
-        .pointer("/config/input_layers/0")
-        .and_then(Value::as_str)
-        .or_else(|| {
-            v.pointer("/config/input_layers/0/0")
-                .and_then(Value::as_str)
-        })
-        .ok_or_else(|| Error::Graph("the structure has no input layer".into()))?
-        .to_string();
-    let list = v
-        .pointer_mut("/config/layers")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| Error::Graph("the structure has no layers".into()))?;
-    let at = list
-        .iter()
-        .position(|l| l.get("name").and_then(Value::as_str) == Some(input.as_str()))
-        .ok_or_else(|| Error::Graph(format!("input layer '{input}' not found")))?;
-    let shape = list[at]
-        .pointer("/config/batch_shape")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let tensor = |from: &str| {
-        json!({"class_name": "__keras_tensor__",
-               "config": {"shape": shape, "dtype": "float32", "keras_history": [from, 0, 0]}})
-    };
-    // Every call that read the input now reads the last augmentation layer.
-    let last = layers
-        .last()
-        .and_then(|l| l.pointer("/config/name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    for l in list.iter_mut() {
-        if let Some(nodes) = l.get_mut("inbound_nodes") {
-            redirect(nodes, &input, &last);
-        }
-    }
-    let mut prev = input.clone();
-    let mut inserted = Vec::new();
-    for mut l in layers {
-        let name = l
-            .pointer("/config/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        l["name"] = name.clone().into();
-        l["inbound_nodes"] = json!([{"args": [tensor(&prev)], "kwargs": {}}]);
-        inserted.push(l);
-        prev = name;
-    }
-    for (k, l) in inserted.into_iter().enumerate() {
-        list.insert(at + 1 + k, l);
-    }
-    Ok(v.to_string())
-}
-
-/// Replaces `keras_history` references to layer `from` by `to` inside `v`.
-/// The augmentation layers Keras (and Glimpse) put after a model's input.
-const AUGMENTATION: [&str; 6] = [
-    "RandomFlip",
-    "RandomRotation",
-    "RandomZoom",
-    "RandomTranslation",
-    "RandomContrast",
-    "RandomBrightness",
-];
-
-/// Removes a Functional structure's augmentation layers that take one input, the layers that
-/// read them reading that input instead (they are the identity at inference).
-fn drop_augmentation(v: &mut Value) {
-    loop {
-        let Some(list) = v
-            .pointer_mut("/config/layers")
-            .and_then(Value::as_array_mut)
-        else {
-            return;
-        };
-        let found = list.iter().enumerate().find_map(|(i, l)| {
-            let class = l.get("class_name").and_then(Value::as_str)?;
-            if !AUGMENTATION.contains(&class) {
-                return None;
-            }
-            let name = l
-                .pointer("/config/name")
-                .and_then(Value::as_str)?
-                .to_string();
-            let from = l
-                .pointer("/inbound_nodes/0/args/0/config/keras_history/0")
-                .and_then(Value::as_str)?
-                .to_string();
-            Some((i, name, from))
-        });
-        let Some((i, name, from)) = found else {
-            return;
-        };
-        list.remove(i);
-        for l in list.iter_mut() {
-            if let Some(nodes) = l.get_mut("inbound_nodes") {
-                redirect(nodes, &name, &from);
-            }
-        }
-        if let Some(outs) = v.pointer_mut("/config/output_layers") {
-            redirect_pairs(outs, &name, &from);
-        }
-    }
-}
-
-/// `output_layers` entries (`[name, node, index]`) naming `from` name `to`.
-fn redirect_pairs(v: &mut Value, from: &str, to: &str) {
-    match v {
-        Value::Array(a) if a.first().and_then(Value::as_str) == Some(from) => a[0] = to.into(),
-        Value::Array(a) => a.iter_mut().for_each(|x| redirect_pairs(x, from, to)),
-        _ => {}
-    }
-}
-
-fn redirect(v: &mut Value, from: &str, to: &str) {
-    match v {
-        Value::Object(o) => {
-            if let Some(Value::Array(h)) = o.get_mut("keras_history") {
-                if h.first().and_then(Value::as_str) == Some(from) {
-                    h[0] = to.into();
-                }
-            }
-            for x in o.values_mut() {
-                redirect(x, from, to);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| redirect(x, from, to)),
-        _ => {}
-    }
+    Ok(Model::from_parts(spec, graph, params, model.device.clone()))
 }
