@@ -7,18 +7,21 @@
 
 #![warn(missing_docs)]
 
-/// A wasm SIMD kernel function: in the relaxed-SIMD build compiled with that feature (so that
-/// relaxed SIMD's instructions inline into it; a function with a target feature may not be
-/// `inline(always)`), otherwise always inlined.
+/// A SIMD kernel function: in the relaxed-SIMD browser build compiled with that feature (so
+/// that relaxed SIMD's instructions inline into it; a function with a target feature may not be
+/// `inline(always)`), otherwise always inlined (natively into its `target_feature` caller).
 #[allow(unused_macros)]
 macro_rules! simd_fn {
     ($item:item) => {
         #[cfg_attr(
-            feature = "relaxed-simd",
+            all(target_arch = "wasm32", feature = "relaxed-simd"),
             target_feature(enable = "relaxed-simd"),
             inline
         )]
-        #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+        #[cfg_attr(
+            not(all(target_arch = "wasm32", feature = "relaxed-simd")),
+            inline(always)
+        )]
         $item
     };
 }
@@ -28,6 +31,11 @@ pub mod elementwise;
 pub mod gemm;
 pub mod geometry;
 pub mod im2col;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod lanes;
 pub mod layout;
 pub mod pool;
 pub mod resample;

@@ -366,6 +366,12 @@ use scalar::*;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod tile;
+
 #[cfg(test)]
 mod tests {
     use super::*;
