@@ -6,10 +6,10 @@ import globals from 'globals';
 
 export default [
   {
-    // Generated or vendored: the wasm-bindgen glue, installed packages, the built site, bench
+    // Generated or vendored: the wasm-bindgen glue and the bundled entries, installed packages, the built site, bench
     // scratch files, the type check's generated inputs, build and fuzz outputs.
     ignores: [
-      'pkg/wasm*/', '**/node_modules/', 'site/', '**/site/', 'bench/scratch/', '**/tests/types/impl/',
+      'pkg/wasm*/', 'pkg/*.bundle.js', '**/node_modules/', 'site/', '**/site/', 'bench/scratch/', '**/tests/types/impl/',
       'target/', 'fuzz/', '.venv/',
     ],
   },

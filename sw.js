@@ -14,7 +14,7 @@ const SHELL = [
   'www/app.js', 'www/camera.js', 'www/chart.js', 'www/classify.js', 'www/inside.js', 'www/keep.js', 'www/models.js',
   'www/state.js', 'www/store.js', 'www/tabs.js', 'www/teach.js', 'www/ui.js', 'www/style.css', 'www/icon.svg',
   'pkg/index.js', 'pkg/engine.js', 'pkg/errors.js', 'pkg/explain.js', 'pkg/images.js', 'pkg/io.js', 'pkg/load.js', 'pkg/model.js', 'pkg/pool.js', 'pkg/transfer.js',
-  'pkg/client.js', 'pkg/ops.js', 'pkg/worker.js', 'pkg/thread.js',
+  'pkg/client.js', 'pkg/ops.js', 'pkg/worker.js', 'pkg/thread.js', 'pkg/index.bundle.js', 'pkg/worker.bundle.js',
 ];
 
 // The page names the large files it may have loaded before this worker controlled it (the

@@ -38,7 +38,7 @@ async function offlineWorker() {
 
 async function start() {
   const reg = await offlineWorker();
-  setWorker(createWorker(new URL('../pkg/worker.js', import.meta.url)));
+  setWorker(createWorker(new URL('../pkg/worker.bundle.js', import.meta.url)));
   // The engine and the network download at once (the engine compiles while the weights arrive),
   // under one bar.
   const got = { engine: [0, 0], net: [0, 0] };

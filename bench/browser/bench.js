@@ -154,7 +154,10 @@ const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 async function glimpseEngine(backend, { worker = false, helpers = 1 } = {}) {
   // The cold start's phases (run.mjs's first-prediction table), from navigation start.
   const start = performance.now();
-  const g = worker ? (await import('/pkg/client.js')).createWorker() : await import('/pkg/index.js');
+  // The package's single-file entries (pkg/*.bundle.js), as the peers load their dist/*.min.js.
+  const g = worker
+    ? (await import('/pkg/client.js')).createWorker('/pkg/worker.bundle.js')
+    : await import('/pkg/index.bundle.js');
   const info = await g.ready({ backend });
   const ready = performance.now();
   // No warm-up inside: the WebGPU one (its kernels compile) is a phase of its own.
