@@ -46,6 +46,11 @@ const npy = (f) => {
 };
 writeFileSync(join(app, 'model', 'expected.json'), JSON.stringify({ input: npy(join(fix, 'input.npy')), output: npy(join(fix, 'output.npy')) }));
 copyFileSync(join(repo, 'tests', 'consumer', 'app.html'), join(app, 'index.html'));
+// The same app on the package's single-file entry (glimpse-ml/bundle), as a page without a
+// bundler would load it.
+const appHtml = readFileSync(join(repo, 'tests', 'consumer', 'app.html'), 'utf8');
+if (!appHtml.includes('glimpse-ml/index.js')) throw new Error('app.html: no import map entry to point at the bundle');
+writeFileSync(join(app, 'bundle.html'), appHtml.replace('glimpse-ml/index.js', 'glimpse-ml/index.bundle.js'));
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
 // A plain static file server over `root`; `isolate` adds COOP and COEP (cross-origin isolation).
@@ -84,8 +89,12 @@ async function resultAt(url, label) {
 const plain = await serveDir(app);
 const result = await resultAt(`${plain.url}index.html`, 'import map');
 plain.close();
-console.log(`consumer app: ${JSON.stringify(result)}`);
+const bundle = await serveDir(app);
+const fromBundle = await resultAt(`${bundle.url}bundle.html`, 'bundle');
+bundle.close();
+console.log(`consumer app: ${JSON.stringify(result)}; on index.bundle.js: ${JSON.stringify(fromBundle)}`);
 if (!(result.worst <= 1e-4)) throw new Error(`the installed package predicts ${result.worst} away from Keras`);
+if (!(fromBundle?.worst <= 1e-4)) throw new Error(`the package's bundle predicts ${fromBundle?.worst} away from Keras`);
 
 // Bundled apps: the same source, each bundler with its defaults.
 const bundled = join(repo, 'tests', 'consumer', 'bundled');
