@@ -12,7 +12,8 @@
 // What a first prediction needs loads with this file (engine, load, model, images, io, errors);
 // the rest loads when first used (helper workers: pool's client.js and ops.js; explain.js,
 // transfer.js): on a cold page every module is a request, and HTTP/1.1 servers answer six at
-// a time (13 modules made ready() 33 ms slower than one file).
+// a time (13 modules made ready() 33 ms slower than one file). Pages without a bundler load
+// index.bundle.js instead: this file and all it imports in one (scripts/bundle-pkg.mjs).
 
 export { backendInfo, engineFiles, hasRelaxedSimd, memoryBytes, poolReady, ready, setLimits, stratifiedSplit } from './engine.js';
 export { imagePixels, TEACHABLE_MACHINE_PREPROCESSING } from './images.js';
