@@ -11,11 +11,12 @@ import { OPS } from './ops.js';
 
 /**
  * An Error as it crossed from the worker (worker.js's plainError).
- * @param {{ name?: string, message: string, history?: import('glimpse-ml').History }} e
+ * @param {{ name?: string, message: string, code?: import('glimpse-ml').ErrorCode, history?: import('glimpse-ml').History }} e
  */
 function rebuildError(e) {
-  const err = /** @type {Error & { history?: import('glimpse-ml').History }} */ (new Error(e.message));
+  const err = /** @type {Error & { code?: import('glimpse-ml').ErrorCode, history?: import('glimpse-ml').History }} */ (new Error(e.message));
   if (e.name && e.name !== 'Error') err.name = e.name;
+  if (e.code) err.code = e.code;
   if (e.history) err.history = e.history;
   return err;
 }

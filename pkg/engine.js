@@ -109,6 +109,8 @@ function engineCrashed(state, message) {
   state.dead = error(
     `the Glimpse engine stopped on an internal error (${message}); it starts afresh on the next ` +
     'call, and models loaded before must be loaded again',
+    undefined,
+    'backend',
   );
   state.fail(state.dead);
   for (const w of state.pool?.workers ?? []) w.terminate();
@@ -138,7 +140,7 @@ if (typeof globalThis.addEventListener === 'function') {
 // (WebAssembly.RuntimeError) stops the engine `state` (default: the current one).
 export function asError(e, state = engineState) {
   if (e instanceof WebAssembly.RuntimeError) return engineCrashed(state, e.message) ?? e;
-  return e instanceof Error ? e : error(String(e));
+  return e instanceof Error ? e : error(String(e), undefined, 'backend');
 }
 
 // Awaits an engine promise, rejected as soon as the engine stops.
@@ -229,20 +231,20 @@ async function startPool(mod, module, memory, count, state) {
     await Promise.all(Array.from({ length: count - 1 }, () => /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
       const w = ENGINES.threads.thread();
       workers.push(w);
-      const timer = setTimeout(() => reject(error(`a thread did not start in ${POOL_START_MS / 1000} s`)), POOL_START_MS);
+      const timer = setTimeout(() => reject(error(`a thread did not start in ${POOL_START_MS / 1000} s`, undefined, 'backend')), POOL_START_MS);
       w.onmessage = ({ data }) => {
         clearTimeout(timer);
         if (data?.type === 'glimpse-thread-ready') resolve();
-        else reject(error(`a thread failed to start: ${data?.message ?? 'unknown error'}`));
+        else reject(error(`a thread failed to start: ${data?.message ?? 'unknown error'}`, undefined, 'backend'));
       };
       w.onerror = (ev) => {
         clearTimeout(timer);
         ev.preventDefault?.();
-        reject(error(`a thread failed to start: ${ev.message ?? 'unknown error'}`));
+        reject(error(`a thread failed to start: ${ev.message ?? 'unknown error'}`, undefined, 'backend'));
       };
       w.postMessage({ type: 'glimpse-thread', module, memory, stopped: mod.poolStoppedFlag() });
     }))));
-    if (state.dead) throw error('the engine stopped');
+    if (state.dead) throw error('the engine stopped', undefined, 'backend');
     mod.startThreads(workers.length);
   } catch (e) {
     for (const w of workers) w.terminate();

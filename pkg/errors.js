@@ -1,14 +1,18 @@
 // @ts-check
-// Glimpse's errors: every failure is a real `Error` with Glimpse's message, and the way a
-// message shows a value it was given.
+// Glimpse's errors: every failure is a real `Error` with Glimpse's message and a `code` saying
+// its kind (index.d.ts's ErrorCode; the engine's own come from the Rust error's code()), and the
+// way a message shows a value it was given.
 
 /**
- * An Error with `message` (and `cause`, when given).
+ * An Error with `message`, `code` and `cause` (when given).
  * @param {string} message
  * @param {unknown} [cause]
+ * @param {import('glimpse-ml').ErrorCode} [code] 'input' (an argument that cannot be used) unless given
+ * @returns {import('glimpse-ml').GlimpseError}
  */
-export function error(message, cause) {
-  const e = new Error(message);
+export function error(message, cause, code = 'input') {
+  const e = /** @type {import('glimpse-ml').GlimpseError} */ (new Error(message));
+  e.code = code;
   if (cause !== undefined) e.cause = cause;
   return e;
 }

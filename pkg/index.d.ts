@@ -1,5 +1,22 @@
 // Type declarations for glimpse-ml (the main entry, index.js).
 
+/**
+ * The kind of a Glimpse failure, as `code` on every Error the package throws or rejects with:
+ * the model's structure (`json`, `unsupported-layer`, `unsupported-config`, `graph`), its
+ * weights (`weights-file`, `model-file`, `weights-mismatch`), data of the wrong size (`shape`),
+ * an argument that cannot be used (`input`), a download or file (`io`), a size over a limit of
+ * setLimits() (`limit`), the engine or its device (`backend`), a stopped call (`aborted`; a call
+ * given an AbortSignal rejects with the signal's reason when it has one).
+ */
+export type ErrorCode =
+  | 'json' | 'unsupported-layer' | 'unsupported-config' | 'graph' | 'shape' | 'weights-file'
+  | 'model-file' | 'weights-mismatch' | 'input' | 'io' | 'limit' | 'backend' | 'aborted';
+
+/** An Error from Glimpse: its message says what, where, expected and found; `code` its kind. */
+export interface GlimpseError extends Error {
+  code: ErrorCode;
+}
+
 /** Which engine computes: WebGPU (burn's wgpu backend) or the CPU (WebAssembly). */
 export type Backend = 'webgpu' | 'cpu';
 

@@ -29,10 +29,10 @@ export async function fetchOk(url, what) {
   try {
     response = await fetch(url);
   } catch (e) {
-    throw error(`cannot download ${what} from ${url}: ${e.message ?? e}`, e);
+    throw error(`cannot download ${what} from ${url}: ${e.message ?? e}`, e, 'io');
   }
   if (!response.ok) {
-    throw error(`cannot download ${what} from ${url}: HTTP ${response.status}`);
+    throw error(`cannot download ${what} from ${url}: HTTP ${response.status}`, undefined, 'io');
   }
   return response;
 }

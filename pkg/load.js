@@ -130,7 +130,7 @@ async function fetchModel(url, onProgress) {
   try {
     parsed = JSON.parse(modelJson);
   } catch (e) {
-    throw error(`loadModel({ url }): ${base} is not JSON: ${e.message}`);
+    throw error(`loadModel({ url }): ${base} is not JSON: ${e.message}`, e, 'json');
   }
   const paths = [...new Set((parsed?.weightsManifest ?? []).flatMap((g) => g?.paths ?? []))];
   const [weights, metadata] = await Promise.all([

@@ -232,7 +232,7 @@ export class Model {
     const classes = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
     const labels = labelIndices(y, n, classes);
     const { signal, validationData, ...rest } = options;
-    if (signal?.aborted) throw signal.reason ?? error('aborted');
+    if (signal?.aborted) throw signal.reason ?? error('aborted', undefined, 'aborted');
     /** @type {Record<string, any>} */
     const opts = { ...rest, signal };
     if (validationData) {
@@ -248,7 +248,7 @@ export class Model {
       throw asError(e, this.#engine);
     }
     if (signal?.aborted) {
-      const reason = signal.reason ?? error('training was aborted');
+      const reason = signal.reason ?? error('training was aborted', undefined, 'aborted');
       try {
         reason.history = result;
       } catch {
@@ -403,7 +403,7 @@ export class Model {
     // An abort while the network's top computes the features rejects in the engine: as fit()
     // does, it rejects with the signal's reason here.
     const r = await taught.catch((e) => {
-      throw signal?.aborted ? signal.reason ?? error('training was aborted') : e;
+      throw signal?.aborted ? signal.reason ?? error('training was aborted', undefined, 'aborted') : e;
     });
     const meta = { labels: names, preprocessing: this.preprocessing, featuresLayer: cut };
     const model = new Model(r.model, meta);
@@ -412,7 +412,7 @@ export class Model {
       // As fit() does: an abort rejects with the signal's reason (what was learned is dropped).
       model.dispose();
       trained.dispose();
-      throw signal.reason ?? error('training was aborted');
+      throw signal.reason ?? error('training was aborted', undefined, 'aborted');
     }
     const validation = nVal > 0 ? { labels: Array.from(valY), predictions: Array.from(r.predictions) } : null;
     for (const s of skipped) {

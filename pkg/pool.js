@@ -47,7 +47,7 @@ export async function runBatches(list, { what, batchSize, workers, onProgress, s
       const start = /** @type {number} */ (pool.queue.shift());
       const end = Math.min(start + batchSize, list.length);
       for (let i = start; i < end;) {
-        if (signal?.aborted) throw signal.reason ?? error('aborted');
+        if (signal?.aborted) throw signal.reason ?? error('aborted', undefined, 'aborted');
         // While helpers start (each step of which waits for this thread's event loop), a
         // quarter batch at a time: the network's time per image hardly depends on the batch.
         const step = pool.starting > 0 ? Math.max(1, batchSize >> 2) : end - i;
@@ -74,7 +74,7 @@ export async function runBatches(list, { what, batchSize, workers, onProgress, s
   } finally {
     pool.stop();
   }
-  if (signal?.aborted) throw signal.reason ?? error('aborted');
+  if (signal?.aborted) throw signal.reason ?? error('aborted', undefined, 'aborted');
 }
 
 /**

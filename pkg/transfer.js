@@ -115,7 +115,7 @@ export async function teachingSet(model, examples, names, o) {
       let done = 0;
       const step = 8;
       for (let start = 0; start < trainImages.length; start += step) {
-        if (signal?.aborted) throw signal.reason ?? error('aborted');
+        if (signal?.aborted) throw signal.reason ?? error('aborted', undefined, 'aborted');
         const batch = trainImages.slice(start, start + step);
         const prepared = await model.prepareImages(batch);
         let all;

@@ -73,7 +73,7 @@ function context(id, handle) {
 /** @param {any} e */
 function plainError(e) {
   if (e && typeof e === 'object') {
-    return { name: e.name ?? 'Error', message: e.message ?? String(e), history: e.history };
+    return { name: e.name ?? 'Error', message: e.message ?? String(e), code: typeof e.code === 'string' ? e.code : undefined, history: e.history };
   }
   return { name: 'Error', message: String(e) };
 }

@@ -136,6 +136,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// The kind of failure as a short stable word (`code` on the JS `Error`): `json`,
+    /// `unsupported-layer`, `unsupported-config`, `graph`, `shape`, `weights-file`,
+    /// `model-file`, `weights-mismatch`, `input`, `io`, `limit` or `backend`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Json { .. } => "json",
+            Error::UnsupportedLayer { .. } | Error::UnsupportedLayers { .. } => "unsupported-layer",
+            Error::UnsupportedConfig { .. } => "unsupported-config",
+            Error::Graph(_) => "graph",
+            Error::Shape { .. } => "shape",
+            Error::WeightsFile { .. } => "weights-file",
+            Error::ModelFile { .. } => "model-file",
+            Error::WeightsMismatch(_) => "weights-mismatch",
+            Error::Input { .. } => "input",
+            Error::Io { .. } => "io",
+            Error::Limit { .. } => "limit",
+            Error::Backend(_) => "backend",
+        }
+    }
+
     /// Builds an [`Error::Io`] for `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {

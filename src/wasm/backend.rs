@@ -84,7 +84,7 @@ pub fn set_limits(options: JsValue) -> Result<JsValue, JsValue> {
         max_batch_activation: Option<f64>,
     }
     let given: Given = serde_wasm_bindgen::from_value(options)
-        .map_err(|e| JsError::new(&format!("setLimits(): {e}")))?;
+        .map_err(|e| js_input(&format!("setLimits(): {e}")))?;
     let mut l = crate::limits::get();
     for (key, v, slot) in [
         ("maxParams", given.max_params, &mut l.max_params),
@@ -182,26 +182,24 @@ pub async fn init_backend(kind: String) -> Result<JsValue, JsValue> {
         if kind == "auto" || kind == b.name {
             return info_object(&b);
         }
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "the backend is already '{}'; it cannot change to '{kind}' in this page (reload, or use a new worker)",
             b.name
-        ))
-        .into());
+        )));
     }
     let chosen = match kind.as_str() {
         "cpu" => cpu_backend(),
         "webgpu" => webgpu_backend()
             .await
-            .map_err(|e| JsValue::from(JsError::new(&e)))?,
+            .map_err(|e| js_error(&e, "backend"))?,
         "auto" => match webgpu_backend().await {
             Ok(b) => b,
             Err(_) => cpu_backend(),
         },
         other => {
-            return Err(JsError::new(&format!(
+            return Err(js_input(&format!(
                 "unknown backend '{other}': expected 'auto', 'webgpu' or 'cpu'"
-            ))
-            .into())
+            )))
         }
     };
     let chosen = Rc::new(chosen);

@@ -117,7 +117,7 @@ pub(super) fn fit_options(options: &JsValue) -> Result<FitOptions, JsValue> {
         return Ok(FitOptions::default());
     }
     serde_wasm_bindgen::from_value(options.clone())
-        .map_err(|e| JsError::new(&format!("fit options: {e}")).into())
+        .map_err(|e| js_input(&format!("fit options: {e}")))
 }
 
 /// `fit`'s result as Keras' `History` reads in JS: `{ epoch, history: { loss, accuracy,
@@ -175,20 +175,18 @@ pub(super) fn checked_dataset(
 ) -> Result<Dataset, JsValue> {
     let per: usize = sample_shape.iter().product();
     if labels.is_empty() || per == 0 || x.len() != labels.len() * per {
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "{what}: {} labels need {} input values ({per} per sample of shape {sample_shape:?}), found {}",
             labels.len(),
             labels.len() * per,
             x.len()
-        ))
-        .into());
+        )));
     }
     if let Some(bad) = labels.iter().find(|&&l| l as usize >= classes.len()) {
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "{what}: label {bad} is out of range for a model with {} classes",
             classes.len()
-        ))
-        .into());
+        )));
     }
     Ok(Dataset {
         sample_shape: sample_shape.to_vec(),

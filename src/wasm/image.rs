@@ -16,11 +16,11 @@ pub fn augment_views(
     views: usize,
     seed: f64,
     batch: u32,
-) -> Result<Vec<f32>, JsError> {
+) -> Result<Vec<f32>, JsValue> {
     let aug: crate::teach::augment::Augment =
-        serde_json::from_str(&spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
+        serde_json::from_str(&spec).map_err(|e| js_input(&format!("augment: {e}")))?;
     if views == 0 || views > 16 {
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "augment: expected 1 to 16 views, found {views}"
         )));
     }
@@ -33,7 +33,7 @@ pub fn augment_views(
         let v = crate::model::axes::to_keras_order(t)
             .into_data()
             .try_into_vec::<f32>()
-            .map_err(|e| JsError::new(&format!("augment: {e:?}")))?;
+            .map_err(|e| js_error(&format!("augment: {e:?}"), "backend"))?;
         all.extend(v);
     }
     Ok(all)
@@ -53,7 +53,7 @@ pub fn prepare_image(
     crop_fraction: f64,
     resize: String,
     scale: f32,
-) -> Result<Vec<f32>, JsError> {
+) -> Result<Vec<f32>, JsValue> {
     // The crop first, from the RGBA bytes (only its pixels converted); then the resize.
     let img = crate::image::from_rgba_cropped(rgba, width, height, crop_fraction, "image")
         .map_err(js_err)?;
@@ -72,7 +72,7 @@ pub fn prepare_image(
 /// `[left, top, width, height]` (the central square, or the whole image at 1). Pages that
 /// draw only this part and pass it with a fraction of 1 get the same input.
 #[wasm_bindgen(js_name = cropBox)]
-pub fn crop_box(width: u32, height: u32, crop_fraction: f64) -> Result<Vec<u32>, JsError> {
+pub fn crop_box(width: u32, height: u32, crop_fraction: f64) -> Result<Vec<u32>, JsValue> {
     let (x, y, w, h) = crate::image::crop_box(width, height, crop_fraction).map_err(js_err)?;
     Ok(vec![x, y, w, h])
 }

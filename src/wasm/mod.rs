@@ -32,12 +32,27 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-fn js_err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
+/// A JS `Error` with `message` and `code` (the kind: [`crate::Error::code`]'s words).
+fn js_error(message: &str, code: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    // Setting a property on a fresh Error cannot fail.
+    let _ = Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
 }
 
+/// Glimpse's error as a JS `Error`: its message, and its kind as `code`.
+fn js_err(e: crate::Error) -> JsValue {
+    js_error(&e.to_string(), e.code())
+}
+
+/// [`js_err`], where a closure wants a `JsValue` by this name.
 fn js_value(e: crate::Error) -> JsValue {
-    JsValue::from(js_err(e))
+    js_err(e)
+}
+
+/// A JS `Error` for an argument that cannot be used (`code` `input`).
+fn js_input(message: &str) -> JsValue {
+    js_error(message, "input")
 }
 
 fn shape_array(dims: &[usize]) -> Array {

@@ -31,7 +31,7 @@ impl WasmModel {
 /// Loads a model from its structure JSON text and the bytes of a `.weights.h5` (Keras 3) or
 /// `save_weights` `.h5` (Keras 2) file, on the chosen backend.
 #[wasm_bindgen(js_name = loadModel)]
-pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsError> {
+pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsValue> {
     let model = Model::from_json_and_weights(&structure, weights, "weights", &backend().device)
         .map_err(js_err)?;
     Ok(WasmModel::new(model))
@@ -45,10 +45,10 @@ pub fn load_tfjs(
     model_json: String,
     names: Vec<String>,
     shards: Vec<js_sys::Uint8Array>,
-) -> Result<WasmModel, JsError> {
+) -> Result<WasmModel, JsValue> {
     use crate::weights::tfjs::shard_name;
     if names.len() != shards.len() {
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "loadTfjs: {} names for {} weight files",
             names.len(),
             shards.len()
@@ -80,7 +80,7 @@ pub fn load_tfjs(
 
 /// The files in a zip of a model export (Teachable Machine's downloads): `[name, bytes]` pairs.
 #[wasm_bindgen(js_name = zipFiles)]
-pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsError> {
+pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsValue> {
     let files = archive::zip_files(&bytes, "zip").map_err(js_err)?;
     let out = Array::new();
     for (name, data) in files {
@@ -94,7 +94,7 @@ pub fn zip_files(bytes: Vec<u8>) -> Result<Array, JsError> {
 
 /// Loads a `.keras` zip or a full-model `.h5` (structure and weights in one file).
 #[wasm_bindgen(js_name = loadModelFile)]
-pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsError> {
+pub fn load_model_file(bytes: Vec<u8>) -> Result<WasmModel, JsValue> {
     let b =
         crate::bundle::Bundle::from_file(bytes, "model file", &backend().device).map_err(js_err)?;
     let mut m = WasmModel::new(b.model);
@@ -110,7 +110,7 @@ pub fn create_head(
     classes: u32,
     hidden: Option<u32>,
     seed: f64,
-) -> Result<WasmModel, JsError> {
+) -> Result<WasmModel, JsValue> {
     let head = crate::model::transfer::new_head(
         features as usize,
         classes as usize,
@@ -199,10 +199,9 @@ impl WasmModel {
         let mut model = self.snapshot();
         wasm_bindgen_futures::future_to_promise(async move {
             if training.get() {
-                return Err(JsError::new(
+                return Err(js_input(
                     "this model is already training; wait for the running fit() to end",
-                )
-                .into());
+                ));
             }
             let opts = fit_options(&options)?;
             let cfg = FitConfig::resolve(&model, &opts).map_err(js_value)?;
@@ -336,9 +335,9 @@ impl WasmModel {
     /// trained with them would: the identity at inference, and without variables, so the
     /// weights file is unchanged.
     #[wasm_bindgen(js_name = withAugmentation)]
-    pub fn with_augmentation(&self, spec: &str, seed: f64) -> Result<WasmModel, JsError> {
+    pub fn with_augmentation(&self, spec: &str, seed: f64) -> Result<WasmModel, JsValue> {
         let aug: crate::teach::augment::Augment =
-            serde_json::from_str(spec).map_err(|e| JsError::new(&format!("augment: {e}")))?;
+            serde_json::from_str(spec).map_err(|e| js_input(&format!("augment: {e}")))?;
         let model = crate::teach::augment::augmented(&self.model.borrow(), &aug, seed as u64)
             .map_err(js_err)?;
         let mut m = WasmModel::new(model);
@@ -348,7 +347,7 @@ impl WasmModel {
 
     /// The same model (sharing its variables) with layer `layer`'s output as its output: a
     /// feature extractor.
-    pub fn truncated(&self, layer: &str) -> Result<WasmModel, JsError> {
+    pub fn truncated(&self, layer: &str) -> Result<WasmModel, JsValue> {
         let model = self.model.borrow().truncated(layer).map_err(js_err)?;
         Ok(WasmModel::new(model))
     }
@@ -356,7 +355,7 @@ impl WasmModel {
     /// This model up to layer `cut`, followed by `head`'s layers: the end-to-end model of
     /// transfer learning, named `name`. Shares both models' variables.
     #[wasm_bindgen(js_name = withHead)]
-    pub fn with_head(&self, cut: &str, head: &WasmModel, name: &str) -> Result<WasmModel, JsError> {
+    pub fn with_head(&self, cut: &str, head: &WasmModel, name: &str) -> Result<WasmModel, JsValue> {
         let base = self.model.borrow();
         let head = head.model.borrow();
         let joined = crate::model::transfer::join(&base, cut, &head, name).map_err(js_err)?;
@@ -374,7 +373,7 @@ impl WasmModel {
         to: &str,
         name: &str,
         freeze_batch_norm: bool,
-    ) -> Result<WasmModel, JsError> {
+    ) -> Result<WasmModel, JsValue> {
         let base = self.model.borrow();
         let model = crate::model::transfer::sub_model(&base, from, to, name, freeze_batch_norm)
             .map_err(js_err)?;
@@ -391,7 +390,7 @@ impl WasmModel {
     /// Where this EfficientNet-Lite network's last `n` blocks begin (the layer to cache
     /// activations at when they are fine-tuned).
     #[wasm_bindgen(js_name = topBlocksCut)]
-    pub fn top_blocks_cut(&self, n: u32) -> Result<String, JsError> {
+    pub fn top_blocks_cut(&self, n: u32) -> Result<String, JsValue> {
         crate::zoo::efficientnet::top_blocks_cut(&self.model.borrow().spec, n as usize)
             .map_err(js_err)
     }
@@ -423,7 +422,7 @@ impl WasmModel {
     /// This model with `other`'s variables in its layers of the same names (a fine-tuned part
     /// written back into the whole); shares them.
     #[wasm_bindgen(js_name = withVariablesOf)]
-    pub fn with_variables_of(&self, other: &WasmModel) -> Result<WasmModel, JsError> {
+    pub fn with_variables_of(&self, other: &WasmModel) -> Result<WasmModel, JsValue> {
         let (model, _) = self
             .model
             .borrow()

@@ -25,7 +25,7 @@ pub fn holdout(
     classes: Vec<String>,
     fraction: f64,
     seed: f64,
-) -> Result<JsValue, JsError> {
+) -> Result<JsValue, JsValue> {
     let seed = crate::train::compile::whole("seed", seed, 0).map_err(js_err)?;
     let h = teach::holdout(&labels, &classes, fraction, seed).map_err(js_err)?;
     #[derive(serde::Serialize)]
@@ -64,9 +64,7 @@ impl WasmModel {
     ) -> js_sys::Promise {
         let network = self.snapshot();
         wasm_bindgen_futures::future_to_promise(async move {
-            let given = |e: serde_wasm_bindgen::Error| {
-                JsValue::from(JsError::new(&format!("teach() options: {e}")))
-            };
+            let given = |e: serde_wasm_bindgen::Error| js_input(&format!("teach() options: {e}"));
             let (settings, parts): (TeachSettings, TeachParts) =
                 if options.is_undefined() || options.is_null() {
                     Default::default()
@@ -90,7 +88,7 @@ impl WasmModel {
                         .outputs
                         .first()
                         .map(|t| t.layer.clone())
-                        .ok_or_else(|| JsError::new("teach(): the model has no output"))?;
+                        .ok_or_else(|| js_input("teach(): the model has no output"))?;
                     let old = transfer::sub_model(&network, &cut, &out, "head", false)
                         .map_err(js_value)?;
                     let from: Vec<Option<usize>> =

@@ -8,6 +8,7 @@
 //! engine's thread then split their large products and depthwise convolutions over the workers
 //! and the calling thread.
 
+use super::js_input;
 use wasm_bindgen::prelude::*;
 
 /// Run by a pool worker once it is ready: works on the kernels' parallel calls for the life of
@@ -21,9 +22,9 @@ pub fn run_thread() {
 /// them and the caller from now on. Returns the threads a call uses (`workers` + 1). Fails for
 /// more than 63 workers.
 #[wasm_bindgen(js_name = startThreads)]
-pub fn start_threads(workers: usize) -> Result<usize, JsError> {
+pub fn start_threads(workers: usize) -> Result<usize, JsValue> {
     if workers > 63 {
-        return Err(JsError::new(&format!(
+        return Err(js_input(&format!(
             "startThreads(): at most 63 workers, found {workers}"
         )));
     }

@@ -76,7 +76,8 @@ function maxDiff(a, b) {
   return worst;
 }
 
-async function expectError(fn, needle) {
+// `code`, when given: the kind the Error must say (index.d.ts's ErrorCode).
+async function expectError(fn, needle, code) {
   let caught;
   try {
     await fn();
@@ -85,6 +86,7 @@ async function expectError(fn, needle) {
   }
   assert(caught instanceof Error, `expected an Error mentioning "${needle}", got ${caught}`);
   assert(caught.message.includes(needle), `"${caught.message}" should mention "${needle}"`);
+  if (code) assert(caught.code === code, `"${caught.message}": code ${caught.code}, expected ${code}`);
   return caught.message;
 }
 
@@ -252,20 +254,22 @@ async function run() {
     const json = await (await fetch(`${dir}/model.json`)).text();
     const weights = await bytes(`${dir}/model.weights.h5`);
     const messages = [];
-    messages.push(await expectError(() => g.loadModel({ structure: '{"class_name": "Sequential"', weights }), 'model JSON'));
-    messages.push(await expectError(() => g.loadModel({ structure: json.replace('"Flatten"', '"LSTM"'), weights }), "class 'LSTM'"));
-    messages.push(await expectError(() => g.loadModel({ structure: json, weights: weights.subarray(0, 200) }), 'weights file'));
+    // Each with its kind as `code`: the engine's from the Rust error, the package's own.
+    messages.push(await expectError(() => g.loadModel({ structure: '{"class_name": "Sequential"', weights }), 'model JSON', 'json'));
+    messages.push(await expectError(() => g.loadModel({ structure: json.replace('"Flatten"', '"LSTM"'), weights }), "class 'LSTM'", 'unsupported-layer'));
+    messages.push(await expectError(() => g.loadModel({ structure: json, weights: weights.subarray(0, 200) }), 'weights file', 'weights-file'));
     messages.push(await expectError(() => g.loadModel({ keras: new Uint8Array([1, 2, 3]) }), 'not an HDF5 file'));
-    messages.push(await expectError(() => g.loadModel({ structure: json, weights: 'nope' }), 'expected the file'));
+    messages.push(await expectError(() => g.loadModel({ structure: json, weights: 'nope' }), 'expected the file', 'input'));
+    messages.push(await expectError(() => g.loadModel({ url: `${FIX}/nowhere/model.json` }), 'HTTP 404', 'io'));
     const m = await g.loadModel({ structure: json, weights });
-    messages.push(await expectError(() => m.predict(new Float32Array(10), [1, 10]), 'shape mismatch'));
-    messages.push(await expectError(() => m.predict(new Float32Array(10), 'x'), 'shape must be'));
-    messages.push(await expectError(() => m.classify(new Blob(['not an image'], { type: 'image/png' })), 'cannot decode'));
-    messages.push(await expectError(() => m.classify(42), 'expected an image'));
-    messages.push(await expectError(() => m.fit(new Float32Array(7), [0]), 'not a whole number of samples'));
-    messages.push(await expectError(() => g.ready({ backend: 'tpu' }), "unknown backend 'tpu'"));
+    messages.push(await expectError(() => m.predict(new Float32Array(10), [1, 10]), 'shape mismatch', 'shape'));
+    messages.push(await expectError(() => m.predict(new Float32Array(10), 'x'), 'shape must be', 'input'));
+    messages.push(await expectError(() => m.classify(new Blob(['not an image'], { type: 'image/png' })), 'cannot decode', 'input'));
+    messages.push(await expectError(() => m.classify(42), 'expected an image', 'input'));
+    messages.push(await expectError(() => m.fit(new Float32Array(7), [0]), 'not a whole number of samples', 'input'));
+    messages.push(await expectError(() => g.ready({ backend: 'tpu' }), "unknown backend 'tpu'", 'input'));
     m.dispose();
-    messages.push(await expectError(() => m.predict(new Float32Array(1), [1]), 'disposed'));
+    messages.push(await expectError(() => m.predict(new Float32Array(1), [1]), 'disposed', 'input'));
     return { checked: messages.length };
   });
 
@@ -300,7 +304,7 @@ async function run() {
     const before = await g.setLimits({});
     await g.setLimits({ maxParams: 100 });
     const smallJson = await (await fetch(`${dir}/model.json`)).text();
-    messages.push(await expectError(() => g.loadModel({ structure: smallJson, weights }), 'over the limit of 100'));
+    messages.push(await expectError(() => g.loadModel({ structure: smallJson, weights }), 'over the limit of 100', 'limit'));
     await g.setLimits(before);
     m.dispose();
     return { checked: messages.length, limits: before };
@@ -611,7 +615,7 @@ async function run() {
         err = e;
       }
       assert(err?.name === 'AbortError', `worker fit abort: ${err}`);
-      await expectError(() => w.loadModel({ structure: '{', weights: new Uint8Array(1) }), 'model JSON');
+      await expectError(() => w.loadModel({ structure: '{', weights: new Uint8Array(1) }), 'model JSON', 'json');
       // An abort reaches the worker between batches even when no image needs decoding
       // (ImageData: every batch resolves without leaving the worker's task).
       const remoteNet = await w.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
