@@ -173,6 +173,87 @@ impl Bundle {
         crate::runtime::block_on(self.to_keras_async(precision))
     }
 
+    /// Whatever model file or folder a person names (what the CLI opens): a TF.js model
+    /// (its `model.json` or its folder; the shards its manifest names, inside that folder only;
+    /// Teachable Machine's labels from `metadata.json` beside it), a structure `.json` with
+    /// `weights` (`.weights.h5` or Keras 2 `.h5`), a `.keras` zip (its labels and metadata) or
+    /// a full-model `.h5`. Files over [`crate::io::MAX_MODEL_FILE`] are refused.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn open_path(
+        model: &std::path::Path,
+        weights: Option<&std::path::Path>,
+        device: &Device,
+    ) -> Result<Bundle> {
+        use std::path::Path;
+        let read = |p: &Path| crate::io::read_capped(p, crate::io::MAX_MODEL_FILE);
+        let name = model.display().to_string();
+        let is_json = model
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if let Some((file, text)) = tfjs_json(model)? {
+            if weights.is_some() {
+                return Err(Error::input(
+                    &name,
+                    "--weights is not for a TF.js model.json: its manifest names the weight files",
+                ));
+            }
+            let source = file.display().to_string();
+            let m = Model::from_tfjs(&text, &source, |p| tfjs_shard(&file, p), device)?;
+            let dir = file.parent().unwrap_or(Path::new("."));
+            let labels = std::fs::read_to_string(dir.join("metadata.json"))
+                .ok()
+                .and_then(|t| crate::weights::tfjs::metadata_labels(&t));
+            return Ok(Bundle {
+                model: m,
+                meta: Metadata {
+                    labels,
+                    ..Metadata::default()
+                },
+            });
+        }
+        if is_json {
+            let json = String::from_utf8(read(model)?)
+                .map_err(|_| Error::input(&name, "the structure JSON is not UTF-8"))?;
+            let Some(w) = weights else {
+                return Err(Error::input(
+                    &name,
+                    "a structure .json needs --weights (a .weights.h5 or Keras 2 .h5 file)",
+                ));
+            };
+            let m =
+                Model::from_json_and_weights(&json, read(w)?, &w.display().to_string(), device)?;
+            return Ok(Bundle::new(m));
+        }
+        if weights.is_some() {
+            return Err(Error::input(
+                &name,
+                "--weights is only for a structure .json; this file carries its own",
+            ));
+        }
+        Bundle::from_file(read(model)?, &name, device)
+    }
+
+    /// The parsed structure when `path` is a Keras structure `.json` (not a TF.js
+    /// `model.json`): what a summary needs, without allocating a variable. `None` for any other
+    /// file or folder.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn structure_at(path: &std::path::Path) -> Result<Option<crate::keras::ModelSpec>> {
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if !is_json || path.is_dir() || tfjs_json(path)?.is_some() {
+            return Ok(None);
+        }
+        let bytes = crate::io::read_capped(path, crate::io::MAX_MODEL_FILE)?;
+        let json = String::from_utf8(bytes).map_err(|_| {
+            Error::input(
+                path.display().to_string(),
+                "the structure JSON is not UTF-8",
+            )
+        })?;
+        crate::keras::parse_model(&json).map(Some)
+    }
+
     /// A model folder: `model.json` and `model.weights.h5`, with `labels.txt` and
     /// `preprocessing.json` when there (what `glimpse zoo fetch` and `glimpse fine-tune` write).
     #[cfg(not(target_arch = "wasm32"))]
@@ -218,6 +299,66 @@ impl Bundle {
             },
         })
     }
+}
+
+/// The `model.json` of a TF.js model given as its folder or as the file itself; `None` for
+/// anything else.
+#[cfg(not(target_arch = "wasm32"))]
+fn tfjs_json(model: &std::path::Path) -> Result<Option<(std::path::PathBuf, String)>> {
+    let file = if model.is_dir() {
+        let f = model.join("model.json");
+        if !f.is_file() {
+            return Err(Error::input(
+                model.display().to_string(),
+                "a folder is read as a TF.js model, and this one has no model.json",
+            ));
+        }
+        f
+    } else if model
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        model.to_path_buf()
+    } else {
+        return Ok(None);
+    };
+    let bytes = crate::io::read_capped(&file, crate::io::MAX_MODEL_FILE)?;
+    if !crate::weights::tfjs::is_model_json(&bytes) {
+        return Ok(None);
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::input(file.display().to_string(), "model.json is not UTF-8"))?;
+    Ok(Some((file, text)))
+}
+
+/// The shard `path` of the TF.js model whose `model.json` is `json`: relative to its folder,
+/// never outside it.
+#[cfg(not(target_arch = "wasm32"))]
+fn tfjs_shard(json: &std::path::Path, path: &str) -> Result<Vec<u8>> {
+    use std::path::{Component, Path};
+    let rel = Path::new(path);
+    let outside = rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if outside {
+        return Err(Error::input(
+            json.display().to_string(),
+            format!("weight file '{path}' is outside the model's folder"),
+        ));
+    }
+    let dir = json.parent().unwrap_or(Path::new("."));
+    let file = dir.join(rel);
+    if !file.is_file() {
+        return Err(Error::input(
+            json.display().to_string(),
+            format!(
+                "the manifest names weight file '{path}', which is not in {}",
+                dir.display()
+            ),
+        ));
+    }
+    crate::io::read_capped(&file, crate::io::MAX_MODEL_FILE)
 }
 
 #[cfg(test)]

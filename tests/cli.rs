@@ -261,6 +261,9 @@ fn convert_writes_keras3_files_that_predict_the_same() {
                 String::from_utf8(labels).unwrap(),
                 "Class 1\nClass 2\nClass 3\n"
             );
+            // The .keras brings its labels back: predict names the classes without --labels.
+            let (ok, stdout, err) = glimpse_cli(&["predict", out.to_str().unwrap(), &input]);
+            assert!(ok && stdout.contains("Class "), "{stdout}{err}");
         }
     }
     // Keras 3 would compute Keras 2's hard_sigmoid differently: refused, naming the layers.

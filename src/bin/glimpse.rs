@@ -1,8 +1,9 @@
 //! The `glimpse` command line: summary and prediction for Keras models.
 
 use clap::{Parser, Subcommand};
+use glimpse::bundle::{parse_labels, Bundle};
 use glimpse::io::{read_npy, write_npy};
-use glimpse::{default_device, Error, Model, Result};
+use glimpse::{default_device, Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -161,114 +162,10 @@ fn ext(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// The `model.json` of a TF.js model given as its folder or as the file itself.
-fn tfjs_json(model: &Path) -> Result<Option<(PathBuf, String)>> {
-    let file = if model.is_dir() {
-        let f = model.join("model.json");
-        if !f.is_file() {
-            return Err(Error::input(
-                model.display().to_string(),
-                "a folder is read as a TF.js model, and this one has no model.json",
-            ));
-        }
-        f
-    } else if ext(model) == "json" {
-        model.to_path_buf()
-    } else {
-        return Ok(None);
-    };
-    let bytes = read(&file)?;
-    if !glimpse::weights::tfjs::is_model_json(&bytes) {
-        return Ok(None);
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::input(file.display().to_string(), "model.json is not UTF-8"))?;
-    Ok(Some((file, text)))
-}
-
-/// Reads the shard `path` of the TF.js model whose `model.json` is `json`: relative to its
-/// folder, never outside it.
-fn tfjs_shard(json: &Path, path: &str) -> Result<Vec<u8>> {
-    let rel = Path::new(path);
-    let outside = rel.is_absolute()
-        || rel.components().any(|c| {
-            !matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        });
-    if outside {
-        return Err(Error::input(
-            json.display().to_string(),
-            format!("weight file '{path}' is outside the model's folder"),
-        ));
-    }
-    let file = json.parent().unwrap_or(Path::new(".")).join(rel);
-    if !file.is_file() {
-        return Err(Error::input(
-            json.display().to_string(),
-            format!(
-                "the manifest names weight file '{path}', which is not in {}",
-                json.parent().unwrap_or(Path::new(".")).display()
-            ),
-        ));
-    }
-    read(&file)
-}
-
-/// Teachable Machine's labels: `metadata.json` beside a TF.js `model.json`, or `labels.txt`
-/// beside its Keras export.
-fn default_labels(model: &Path) -> Option<Vec<String>> {
-    let dir = if model.is_dir() {
-        model
-    } else {
-        model.parent()?
-    };
-    if let Ok(text) = std::fs::read_to_string(dir.join("metadata.json")) {
-        if let Some(l) = glimpse::weights::tfjs::metadata_labels(&text) {
-            return Some(l);
-        }
-    }
-    None
-}
-
-fn load(model: &Path, weights: Option<&Path>, need_weights: bool) -> Result<Model> {
-    let device = default_device();
-    let name = model.display().to_string();
-    if let Some((file, text)) = tfjs_json(model)? {
-        if weights.is_some() {
-            return Err(Error::input(
-                &name,
-                "--weights is not for a TF.js model.json: its manifest names the weight files",
-            ));
-        }
-        let source = file.display().to_string();
-        return Model::from_tfjs(&text, &source, |p| tfjs_shard(&file, p), &device);
-    }
-    if ext(model) == "json" {
-        let json = String::from_utf8(read(model)?)
-            .map_err(|_| Error::input(&name, "the structure JSON is not UTF-8"))?;
-        return match weights {
-            Some(w) => {
-                Model::from_json_and_weights(&json, read(w)?, &w.display().to_string(), &device)
-            }
-            None if need_weights => Err(Error::input(
-                &name,
-                "a structure .json needs --weights (a .weights.h5 or Keras 2 .h5 file)",
-            )),
-            None => {
-                let spec = glimpse::keras::parse_model(&json)?;
-                Model::from_spec_with(spec, &device, |_, _, p| Ok(vec![0.0; p.size()]))
-            }
-        };
-    }
-    if weights.is_some() {
-        return Err(Error::input(
-            &name,
-            "--weights is only for a structure .json; this file carries its own",
-        ));
-    }
-    Model::from_archive(read(model)?, &name, &device)
+/// The model file or folder `model` names, with its labels when it carries them
+/// ([`Bundle::open_path`]).
+fn load(model: &Path, weights: Option<&Path>) -> Result<Bundle> {
+    Bundle::open_path(model, weights, &default_device())
 }
 
 struct Row {
@@ -303,7 +200,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             json,
         } => {
-            let m = load(&model, weights.as_deref(), true)?;
+            let m = load(&model, weights.as_deref())?.model;
             train::evaluate(&m, &data, json)
         }
         Command::Convert {
@@ -319,10 +216,10 @@ fn run(cli: Cli) -> Result<()> {
                     "convert writes a Keras 3 .keras file; name it NAME.keras",
                 ));
             }
-            let m = load(&model, weights.as_deref(), true)?;
+            let Bundle { model: m, meta } = load(&model, weights.as_deref())?;
             let labels = match &labels {
-                Some(p) => Some(glimpse::zoo::labels(&String::from_utf8_lossy(&read(p)?))),
-                None => default_labels(&model),
+                Some(p) => Some(parse_labels(&String::from_utf8_lossy(&read(p)?))),
+                None => meta.labels,
             };
             let has_labels = labels.is_some();
             let precision = if float16 {
@@ -360,20 +257,16 @@ fn run(cli: Cli) -> Result<()> {
             weights,
             json,
         } => {
-            let tfjs = ext(&model) == "json" && tfjs_json(&model)?.is_some();
-            let s = if ext(&model) == "json" && weights.is_none() && !tfjs {
-                // The structure alone: no variable is allocated.
-                let json = String::from_utf8(read(&model)?).map_err(|_| {
-                    Error::input(
-                        model.display().to_string(),
-                        "the structure JSON is not UTF-8",
-                    )
-                })?;
-                let spec = glimpse::keras::parse_model(&json)?;
-                let graph = glimpse::model::Graph::build(&spec)?;
-                glimpse::Summary::of_graph(&spec, &graph)
-            } else {
-                load(&model, weights.as_deref(), false)?.summary()
+            // The structure alone: no variable is allocated.
+            let structure = match weights {
+                None => Bundle::structure_at(&model)?,
+                Some(_) => None,
+            };
+            let s = match structure {
+                Some(spec) => {
+                    glimpse::Summary::of_graph(&spec, &glimpse::model::Graph::build(&spec)?)
+                }
+                None => load(&model, weights.as_deref())?.model.summary(),
             };
             if json {
                 println!(
@@ -394,16 +287,11 @@ fn run(cli: Cli) -> Result<()> {
             save_output,
             inputs,
         } => {
-            let m = load(&model, weights.as_deref(), true)?;
+            let Bundle { model: m, meta } = load(&model, weights.as_deref())?;
             let labels: Option<Vec<String>> = match &labels {
-                Some(p) => Some(
-                    String::from_utf8_lossy(&read(p)?)
-                        .lines()
-                        .map(|l| l.trim().to_string())
-                        .filter(|l| !l.is_empty())
-                        .collect(),
-                ),
-                None => default_labels(&model)
+                Some(p) => Some(parse_labels(&String::from_utf8_lossy(&read(p)?))),
+                None => meta
+                    .labels
                     .filter(|l| l.len() == m.output_shapes()[0].iter().product::<usize>()),
             };
             let in_shape = m.input_shapes()[0].clone();
