@@ -383,8 +383,12 @@ export function loadPretrained(
     baseUrl?: string | URL;
     onProgress?: (p: { loaded: number; total: number }) => void;
     warmUp?: boolean;
-    /** 'float16' (default: half the download, falls back to float32 where absent) or 'float32'. */
-    precision?: 'float16' | 'float32';
+    /**
+     * 'float16' (default: half the download, falls back to float32 where absent), 'int8'
+     * (Glimpse's int8 pointwise and dense kernels: under a third; falls back to float16) or
+     * 'float32'.
+     */
+    precision?: 'int8' | 'float16' | 'float32';
   },
 ): Promise<Model>;
 export function createHead(options: { features: number; classes: number; hidden?: number; seed?: number }): Promise<Model>;

@@ -199,6 +199,27 @@ fn read_dataset(
                 })
                 .collect()
         }
+        // Glimpse's int8 kernels: integers and one scale per output channel (the last axis).
+        hdf5_pure::Datatype::FixedPoint { size: 1, .. } if int8_scale(ds).is_some() => {
+            let scale = int8_scale(ds).unwrap_or_default();
+            let out = shape.last().copied().unwrap_or(0);
+            if scale.len() != out || out == 0 {
+                return Err(Error::weights_file(
+                    source,
+                    format!(
+                        "int8 dataset '{path}' of shape {shape:?} has {} scales; expected one \
+                         per output channel ({out})",
+                        scale.len()
+                    ),
+                ));
+            }
+            ds.read_i8()
+                .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?
+                .into_iter()
+                .enumerate()
+                .map(|(i, q)| f32::from(q) * scale[i % out])
+                .collect()
+        }
         hdf5_pure::Datatype::FloatingPoint { .. } | hdf5_pure::Datatype::FixedPoint { .. } => {
             match ds.read_f32() {
                 Ok(d) => d,
@@ -239,6 +260,16 @@ fn read_dataset(
         .next()
         .map(|n| n.trim_end_matches(":0").to_string());
     Ok(RawTensor { name, shape, data })
+}
+
+/// The per-channel scales of a Glimpse int8 kernel ([`crate::weights::write::INT8_SCALE`]).
+fn int8_scale(ds: &hdf5_pure::Dataset) -> Option<Vec<f32>> {
+    let attrs = ds.attrs().ok()?;
+    match attrs.get(crate::weights::write::INT8_SCALE)? {
+        AttrValue::F32Array(v) => Some(v.clone()),
+        AttrValue::F32(v) => Some(vec![*v]),
+        _ => None,
+    }
 }
 
 fn datatype_name(dt: &hdf5_pure::Datatype) -> &'static str {

@@ -76,6 +76,9 @@ pub struct Converted {
     pub weights: Vec<u8>,
     /// `.weights.h5` with float16 kernels (about half the bytes).
     pub weights_float16: Vec<u8>,
+    /// Glimpse's `.weights.h5` with int8 pointwise and dense kernels
+    /// ([`crate::weights::write::Precision::Int8`]; about a quarter of the float32 bytes).
+    pub weights_int8: Vec<u8>,
 }
 
 /// Converts network `v`'s PyTorch state dict bytes into a Keras structure JSON and its
@@ -102,6 +105,7 @@ pub fn convert_efficientnet(v: &efficientnet::Variant, pth: &[u8]) -> Result<Con
     Ok(Converted {
         weights: shell.keras3_weights_from(&values, Precision::Float32)?,
         weights_float16: shell.keras3_weights_from(&values, Precision::Float16)?,
+        weights_int8: shell.keras3_weights_from(&values, Precision::Int8)?,
         structure: json,
     })
 }

