@@ -12,7 +12,8 @@ import { Model } from './model.js';
 const SOURCES =
   'expected { structure, weights }, { keras }, { tfjs: { modelJson, weights } }, { url } or { files }';
 
-/** Labels from a labels.txt: one per line; Teachable Machine's `0 Class 1` numbering dropped. */
+/** Labels from a labels.txt: one per line; Teachable Machine's `0 Class 1` numbering dropped
+ * (the engine's bundle::parse_labels is the same rule; a test of each checks the same cases). */
 export function parseLabels(text) {
   const lines = String(text).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   const numbered = lines.length > 0 && lines.every((l, i) => l.startsWith(`${i} `));
@@ -255,7 +256,7 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
       {
         structure,
         weights,
-        labels: labels.split('\n').map((l) => l.trim()).filter(Boolean),
+        labels: parseLabels(labels),
         preprocessing: { ...pre, scale: 1 },
         featuresLayer: known.featuresLayer,
       },

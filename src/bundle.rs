@@ -42,12 +42,30 @@ pub struct Bundle {
     pub meta: Metadata,
 }
 
-/// Labels text (one per line, blank lines skipped) as a list.
+/// Labels text (one per line, blank lines skipped) as a list; Teachable Machine's numbering
+/// (`0 Class 1`, `1 Class 2`, ... on every line) dropped. The package's `parseLabels` follows
+/// the same rule.
 pub fn parse_labels(text: &str) -> Vec<String> {
-    text.lines()
+    let lines: Vec<&str> = text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(String::from)
+        .collect();
+    let numbered = !lines.is_empty()
+        && lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.starts_with(&format!("{i} ")));
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if numbered {
+                l[i.to_string().len() + 1..].trim().to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .collect()
 }
 
@@ -400,7 +418,11 @@ mod tests {
     }
 
     #[test]
-    fn labels_text_skips_blank_lines() {
+    fn labels_text_skips_blank_lines_and_teachable_machines_numbers() {
         assert_eq!(parse_labels("a\n\n b \r\nc"), ["a", "b", "c"]);
+        assert_eq!(parse_labels("0 Cats\n1 Dogs  \n"), ["Cats", "Dogs"]);
+        // Numbers only where every line has its own: a label that starts with one stays.
+        assert_eq!(parse_labels("0 Cats\n7 Dogs"), ["0 Cats", "7 Dogs"]);
+        assert_eq!(parse_labels("3 Dogs"), ["3 Dogs"]);
     }
 }

@@ -42,14 +42,18 @@ fn input_layer(name: &str, shape: &[usize]) -> LayerSpec {
     }
 }
 
-/// `calls` with every tensor of layer `from` read from `to` instead.
-fn redirect(calls: &[Vec<Arg>], from: &str, to: &TensorRef) -> Vec<Vec<Arg>> {
+/// `calls` with every tensor that `from` matches read from `to` instead.
+fn redirect(
+    calls: &[Vec<Arg>],
+    from: impl Fn(&TensorRef) -> bool,
+    to: &TensorRef,
+) -> Vec<Vec<Arg>> {
     calls
         .iter()
         .map(|call| {
             call.iter()
                 .map(|a| match a {
-                    Arg::Tensor(t) if t.layer == from => Arg::Tensor(to.clone()),
+                    Arg::Tensor(t) if from(t) => Arg::Tensor(to.clone()),
                     other => other.clone(),
                 })
                 .collect()
@@ -84,7 +88,7 @@ impl ModelSpec {
                 )));
             }
             let mut l = l.clone();
-            l.calls = redirect(&l.calls, &head_input.layer, &from);
+            l.calls = redirect(&l.calls, |t| t.layer == head_input.layer, &from);
             layers.push(l);
         }
         let outputs = head
@@ -151,7 +155,7 @@ impl ModelSpec {
                 }
             }
             let mut l = orig.clone();
-            l.calls = redirect(&l.calls, from, &input);
+            l.calls = redirect(&l.calls, |t| t.layer == from, &input);
             if freeze_batch_norm && l.class_name == "BatchNormalization" {
                 if let Some(c) = l.raw.get_mut("config").and_then(Value::as_object_mut) {
                     c.insert("trainable".into(), Value::Bool(false));
@@ -278,7 +282,7 @@ impl ModelSpec {
             inserted.push(l);
         }
         for l in &mut out.layers {
-            l.calls = redirect_ref(&l.calls, &input, &prev);
+            l.calls = redirect(&l.calls, |t| *t == input, &prev);
         }
         out.outputs = out
             .outputs
@@ -310,7 +314,7 @@ impl ModelSpec {
             let gone = out.layers.remove(i);
             let at = output_of(&gone.name);
             for l in &mut out.layers {
-                l.calls = redirect_ref(&l.calls, &at, &from);
+                l.calls = redirect(&l.calls, |t| *t == at, &from);
             }
             for t in &mut out.outputs {
                 if *t == at {
@@ -320,21 +324,6 @@ impl ModelSpec {
         }
         out
     }
-}
-
-/// `calls` with tensor `from` read as `to`.
-fn redirect_ref(calls: &[Vec<Arg>], from: &TensorRef, to: &TensorRef) -> Vec<Vec<Arg>> {
-    calls
-        .iter()
-        .map(|call| {
-            call.iter()
-                .map(|a| match a {
-                    Arg::Tensor(t) if t == from => Arg::Tensor(to.clone()),
-                    other => other.clone(),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -216,6 +216,9 @@ async function run() {
     }
     assert(Math.max(...diffs) <= 1e-4, `max diff ${diffs}`);
     assert(JSON.stringify(g.parseLabels('0 Cat\n1 Dog\n')) === '["Cat","Dog"]', 'numbered labels');
+    // The cases of the engine's bundle::parse_labels test: numbers only where every line has its own.
+    assert(JSON.stringify(g.parseLabels('0 Cats\n7 Dogs')) === '["0 Cats","7 Dogs"]', 'not numbered');
+    assert(JSON.stringify(g.parseLabels('3 Dogs')) === '["3 Dogs"]', 'one label with a number');
     return { diffs };
   });
 
