@@ -49,7 +49,21 @@ for (const name of browsers) {
     }
     const t0 = Date.now();
     const page = await browser.open(url, { onLog: (t) => console.log(`[${label}] ${t.slice(0, 400)}`) });
-    const res = await page.evaluate('window.glimpseDone');
+    // (Waits for the suite module to have set it, 60 s at most: WebKit may report the load
+    // before a module that awaits at its top level has run, as threads.mjs found.)
+    const res = await page.evaluate(`new Promise((resolve) => {
+      const t0 = Date.now();
+      const t = setInterval(() => {
+        if (window.glimpseDone || Date.now() - t0 > 60000) { clearInterval(t); resolve(window.glimpseDone ?? null); }
+      }, 20);
+    })`);
+    if (!res) {
+      console.log(`\n== ${label}: FAIL, the suite never started (no window.glimpseDone after 60 s) ==`);
+      report[label] = { version: browser.version, error: 'the suite never started' };
+      failed++;
+      await page.close();
+      continue;
+    }
     report[label] = { version: browser.version, ...res };
     console.log(`\n== ${label}${browser.version ? ` (${browser.version})` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s) ==`);
     for (const r of res.results) {
