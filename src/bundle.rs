@@ -259,10 +259,13 @@ impl Bundle {
         let is_json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        if !is_json || path.is_dir() || tfjs_json(path)?.is_some() {
+        if !is_json || path.is_dir() {
             return Ok(None);
         }
         let bytes = crate::io::read_capped(path, crate::io::MAX_MODEL_FILE)?;
+        if crate::weights::tfjs::is_model_json(&bytes) {
+            return Ok(None);
+        }
         let json = String::from_utf8(bytes).map_err(|_| {
             Error::input(
                 path.display().to_string(),

@@ -45,11 +45,6 @@ fn js_err(e: crate::Error) -> JsValue {
     js_error(&e.to_string(), e.code())
 }
 
-/// [`js_err`], where a closure wants a `JsValue` by this name.
-fn js_value(e: crate::Error) -> JsValue {
-    js_err(e)
-}
-
 /// A JS `Error` for an argument that cannot be used (`code` `input`).
 fn js_input(message: &str) -> JsValue {
     js_error(message, "input")

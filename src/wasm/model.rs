@@ -171,7 +171,7 @@ impl WasmModel {
         let model = self.snapshot();
         wasm_bindgen_futures::future_to_promise(async move {
             let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            let (values, out_shape) = model.predict_async(data, &shape).await.map_err(js_value)?;
+            let (values, out_shape) = model.predict_async(data, &shape).await.map_err(js_err)?;
             let result = Object::new();
             Reflect::set(
                 &result,
@@ -204,11 +204,11 @@ impl WasmModel {
                 ));
             }
             let opts = fit_options(&options)?;
-            let cfg = FitConfig::resolve(&model, &opts).map_err(js_value)?;
+            let cfg = FitConfig::resolve(&model, &opts).map_err(js_err)?;
             let all = dataset(&model, x, labels, "fit")?;
             let (train_ds, val_ds) = match opts.validation_split {
                 Some(f) if f != 0.0 => {
-                    let (t, v) = all.holdout_tail(f).map_err(js_value)?;
+                    let (t, v) = all.holdout_tail(f).map_err(js_err)?;
                     (t, Some(v))
                 }
                 _ => match (
@@ -229,7 +229,7 @@ impl WasmModel {
             let result =
                 train::fit(&mut model, &train_ds, val_ds.as_ref(), &cfg, &mut progress).await;
             training.set(false);
-            let history = result.map_err(js_value)?;
+            let history = result.map_err(js_err)?;
             // Keep what was learned, also when stopped.
             *cell.borrow_mut() = model;
             if let Some(e) = progress.error.take() {
@@ -246,13 +246,13 @@ impl WasmModel {
         let model = self.snapshot();
         let structure = match model.structure_json() {
             Ok(s) => s,
-            Err(e) => return js_sys::Promise::reject(&js_value(e)),
+            Err(e) => return js_sys::Promise::reject(&js_err(e)),
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let h5 = model
                 .keras3_weights_async(crate::weights::write::Precision::Float32)
                 .await
-                .map_err(js_value)?;
+                .map_err(js_err)?;
             let o = Object::new();
             Reflect::set(&o, &"structure".into(), &structure.as_str().into())?;
             Reflect::set(
@@ -310,7 +310,7 @@ impl WasmModel {
                 .and_then(|v| crate::bundle::check_preprocessing(v, "saveKeras"))
             {
                 Ok(v) => Some(v),
-                Err(e) => return js_sys::Promise::reject(&js_value(e)),
+                Err(e) => return js_sys::Promise::reject(&js_err(e)),
             }
         };
         let bundle = crate::bundle::Bundle {
@@ -325,7 +325,7 @@ impl WasmModel {
             let zip = bundle
                 .to_keras_async(crate::weights::write::Precision::Float32)
                 .await
-                .map_err(js_value)?;
+                .map_err(js_err)?;
             Ok(js_sys::Uint8Array::from(zip.as_slice()).into())
         })
     }
@@ -443,7 +443,7 @@ impl WasmModel {
             let from: Vec<Option<usize>> = from.iter().map(|&k| usize::try_from(k).ok()).collect();
             let head = crate::model::transfer::remap_classes(&model, &from, seed as u64)
                 .await
-                .map_err(js_value)?;
+                .map_err(js_err)?;
             Ok(WasmModel::new(head).into())
         })
     }

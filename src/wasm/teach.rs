@@ -74,10 +74,10 @@ impl WasmModel {
                         serde_wasm_bindgen::from_value(options.clone()).map_err(given)?,
                     )
                 };
-            let o = settings.resolve().map_err(js_value)?;
+            let o = settings.resolve().map_err(js_err)?;
             let top = match &parts.tune_cut {
                 Some(t) => {
-                    Some(transfer::sub_model(&network, t, &cut, "top", true).map_err(js_value)?)
+                    Some(transfer::sub_model(&network, t, &cut, "top", true).map_err(js_err)?)
                 }
                 None => None,
             };
@@ -89,21 +89,21 @@ impl WasmModel {
                         .first()
                         .map(|t| t.layer.clone())
                         .ok_or_else(|| js_input("teach(): the model has no output"))?;
-                    let old = transfer::sub_model(&network, &cut, &out, "head", false)
-                        .map_err(js_value)?;
+                    let old =
+                        transfer::sub_model(&network, &cut, &out, "head", false).map_err(js_err)?;
                     let from: Vec<Option<usize>> =
                         from.iter().map(|&k| usize::try_from(k).ok()).collect();
                     Some(
                         transfer::remap_classes(&old, &from, o.seed)
                             .await
-                            .map_err(js_value)?,
+                            .map_err(js_err)?,
                     )
                 }
                 None => None,
             };
             let shape = match &top {
                 Some(t) => t.input_shapes()[0].clone(),
-                None => network.truncated(&cut).map_err(js_value)?.output_shapes()[0].clone(),
+                None => network.truncated(&cut).map_err(js_err)?.output_shapes()[0].clone(),
             };
             let train = checked_dataset(
                 train_x,
@@ -134,7 +134,7 @@ impl WasmModel {
             if let Some(e) = progress.error.take() {
                 return Err(e);
             }
-            let taught = result.map_err(js_value)?;
+            let taught = result.map_err(js_err)?;
             let stopped = progress.aborted();
             let out = Object::new();
             let set = |k: &str, v: &JsValue| Reflect::set(&out, &k.into(), v);

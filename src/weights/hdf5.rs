@@ -177,6 +177,10 @@ fn read_dataset(
         .map_err(|e| h5err(source, &format!("datatype of '{path}'"), e))?;
     let expected = budget.charge(source, path, &shape64, u64::from(dt.type_size()))?;
     let shape: Vec<usize> = shape64.iter().map(|&d| d as usize).collect();
+    // Glimpse's int8 kernels carry their scales in an attribute (read once, only for bytes).
+    let int8 = matches!(dt, hdf5_pure::Datatype::FixedPoint { size: 1, .. })
+        .then(|| int8_scale(ds))
+        .flatten();
     let data = match &dt {
         // float16 (Keras reads it into float32 variables).
         hdf5_pure::Datatype::FloatingPoint {
@@ -200,8 +204,8 @@ fn read_dataset(
                 .collect()
         }
         // Glimpse's int8 kernels: integers and one scale per output channel (the last axis).
-        hdf5_pure::Datatype::FixedPoint { size: 1, .. } if int8_scale(ds).is_some() => {
-            let scale = int8_scale(ds).unwrap_or_default();
+        hdf5_pure::Datatype::FixedPoint { .. } if int8.is_some() => {
+            let scale = int8.unwrap_or_default();
             let out = shape.last().copied().unwrap_or(0);
             if scale.len() != out || out == 0 {
                 return Err(Error::weights_file(
