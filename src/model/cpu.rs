@@ -179,11 +179,16 @@ pub fn gemm_conv2d(
     Tensor::from_data(TensorData::new(out, [g.batch, cout, oh, ow]), &device)
 }
 
+/// Multiply-adds below which one image's product stays on one thread: about 50 us of work,
+/// against a few microseconds to share it out (the threaded browser engine's workers spin
+/// between the calls of a prediction; rayon's wake natively).
+const MIN_SPLIT_PRODUCT: usize = 1 << 20;
+
 /// Whether one image's product of `work` multiply-adds is also split across the kernels' threads
 /// (natively the cores, in the threaded browser engine its workers): when the batch alone
-/// cannot keep them busy and the product is large (burn's threshold for its `gemm`, 192^3).
+/// cannot keep them busy and the product is at least [`MIN_SPLIT_PRODUCT`].
 fn split_product(batch: usize, work: usize) -> bool {
-    batch < glimpse_kernels::pool::threads() && work >= 192 * 192 * 192
+    batch < glimpse_kernels::pool::threads() && work >= MIN_SPLIT_PRODUCT
 }
 
 /// Whether [`clamp`] applies to `x`: natively, `f32` on the plain CPU backend (burn's ops do

@@ -100,58 +100,115 @@ pub fn gemm_bias_clip(
     assert!(bias.len() >= rows, "gemm: bias is [rows]");
     let mut bias_padded = vec![0.0f32; rows.div_ceil(MR) * MR];
     bias_padded[..rows].copy_from_slice(&bias[..rows]);
-    let job = Job { x, n, depth, clip };
-    let out = &mut out[..rows * n];
+    let job = |cols: core::ops::Range<usize>| Job {
+        x,
+        n,
+        depth,
+        clip,
+        cols,
+    };
+    let out = Out::new(out, rows, n);
     let threads = crate::pool::threads();
-    let blocks = n.div_ceil(NR);
-    if parallel && threads > 1 && blocks > 1 && depth > 0 {
-        // By columns: each thread packs only the blocks of `x` it reads, into its own
-        // contiguous copy, and writes its columns of `out`.
-        let tasks = threads.min(blocks);
-        let per = blocks.div_ceil(tasks) * NR;
-        let dst = crate::pool::Shared::new(out.as_mut_ptr());
-        crate::pool::for_each(n.div_ceil(per), &|t| {
-            let j0 = t * per;
-            let cols = per.min(n - j0);
-            let mut part = Vec::with_capacity(depth * cols);
-            for k in 0..depth {
-                part.extend_from_slice(&x[k * n + j0..k * n + j0 + cols]);
-            }
-            let mut local: Vec<MaybeUninit<f32>> = Vec::with_capacity(rows * cols);
-            // SAFETY: MaybeUninit values need no initialisation.
-            unsafe { local.set_len(rows * cols) };
-            let sub = Job {
-                x: &part,
-                n: cols,
-                depth,
-                clip,
-            };
-            sub.run(&w.panels, &bias_padded, &mut local);
-            for (r, row) in local.chunks_exact(cols).enumerate() {
-                // SAFETY: this task alone writes columns j0 .. j0 + cols of each row of `out`
-                // (rows * n values, alive for the call).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst.get().add(r * n + j0), cols)
-                };
-            }
-        });
+    let (panels, blocks) = (rows.div_ceil(MR), n.div_ceil(NR));
+    if !(parallel && threads > 1 && depth > 0 && (panels > 1 || blocks > 1)) {
+        job(0..n).run(&w.panels, &bias_padded, out);
         return;
     }
-    job.run(&w.panels, &bias_padded, out);
+    // Split by columns (each task packs and reads only its blocks of `x`) or by rows (each
+    // task takes whole panels of the weights, and packs every block of `x` itself), whichever
+    // gives the smaller task: costs in multiply-adds, a packed value counted as PACK of them.
+    // A network's early layers have few rows and many columns, its last ones the reverse
+    // (at 7x7 the columns make 4 blocks natively, so a split by columns is uneven).
+    const PACK: usize = 4;
+    let col_tasks = threads.min(blocks);
+    let per_task_cols = blocks.div_ceil(col_tasks) * NR;
+    let by_cols = per_task_cols * depth * (panels * MR + PACK);
+    let row_tasks = threads.min(panels);
+    let per_task_panels = panels.div_ceil(row_tasks);
+    let by_rows = (per_task_panels * MR + PACK) * depth * n;
+    if by_cols <= by_rows {
+        crate::pool::for_each(n.div_ceil(per_task_cols), &|t| {
+            let first = t * per_task_cols;
+            // The tasks write disjoint columns of `out`.
+            job(first..n.min(first + per_task_cols)).run(&w.panels, &bias_padded, out);
+        });
+    } else {
+        crate::pool::for_each(panels.div_ceil(per_task_panels), &|t| {
+            let first = t * per_task_panels * MR;
+            let count = (per_task_panels * MR).min(rows - first);
+            let panels = &w.panels[first * depth..(first + count).div_ceil(MR) * MR * depth];
+            // The tasks write disjoint rows of `out`.
+            job(0..n).run(panels, &bias_padded[first..], out.rows_from(first, count));
+        });
+    }
 }
 
-/// What every part of one product reads: `x` `[depth, n]` and the clamp.
+/// Where a product writes: `rows` rows of `n` values, shared by the tasks of one call, each of
+/// which writes only its own rows or its own columns (no two tasks' values overlap).
+#[derive(Clone, Copy)]
+struct Out<'a> {
+    ptr: *mut MaybeUninit<f32>,
+    rows: usize,
+    n: usize,
+    _out: core::marker::PhantomData<&'a mut [MaybeUninit<f32>]>,
+}
+
+// SAFETY: the tasks sharing an `Out` write disjoint values (see `gemm_bias_clip`), and f32 is
+// Send.
+unsafe impl Send for Out<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Out<'_> {}
+
+impl<'a> Out<'a> {
+    /// The first `rows * n` values of `out`.
+    fn new(out: &'a mut [MaybeUninit<f32>], rows: usize, n: usize) -> Self {
+        assert!(out.len() >= rows * n, "gemm: out is [rows, n]");
+        Out {
+            ptr: out.as_mut_ptr(),
+            rows,
+            n,
+            _out: core::marker::PhantomData,
+        }
+    }
+
+    /// Rows `first .. first + count`.
+    fn rows_from(self, first: usize, count: usize) -> Self {
+        assert!(first + count <= self.rows, "gemm: rows out of range");
+        Out {
+            // SAFETY: `first * n` is within the `rows * n` values (asserted above).
+            ptr: unsafe { self.ptr.add(first * self.n) },
+            rows: count,
+            ..self
+        }
+    }
+
+    /// Values `col .. col + len` of row `r`.
+    ///
+    /// # Safety
+    /// No other task of the call writes or holds these values while the slice lives.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, r: usize, col: usize, len: usize) -> &mut [MaybeUninit<f32>] {
+        assert!(r < self.rows && col + len <= self.n, "gemm: out of the output");
+        // SAFETY: inside the `rows * n` values (asserted); not shared, as the caller promises.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.add(r * self.n + col), len) }
+    }
+}
+
+/// What every part of one product reads: `x` `[depth, n]`, the columns `cols` of it this part
+/// computes, and the clamp.
 struct Job<'a> {
     x: &'a [f32],
     n: usize,
     depth: usize,
     clip: Option<(f32, f32)>,
+    cols: core::ops::Range<usize>,
 }
 
 impl Job<'_> {
-    /// Rows `out.len() / n` of the product from their `panels` (`[depth][MR]` each) and
-    /// `bias` (padded to whole panels).
-    fn run(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+    /// Columns `cols` of the rows `out.rows` of the product, from their `panels` (`[depth][MR]`
+    /// each) and `bias` (padded to whole panels); no other task writes those values meanwhile.
+    fn run(&self, panels: &[f32], bias: &[f32], out: Out) {
         #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
         // SAFETY: this build is only loaded where the browser validates relaxed SIMD
         // (pkg/index.js probes for it); a module with the instructions fails to compile
@@ -173,7 +230,7 @@ impl Job<'_> {
     /// [`Job::blocks`] with relaxed SIMD's fused multiply-add.
     #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
     #[target_feature(enable = "relaxed-simd")]
-    fn blocks_relaxed(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+    fn blocks_relaxed(&self, panels: &[f32], bias: &[f32], out: Out) {
         self.blocks(
             panels,
             bias,
@@ -189,7 +246,7 @@ impl Job<'_> {
     /// The CPU must have AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocks_fma(&self, panels: &[f32], bias: &[f32], out: &mut [MaybeUninit<f32>]) {
+    unsafe fn blocks_fma(&self, panels: &[f32], bias: &[f32], out: Out) {
         self.blocks(
             panels,
             bias,
@@ -212,28 +269,35 @@ impl Job<'_> {
         &self,
         panels: &[f32],
         bias: &[f32],
-        out: &mut [MaybeUninit<f32>],
+        out: Out,
         tile: impl Fn(&[f32], &[f32], usize, &[f32; MR], Option<(f32, f32)>) -> [[f32; NR]; MR],
         narrow: Option<&dyn Fn(Narrow)>,
     ) {
         let (x, n, depth) = (self.x, self.n, self.depth);
-        if n == 0 || depth == 0 {
-            // No columns, or an empty sum: every output is its bias, clamped.
-            for (row, &b) in out.chunks_exact_mut(n.max(1)).zip(bias) {
+        let (start, end) = (self.cols.start, self.cols.end.min(n));
+        let rows = out.rows;
+        if start >= end {
+            return;
+        }
+        if depth == 0 {
+            // An empty sum: every output is its bias, clamped.
+            for (r, &b) in bias.iter().enumerate().take(rows) {
                 let v = self
                     .clip
                     .map_or(b, |(lo, hi)| crate::scalar::clamp_value(b, lo, hi));
-                row.iter_mut().for_each(|d| {
-                    d.write(v);
-                });
+                // SAFETY: this part alone writes its columns of its rows (run's contract).
+                unsafe { out.row(r, start, end - start) }
+                    .iter_mut()
+                    .for_each(|d| {
+                        d.write(v);
+                    });
             }
             return;
         }
-        let rows = out.len() / n;
         let mut block = vec![0.0f32; depth * NR];
-        let mut j = 0;
-        while j < n {
-            let cols = NR.min(n - j);
+        let mut j = start;
+        while j < end {
+            let cols = NR.min(end - j);
             pack_block(x, n, j, cols, &mut block);
             if let (Some(narrow), true) = (narrow, cols <= NARROW) {
                 narrow(Narrow {
@@ -243,8 +307,8 @@ impl Job<'_> {
                     cols,
                     bias,
                     clip: self.clip,
-                    out: &mut out[j..],
-                    n,
+                    out,
+                    col: j,
                 });
                 break;
             }
@@ -253,12 +317,13 @@ impl Job<'_> {
                 let live = MR.min(rows - r0);
                 let b = bias[r0..r0 + MR].try_into().expect("MR values");
                 let sums = tile(panel, &block, depth, b, self.clip);
-                let dst = &mut out[r0 * n + j..];
-                if live == MR && cols == NR {
-                    store_tile(&sums, dst, n);
-                } else {
-                    for (r, s) in sums.iter().enumerate().take(live) {
-                        dst[r * n..r * n + cols].write_copy_of_slice(&s[..cols]);
+                for (r, s) in sums.iter().enumerate().take(live) {
+                    // SAFETY: this part alone writes its columns of its rows (run's contract).
+                    let dst = unsafe { out.row(r0 + r, j, cols) };
+                    if cols == NR {
+                        crate::copy_out(dst, s);
+                    } else {
+                        dst.write_copy_of_slice(&s[..cols]);
                     }
                 }
             }
@@ -297,8 +362,9 @@ struct Narrow<'a> {
     cols: usize,
     bias: &'a [f32],
     clip: Option<(f32, f32)>,
-    out: &'a mut [MaybeUninit<f32>],
-    n: usize,
+    out: Out<'a>,
+    /// The block's first column in `out`.
+    col: usize,
 }
 
 impl Narrow<'_> {
@@ -312,7 +378,7 @@ impl Narrow<'_> {
     )]
     fn shape(&self, c: usize) -> (usize, usize) {
         let count = self.panels.len() / (MR * self.depth).max(1);
-        let rows = self.out.len().div_ceil(self.n);
+        let rows = self.out.rows;
         assert!(
             count > 0
                 && self.cols <= c
@@ -320,7 +386,7 @@ impl Narrow<'_> {
                 && self.block.len() >= self.depth * NR
                 && self.bias.len() >= count * MR
                 && rows <= count * MR
-                && (rows - 1) * self.n + self.cols <= self.out.len(),
+                && self.col + self.cols <= self.out.n,
             "gemm: narrow block shapes"
         );
         (count, rows)
@@ -342,14 +408,6 @@ fn pack_block(x: &[f32], n: usize, j: usize, cols: usize, block: &mut [f32]) {
         for (i, d) in dst.iter_mut().enumerate() {
             *d = if i < cols { x[k * n + j + i] } else { 0.0 };
         }
-    }
-}
-
-/// Writes a whole tile: row `r` of `sums` to `dst[r * n ..]`.
-#[inline(always)]
-fn store_tile(sums: &[[f32; NR]; MR], dst: &mut [MaybeUninit<f32>], n: usize) {
-    for (r, s) in sums.iter().enumerate() {
-        crate::copy_out(&mut dst[r * n..r * n + NR], s);
     }
 }
 
@@ -422,6 +480,11 @@ mod tests {
             (13, 9, 35),
             (36, 40, 196),
             (70, 5, 2),
+            // Split by columns when parallel (few rows, many columns; the last task's columns
+            // end in a partial block, and in a narrow one).
+            (8, 16, 200),
+            (6, 10, 333),
+            (5, 7, 130),
         ] {
             let w = values(rows * depth, 1);
             let x = values(depth * n, 2);
@@ -445,8 +508,10 @@ mod tests {
                     n,
                     depth,
                     clip,
+                    cols: 0..n,
                 };
-                job.blocks(&packed.panels, &bias_padded, &mut portable, tile, None);
+                let view = Out::new(&mut portable, rows, n);
+                job.blocks(&packed.panels, &bias_padded, view, tile, None);
                 let portable = assume_init(portable);
                 for r in 0..rows {
                     for j in 0..n {

@@ -94,7 +94,7 @@ simd_fn! {
             bias,
             clip,
             out,
-            n,
+            col,
         } = job;
         let (wp, xp, bp) = (panels.as_ptr(), block.as_ptr(), bias.as_ptr());
         let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
@@ -136,7 +136,9 @@ simd_fn! {
                             for (r, &value) in v[half * MR..half * MR + MR].iter().enumerate() {
                                 let row = p * MR + r;
                                 if p < count && row < rows {
-                                    out[row * n + c].write(value);
+                                    // This task alone writes these columns of these rows
+                                    // (Narrow's contract), as `row` requires.
+                                    out.row(row, col + c, 1)[0].write(value);
                                 }
                             }
                         }
