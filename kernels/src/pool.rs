@@ -40,6 +40,15 @@ pub fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     (0..tasks).for_each(f);
 }
 
+/// Wakes the threaded browser engine's sleeping workers (they then spin, waiting for calls, as
+/// after a call), so that the first parallel call of work about to start finds them awake:
+/// between two predictions they may have gone to sleep, and waking one there took longer than
+/// the first convolution's share. Does nothing elsewhere.
+pub fn wake() {
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    web::wake();
+}
+
 /// Runs `f(i, chunk)` for the `chunk`-long pieces of `data` (the last may be shorter), in
 /// parallel as [`for_each`].
 pub fn for_each_chunk_mut<T: Send>(
@@ -126,6 +135,8 @@ mod web {
         /// Workers started, and workers asleep (on `wake`).
         workers: AtomicUsize,
         sleeping: AtomicUsize,
+        /// Raised by [`wake`] to send the sleeping workers back to spinning.
+        nudge: AtomicUsize,
         lock: Mutex<()>,
         wake: Condvar,
         /// One caller at a time (the engine has one thread that calls in).
@@ -152,6 +163,7 @@ mod web {
         inside: AtomicUsize::new(0),
         workers: AtomicUsize::new(0),
         sleeping: AtomicUsize::new(0),
+        nudge: AtomicUsize::new(0),
         lock: Mutex::new(()),
         wake: Condvar::new(),
         caller: Mutex::new(()),
@@ -190,6 +202,15 @@ mod web {
     /// split over them and the caller.
     pub fn start(workers: usize) {
         POOL.workers.store(workers, SeqCst);
+    }
+
+    /// See [`super::wake`].
+    pub fn wake() {
+        if POOL.sleeping.load(SeqCst) > 0 {
+            POOL.nudge.fetch_add(1, SeqCst);
+            let _g = POOL.lock.lock().unwrap_or_else(|p| p.into_inner());
+            POOL.wake.notify_all();
+        }
     }
 
     /// Takes and runs tasks of the open call until none is left.
@@ -260,13 +281,14 @@ mod web {
                     std::hint::spin_loop();
                     continue;
                 }
-                // Asleep until a caller opens a call (checked again under the lock, which the
-                // caller takes to notify).
+                // Asleep until a caller opens a call or wakes the pool (checked again under the
+                // lock, which the caller takes to notify).
                 let mut g = POOL.lock.lock().unwrap_or_else(|p| p.into_inner());
+                let nudged = POOL.nudge.load(SeqCst);
                 POOL.sleeping.fetch_add(1, SeqCst);
                 loop {
                     let e = POOL.epoch.load(SeqCst);
-                    if e % 2 == 1 && e != seen {
+                    if (e % 2 == 1 && e != seen) || POOL.nudge.load(SeqCst) != nudged {
                         break;
                     }
                     g = POOL.wake.wait(g).unwrap_or_else(|p| p.into_inner());

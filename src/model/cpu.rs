@@ -391,6 +391,8 @@ mod tests {
             // with padding.
             (2, 6, 4, 9, 9, 1, 2, 1, (0, 0), (0, 0), None),
             (1, 2, 3, 2, 3, 5, 1, 1, (2, 2), (2, 2), None),
+            // An unfolding large enough to be shared among threads (27 rows of 3,136).
+            (1, 3, 8, 112, 112, 3, 2, 1, (0, 1), (0, 1), relu6),
         ];
         for (i, &(n, cin, cout, h, w, k, s, d, ph, pw, clip)) in cases.iter().enumerate() {
             let x = Tensor::<4>::from_data(

@@ -452,6 +452,20 @@ impl Model {
                     let x = args.into_iter().next().expect("one input");
                     conv.forward_prepared(x, &weights, g.fuse_clip[id].map(|(_, r)| r))
                 }
+                layers::Op::Dense(dense) if !training && dense.can_prepare(&args[0]) => {
+                    let make = || dense.prepare(p);
+                    let weights = match cache {
+                        Some(c) => c.get((node.layer, None), make),
+                        None => Arc::new(make()),
+                    };
+                    let x = args.into_iter().next().expect("one input");
+                    match &*weights {
+                        ConvWeights::Packed { weight, bias } => {
+                            dense.forward_packed(x, weight, bias)
+                        }
+                        _ => dense.forward(x, p),
+                    }
+                }
                 // Computed by the convolution before it.
                 _ if !training && g.fused_away[id] => args.into_iter().next().expect("one input"),
                 // A frozen BatchNormalization (`trainable: false`, Keras' transfer-learning
@@ -557,6 +571,9 @@ impl Model {
                 ),
             ));
         }
+        // The threaded browser engine's workers may have gone to sleep since the last call:
+        // woken now, they are spinning by the first convolution.
+        glimpse_kernels::pool::wake();
         let x = self.input_tensor(0, data, shape)?;
         let y = self.forward(vec![x], false).swap_remove(0);
         let g = self.graph_for(&shape[1..])?;

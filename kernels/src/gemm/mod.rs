@@ -189,7 +189,10 @@ impl<'a> Out<'a> {
     #[inline(always)]
     #[allow(clippy::mut_from_ref)]
     unsafe fn row(&self, r: usize, col: usize, len: usize) -> &mut [MaybeUninit<f32>] {
-        assert!(r < self.rows && col + len <= self.n, "gemm: out of the output");
+        assert!(
+            r < self.rows && col + len <= self.n,
+            "gemm: out of the output"
+        );
         // SAFETY: inside the `rows * n` values (asserted); not shared, as the caller promises.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.add(r * self.n + col), len) }
     }
@@ -294,43 +297,101 @@ impl Job<'_> {
             }
             return;
         }
+        let clip = self.clip;
+        // Rows r0 .. r0 + live of a tile's sums into columns j .. j + cols.
+        let store = |sums: &[[f32; NR]; MR], r0: usize, live: usize, j: usize, cols: usize| {
+            for (r, s) in sums.iter().enumerate().take(live) {
+                // SAFETY: this part alone writes its columns of its rows (run's contract).
+                let dst = unsafe { out.row(r0 + r, j, cols) };
+                if cols == NR {
+                    crate::copy_out(dst, s);
+                } else {
+                    dst.write_copy_of_slice(&s[..cols]);
+                }
+            }
+        };
+        let run_narrow = |block: &[f32], j: usize| {
+            if let Some(narrow) = narrow {
+                narrow(Narrow {
+                    panels,
+                    block,
+                    depth,
+                    cols: end - j,
+                    bias,
+                    clip,
+                    out,
+                    col: j,
+                });
+            }
+        };
+        // Where the narrow tiles take over: the last block, when it has at most NARROW columns.
+        let tail = (end - start) % NR;
+        let wide_end = if narrow.is_some() && (1..=NARROW).contains(&tail) {
+            end - tail
+        } else {
+            end
+        };
         let mut block = vec![0.0f32; depth * NR];
+        let count = panels.len() / (MR * depth);
+        if depth <= SHALLOW && count > GROUP && end - start >= 16 * NR {
+            // A shallow product over many columns with many rows (the early, high-resolution
+            // layers: 16 to 27 values per output, 96 or 144 rows) is bound by its stores, not
+            // its multiply-adds: every block of x is packed once, then the rows are taken
+            // GROUP panels at a time along all the blocks, so the writes go to GROUP * MR
+            // sequential streams (block by block, every block wrote a short piece into every
+            // row of the output).
+            let blocks = (wide_end - start).div_ceil(NR);
+            let mut packed = vec![0.0f32; blocks * depth * NR];
+            for (b, dst) in packed.chunks_exact_mut(depth * NR).enumerate() {
+                let j = start + b * NR;
+                pack_block(x, n, j, NR.min(wide_end - j), dst);
+            }
+            for group in panels.chunks(GROUP * MR * depth).enumerate() {
+                let (g, group) = group;
+                for (k, packed) in packed.chunks_exact(depth * NR).enumerate() {
+                    let j = start + k * NR;
+                    for (p, panel) in group.chunks_exact(MR * depth).enumerate() {
+                        let r0 = (g * GROUP + p) * MR;
+                        let live = MR.min(rows - r0);
+                        let b = bias[r0..r0 + MR].try_into().expect("MR values");
+                        let sums = tile(panel, packed, depth, b, clip);
+                        store(&sums, r0, live, j, NR.min(wide_end - j));
+                    }
+                }
+            }
+            if wide_end < end {
+                pack_block(x, n, wide_end, end - wide_end, &mut block);
+                run_narrow(&block, wide_end);
+            }
+            return;
+        }
         let mut j = start;
         while j < end {
             let cols = NR.min(end - j);
             pack_block(x, n, j, cols, &mut block);
-            if let (Some(narrow), true) = (narrow, cols <= NARROW) {
-                narrow(Narrow {
-                    panels,
-                    block: &block,
-                    depth,
-                    cols,
-                    bias,
-                    clip: self.clip,
-                    out,
-                    col: j,
-                });
+            if j >= wide_end {
+                run_narrow(&block, j);
                 break;
             }
             for (p, panel) in panels.chunks_exact(MR * depth).enumerate() {
                 let r0 = p * MR;
                 let live = MR.min(rows - r0);
                 let b = bias[r0..r0 + MR].try_into().expect("MR values");
-                let sums = tile(panel, &block, depth, b, self.clip);
-                for (r, s) in sums.iter().enumerate().take(live) {
-                    // SAFETY: this part alone writes its columns of its rows (run's contract).
-                    let dst = unsafe { out.row(r0 + r, j, cols) };
-                    if cols == NR {
-                        crate::copy_out(dst, s);
-                    } else {
-                        dst.write_copy_of_slice(&s[..cols]);
-                    }
-                }
+                let sums = tile(panel, &block, depth, b, clip);
+                store(&sums, r0, live, j, cols);
             }
             j += NR;
         }
     }
 }
+
+/// The deepest product [`Job::blocks`] computes [`GROUP`] panels at a time over all its packed
+/// blocks (deeper ones, block by block over all panels, keep each block in the first-level
+/// cache while the weights pass).
+const SHALLOW: usize = 32;
+
+/// Panels per pass over the blocks for shallow products (16 rows: 16 streams of writes).
+const GROUP: usize = 4;
 
 /// The most columns a last block may have for [`Job::blocks`]'s `narrow` tiles: at 7x7 a
 /// product has 49 columns, so a whole tile for the last one wasted a fifth of the work natively
@@ -485,6 +546,11 @@ mod tests {
             (8, 16, 200),
             (6, 10, 333),
             (5, 7, 130),
+            // Shallow and wide with many rows: groups of panels over all blocks (in each part
+            // when parallel), ending in a narrow block, a partial one, a whole one.
+            (37, 16, 1027),
+            (96, 27, 1030),
+            (20, 32, 1024),
         ] {
             let w = values(rows * depth, 1);
             let x = values(depth * n, 2);
