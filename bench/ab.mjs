@@ -49,7 +49,7 @@ for (const name of ['A', 'B']) {
       }
       return ms;
     };
-    return { backend: info.backend, threads: info.threads ?? 1, isolated: self.crossOriginIsolated };
+    return { backend: info.backend, threads: info.threads ?? 1, isolated: globalThis.crossOriginIsolated };
   }, [name, batch, backend, worker]);
   builds.push({ name, dir: name === 'A' ? a : b, page, ms: [], info });
 }

@@ -5,7 +5,7 @@
 // engine's state: the others read it through wasm(), currentState() and currentEngine().
 
 import { error, shown } from './errors.js';
-import { fetchOk } from './io.js';
+import { bodyLength, fetchOk } from './io.js';
 
 /** @typedef {import('glimpse-ml').ReadyOptions} ReadyOptions */
 
@@ -268,8 +268,7 @@ function importGlue(kind, url) {
 async function compileEngine(url, onProgress) {
   let response = await fetchOk(url, 'the Glimpse engine');
   if (onProgress && response.body && typeof TransformStream === 'function') {
-    const length = Number(response.headers.get('Content-Length')) || 0;
-    const total = response.headers.get('Content-Encoding') ? 0 : length;
+    const total = bodyLength(response);
     let loaded = 0;
     onProgress({ phase: 'engine', loaded, total });
     const counted = response.body.pipeThrough(new TransformStream({

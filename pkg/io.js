@@ -37,10 +37,21 @@ export async function fetchOk(url, what) {
   return response;
 }
 
-// A response's body as bytes, onProgress({ loaded, total }) as they arrive (total 0 when the
-// server does not say).
+/**
+ * The bytes a response's body will give, as far as its headers say: 0 when they do not, or when
+ * the body comes compressed (Content-Length then counts the compressed bytes, and the body
+ * gives more).
+ * @param {Response} response
+ */
+export function bodyLength(response) {
+  if (response.headers.get('content-encoding')) return 0;
+  return Number(response.headers.get('content-length')) || 0;
+}
+
+// A response's body as bytes, onProgress({ loaded, total }) as they arrive (total from
+// bodyLength: 0 when unknown).
 export async function readWithProgress(response, onProgress) {
-  const total = Number(response.headers.get('content-length')) || 0;
+  const total = bodyLength(response);
   if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
   const chunks = [];

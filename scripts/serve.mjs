@@ -3,12 +3,15 @@
 // models from the zoo cache at /models/<name>/. Nothing else is reachable: a request path is
 // decoded once, refused if it still holds an encoded separator, a backslash or a NUL byte,
 // normalised, and served only if the file it names lies inside the directory it was mapped to.
-// Only GET and HEAD are answered; a request never ends the process.
+// Only GET and HEAD are answered; a request never ends the process. Text, JSON, JS and wasm go
+// out gzipped to a client that accepts it, as static hosts send them (weights files as they are:
+// float data gains little).
 import http from 'node:http';
-import { createReadStream, open, fstat, close, promises as fsp } from 'node:fs';
+import { gzip } from 'node:zlib';
+import { createReadStream, open, fstat, close, read, promises as fsp } from 'node:fs';
 import { join, extname, dirname, relative, resolve, isAbsolute, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TYPES = {
@@ -17,6 +20,34 @@ const TYPES = {
   '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
   '.webmanifest': 'application/manifest+json', '.ico': 'image/x-icon',
 };
+// What goes out gzipped (to a client that accepts it), and the compressed copies made so far, by
+// file and version (made once each: the wasm engines take a second or two at level 9).
+const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.wasm', '.svg', '.txt', '.webmanifest']);
+const gzipped = new Map();
+const MAX_GZIPPED = 64;
+
+/** The gzipped bytes of the open file `fd` (`st` its stat, `key` its name and version). */
+async function gzippedCopy(fd, st, key) {
+  let copy = gzipped.get(key);
+  if (!copy) {
+    copy = (async () => {
+      const raw = Buffer.alloc(st.size);
+      let at = 0;
+      while (at < st.size) {
+        const { bytesRead } = await new Promise((ok, fail) =>
+          read(fd, raw, at, st.size - at, at, (e, n) => (e ? fail(e) : ok({ bytesRead: n }))));
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return new Promise((ok, fail) => gzip(raw.subarray(0, at), { level: 9 }, (e, z) => (e ? fail(e) : ok(z))));
+    })();
+    if (gzipped.size >= MAX_GZIPPED) gzipped.delete(gzipped.keys().next().value);
+    gzipped.set(key, copy);
+    copy.catch(() => gzipped.delete(key));
+  }
+  return copy;
+}
+
 // Entries ending in '/' are folders (everything under them); the others are single files.
 const PUBLIC = ['/index.html', '/sw.js', '/www/', '/pkg/', '/tests/', '/bench/', '/node_modules/'];
 const ALLOW = 'GET, HEAD';
@@ -115,8 +146,13 @@ async function handle(req, res, { zooDir, isolate, extra, link }) {
     close(fd, () => {});
     return notFound();
   }
-  // Validators, so a later visit revalidates (304, no body) instead of downloading again.
-  const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+  const ext = extname(file).toLowerCase();
+  const zipped = COMPRESSIBLE.has(ext) && st.size > 1024 && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+  // Validators, so a later visit revalidates (304, no body) instead of downloading again (one
+  // per encoding of the file).
+  const version = `${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}`;
+  const etag = `"${version}${zipped ? '-gz' : ''}"`;
+  if (COMPRESSIBLE.has(ext)) res.setHeader('vary', 'accept-encoding');
   const modified = new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString();
   res.setHeader('etag', etag);
   res.setHeader('last-modified', modified);
@@ -139,7 +175,28 @@ async function handle(req, res, { zooDir, isolate, extra, link }) {
     return;
   }
   res.statusCode = 200;
-  res.setHeader('content-type', TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
+  res.setHeader('content-type', TYPES[ext] ?? 'application/octet-stream');
+  if (zipped) {
+    let body;
+    try {
+      body = await gzippedCopy(fd, st, `${file}\0${version}`);
+    } catch {
+      return plain(res, 500, 'cannot read the file');
+    } finally {
+      close(fd, () => {});
+    }
+    res.setHeader('content-encoding', 'gzip');
+    res.setHeader('content-length', body.length);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = Readable.from([body]);
+    res.on('close', () => stream.destroy());
+    if (link) stream.pipe(overLink(link, path)).pipe(res);
+    else stream.pipe(res);
+    return;
+  }
   res.setHeader('content-length', st.size);
   if (req.method === 'HEAD' || st.size === 0) {
     close(fd, () => {});

@@ -220,7 +220,8 @@ async function runAll() {
   if (!existsSync(join(data, 'cifar_cnn-tfjs', 'model.json'))) py('course_cnn.py', data);
 
   // One server per page mode (two origins: each its own HTTP cache). Both count the bodies they
-  // send (the files as they are: no compression), for the bytes each page downloads.
+  // send, for the bytes each page downloads: as static hosts send them, wasm, JS, JSON and text
+  // gzipped (every engine's alike), weights files as they are.
   const served = { bytes: 0 };
   const servers = {};
   for (const mode of ['plain', 'isolated']) {
@@ -457,7 +458,7 @@ md += sectioned(null, 'Inference (EfficientNet-Lite0, 224x224)', [
   { name: 'p50 ms', key: 'p50Ms', lower: true },
   { name: 'p95 ms', text: (r) => String(r.p95Ms) },
   { name: 'batch img/s', key: 'batchImgPerS' },
-], `First prediction: from navigation start (script and model download, compile, warm-up, one prediction); ${realGpu ? 'every engine' : 'CPU engines'}: the median of ${saved?.coldRuns ?? coldRuns('cpu')} fresh pages (each a new browser context: empty HTTP and code caches; all times in bench.json). Downloaded: the bytes the server sent that page until its first prediction (files as they are, uncompressed), the median page's. p50/p95: ${sz.iters} single predictions per row after ${sz.warmUpMs / 1000} s of warm-up, the CPU rows interleaved (rounds of ${LATENCY_ROUND} on each in turn, each row warm in its own page); batch throughput over ${sz.batchRuns} batches of ${sz.batch}.`,
+], `First prediction: from navigation start (script and model download, compile, warm-up, one prediction); ${realGpu ? 'every engine' : 'CPU engines'}: the median of ${saved?.coldRuns ?? coldRuns('cpu')} fresh pages (each a new browser context: empty HTTP and code caches; all times in bench.json). Downloaded: the bytes the server sent that page until its first prediction, the median page's: as static hosts send them, every engine's wasm, JS and JSON gzipped, weights files (.h5, .bin, .onnx) as they are (the Download sizes table has each file raw and gzipped). p50/p95: ${sz.iters} single predictions per row after ${sz.warmUpMs / 1000} s of warm-up, the CPU rows interleaved (rounds of ${LATENCY_ROUND} on each in turn, each row warm in its own page); batch throughput over ${sz.batchRuns} batches of ${sz.batch}.`,
 `GPU group: ${gz.iters} single predictions, ${gz.batchRuns === 1 ? 'one batch' : `${gz.batchRuns} batches`} of ${gz.batch}.`,
 phases.length
   ? table('First prediction by phase: Glimpse (ms)', phases, [

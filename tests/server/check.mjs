@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname, basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modulePath = resolve(process.env.SERVE_MODULE ?? join(here, '../../scripts/serve.mjs'));
@@ -48,6 +49,9 @@ for (const d of [zooSibling, extraSibling]) {
   writeFileSync(join(d, 'secret.txt'), `${secret}\n`);
 }
 writeFileSync(join(zoo, 'ok.json'), '{"ok":true}\n');
+// Weights: sent as they are even to a client that takes gzip.
+const weights = randomBytes(5000);
+writeFileSync(join(zoo, 'w.weights.h5'), weights);
 writeFileSync(join(extraDir, 'ok.txt'), 'extra ok\n');
 mkdirSync(join(zoo, 'x.json')); // a folder where a file is asked for
 writeFileSync(join(zoo, 'locked.json'), 'locked\n');
@@ -240,6 +244,28 @@ await check('HEAD /index.html -> 200, length, empty body', () => request('HEAD',
   if (Number(r.headers['content-length']) !== indexHtml.length) return `content-length ${r.headers['content-length']}`;
   return undefined;
 });
+
+// Compression, as static hosts do it: gzip to a client that accepts it (its own validator, the
+// same bytes once decoded), the file as it is to one that does not, weights never.
+const withEncoding = (target, encoding, extra = '') => () =>
+  rawRequest(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ${encoding}\r\n${extra}Connection: close\r\n\r\n`, port);
+let gzEtag;
+await check('GET /index.html accepting gzip -> gzip, length of the compressed body, decodes to the file', withEncoding('/index.html', 'gzip, deflate, br'), (r) => {
+  gzEtag = r.headers.etag;
+  if (r.status !== 200 || r.headers['content-encoding'] !== 'gzip') return `status ${r.status}, encoding ${r.headers['content-encoding']}`;
+  if (Number(r.headers['content-length']) !== r.body.length) return `content-length ${r.headers['content-length']} for ${r.body.length} bytes`;
+  if (!/accept-encoding/i.test(r.headers.vary ?? '')) return `vary ${r.headers.vary}`;
+  if (gzEtag === etag) return 'the same ETag as the uncompressed file';
+  return gunzipSync(r.body).equals(indexHtml) ? undefined : 'decodes to something else';
+});
+await check('GET /index.html with the gzip ETag, accepting gzip -> 304', withEncoding('/index.html', 'gzip', `If-None-Match: ${gzEtag}\r\n`), status(304));
+await check('GET /index.html accepting only identity -> the file as it is', withEncoding('/index.html', 'identity'), (r) =>
+  r.status === 200 && !r.headers['content-encoding'] && r.body.equals(indexHtml) ? undefined : `status ${r.status}, encoding ${r.headers['content-encoding']}`);
+await check('GET a weights file accepting gzip -> as it is', withEncoding('/models/w.weights.h5', 'gzip'), (r) =>
+  r.status === 200 && !r.headers['content-encoding'] && r.body.equals(weights) ? undefined : `status ${r.status}, encoding ${r.headers['content-encoding']}`);
+await check('HEAD /index.html accepting gzip -> the compressed length, empty body', () =>
+  rawRequest('HEAD /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n', port), (r) =>
+  r.status === 200 && r.body.length === 0 && Number(r.headers['content-length']) < indexHtml.length ? undefined : `status ${r.status}, ${r.headers['content-length']}`);
 
 // Files it cannot read.
 await check('GET /models/x.json (a folder) -> 404', get('/models/x.json'), status(404));
