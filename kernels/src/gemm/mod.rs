@@ -54,6 +54,28 @@ impl PackedWeights {
         }
     }
 
+    /// Packs `wt` `[depth, rows]` (row-major), the transpose of [`PackedWeights::new`]'s `w`:
+    /// a Dense layer's kernel as Keras keeps it (`[inputs, units]`), read in runs of [`MR`].
+    ///
+    /// # Panics
+    /// When `wt` does not hold `rows * depth` values.
+    pub fn from_columns(wt: &[f32], rows: usize, depth: usize) -> Self {
+        assert_eq!(wt.len(), rows * depth, "PackedWeights: wt is [depth, rows]");
+        let mut panels = vec![0.0f32; rows.div_ceil(MR) * MR * depth];
+        for (p, panel) in panels.chunks_exact_mut((MR * depth).max(1)).enumerate() {
+            let live = MR.min(rows - p * MR);
+            for (k, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                let at = k * rows + p * MR;
+                dst[..live].copy_from_slice(&wt[at..at + live]);
+            }
+        }
+        PackedWeights {
+            rows,
+            depth,
+            panels,
+        }
+    }
+
     /// Rows (output channels).
     pub fn rows(&self) -> usize {
         self.rows
@@ -521,6 +543,14 @@ mod tests {
             let p = PackedWeights::new(&w, rows, depth);
             assert_eq!((p.rows(), p.depth()), (rows, depth));
             assert_eq!(p.unpack(), w);
+            // The same panels from the transpose.
+            let mut wt = vec![0.0; rows * depth];
+            for r in 0..rows {
+                for k in 0..depth {
+                    wt[k * rows + r] = w[r * depth + k];
+                }
+            }
+            assert_eq!(PackedWeights::from_columns(&wt, rows, depth), p);
         }
     }
 

@@ -59,21 +59,15 @@ impl Dense {
     /// The kernel packed for Glimpse's matrix product (`[units, units_in]`, one row per unit),
     /// and the bias (zeros when the layer has none); `params` on the plain CPU.
     pub fn prepare(&self, params: &[Tensor<1>]) -> ConvWeights {
-        // Keras' kernel is [units_in, units]: transposed into rows of units.
+        // Keras' kernel is [units_in, units]: the transpose of rows of units.
         let kernel = cpu::host_values(params[0].clone());
-        let mut rows = vec![0.0f32; kernel.len()];
-        for (i, row) in kernel.chunks_exact(self.units.max(1)).enumerate() {
-            for (u, &v) in row.iter().enumerate() {
-                rows[u * self.units_in + i] = v;
-            }
-        }
         let bias = if self.bias {
             cpu::host_values(params[1].clone())
         } else {
             vec![0.0; self.units]
         };
         ConvWeights::Packed {
-            weight: PackedWeights::new(&rows, self.units, self.units_in),
+            weight: PackedWeights::from_columns(&kernel, self.units, self.units_in),
             bias,
         }
     }
