@@ -368,8 +368,7 @@ impl Job<'_> {
                 let j = start + b * NR;
                 pack_block(x, n, j, NR.min(wide_end - j), dst);
             }
-            for group in panels.chunks(GROUP * MR * depth).enumerate() {
-                let (g, group) = group;
+            for (g, group) in panels.chunks(GROUP * MR * depth).enumerate() {
                 for (k, packed) in packed.chunks_exact(depth * NR).enumerate() {
                     let j = start + k * NR;
                     for (p, panel) in group.chunks_exact(MR * depth).enumerate() {
