@@ -7,7 +7,8 @@
 # the browser (default /usr/bin/chromium). --real-gpu gives the group the CPU group's workload
 # sizes and cold pages, not the small ones meant for SwiftShader. The rows' labels name the
 # adapter each engine found: a "swiftshader" there means the flags did not reach the GPU.
-# Needs what run.mjs needs (its header comment).
+# Needs what run.mjs needs (its header comment). Where no browser can start on the GPU machine,
+# `cargo run --release --features webgpu --example gpu` runs the same burn-wgpu kernels natively.
 set -eu
 cd "$(dirname "$0")/.."
 CHROMIUM_ARGS="${CHROMIUM_ARGS:---enable-unsafe-webgpu --enable-features=Vulkan --use-angle=vulkan --ignore-gpu-blocklist}"
