@@ -8,7 +8,7 @@
 // float data gains little).
 import http from 'node:http';
 import { gzip } from 'node:zlib';
-import { createReadStream, open, fstat, close, read, promises as fsp } from 'node:fs';
+import { createReadStream, open, fstat, close, readFile, promises as fsp } from 'node:fs';
 import { join, extname, dirname, relative, resolve, isAbsolute, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable, Transform } from 'node:stream';
@@ -26,21 +26,13 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.wasm', 
 const gzipped = new Map();
 const MAX_GZIPPED = 64;
 
-/** The gzipped bytes of the open file `fd` (`st` its stat, `key` its name and version). */
-async function gzippedCopy(fd, st, key) {
+/** The gzipped bytes of the open file `fd` (just opened, so read from its start; `key` its name
+ * and version). */
+async function gzippedCopy(fd, key) {
   let copy = gzipped.get(key);
   if (!copy) {
-    copy = (async () => {
-      const raw = Buffer.alloc(st.size);
-      let at = 0;
-      while (at < st.size) {
-        const { bytesRead } = await new Promise((ok, fail) =>
-          read(fd, raw, at, st.size - at, at, (e, n) => (e ? fail(e) : ok({ bytesRead: n }))));
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
-      return new Promise((ok, fail) => gzip(raw.subarray(0, at), { level: 9 }, (e, z) => (e ? fail(e) : ok(z))));
-    })();
+    copy = new Promise((ok, fail) => readFile(fd, (e, raw) => (e ? fail(e) : ok(raw))))
+      .then((raw) => new Promise((ok, fail) => gzip(raw, { level: 9 }, (e, z) => (e ? fail(e) : ok(z)))));
     if (gzipped.size >= MAX_GZIPPED) gzipped.delete(gzipped.keys().next().value);
     gzipped.set(key, copy);
     copy.catch(() => gzipped.delete(key));
@@ -179,7 +171,7 @@ async function handle(req, res, { zooDir, isolate, extra, link }) {
   if (zipped) {
     let body;
     try {
-      body = await gzippedCopy(fd, st, `${file}\0${version}`);
+      body = await gzippedCopy(fd, `${file}\0${version}`);
     } catch {
       return plain(res, 500, 'cannot read the file');
     } finally {

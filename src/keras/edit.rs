@@ -243,7 +243,7 @@ impl ModelSpec {
         ))
     }
 
-    /// This model with augmentation `layers` (structure-JSON entries of [`AUGMENTATION`]
+    /// This model with augmentation `layers` (structure-JSON entries of `AUGMENTATION`
     /// classes) after its first input, every reader of the input reading the last of them, as a
     /// model trained with them holds them. The augmentation it held already goes (a model taught
     /// again holds this run's layers, not two sets). No layers: the model as it is.

@@ -81,14 +81,14 @@ impl std::fmt::Debug for Sized {
     }
 }
 
-/// Inference-ready convolution weights ([`Conv::prepare`]: BatchNormalization folded in,
-/// values read out for the CPU kernels), keyed by (convolution layer, folded
-/// BatchNormalization layer). Built on first use, shared by clones that share the variables,
+/// Inference-ready weights of convolutions ([`layers::conv::Conv::prepare`]: BatchNormalization folded in,
+/// values read out for the CPU kernels) and of Dense layers on the CPU ([`layers::dense::Dense::prepare`]:
+/// packed), keyed by (layer, folded BatchNormalization layer). Built on first use, shared by clones that share the variables,
 /// replaced by an empty cache whenever a variable changes ([`Model::set_param`]).
 #[derive(Clone, Default)]
 struct Prepared(Arc<Mutex<HashMap<ConvKey, Arc<ConvWeights>>>>);
 
-/// (convolution layer, folded BatchNormalization layer).
+/// (convolution or Dense layer, folded BatchNormalization layer).
 type ConvKey = (usize, Option<usize>);
 
 impl std::fmt::Debug for Prepared {

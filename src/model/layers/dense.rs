@@ -10,7 +10,6 @@ use crate::model::cpu;
 use burn::tensor::module::linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use glimpse_kernels::gemm::PackedWeights;
-use std::mem::MaybeUninit;
 
 /// A Dense layer.
 #[derive(Debug, Clone)]
@@ -44,7 +43,7 @@ impl Dense {
         self.act.forward(y)
     }
 
-    /// Whether inference on `x` can take [`Dense::forward_prepared`]: `x` is `f32` on the plain
+    /// Whether inference on `x` can take [`Dense::forward_packed`]: `x` is `f32` on the plain
     /// CPU, one feature vector per image (`[n, units_in, 1, 1]`, after a global pooling or a
     /// flattening).
     pub fn can_prepare(&self, x: &Tensor<4>) -> bool {
@@ -111,14 +110,7 @@ fn transpose(m: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
     if rows <= 1 || cols <= 1 {
         return m;
     }
-    let mut t = vec![MaybeUninit::<f32>::uninit(); m.len()];
-    for (r, row) in m.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r].write(v);
-        }
-    }
-    // SAFETY: every index c * rows + r was written once.
-    t.into_iter().map(|v| unsafe { v.assume_init() }).collect()
+    glimpse_kernels::layout::permute(&m, &[rows, cols], &[1, 0]).0
 }
 
 /// Builds `Dense`.
