@@ -464,14 +464,15 @@ fn lite1_and_lite2_classify_the_golden_photos() {
 
 #[test]
 fn float16_weights_give_the_reference_top1_at_half_the_size() {
-    // model.f16.weights.h5 (what the page downloads): kernels in float16, vectors in float32.
+    // model.f16.weights.h5 (what the page downloads): kernels in float16, vectors in float32,
+    // shuffled and deflated (0.445 of the float32 file for Lite0; 0.51 uncompressed).
     let d = zoo_dir();
     let json = std::fs::read_to_string(d.join("model.json")).unwrap();
     let half = std::fs::read(d.join("model.f16.weights.h5")).unwrap();
     let full_size = std::fs::metadata(d.join("model.weights.h5")).unwrap().len();
     let ratio = half.len() as f64 / full_size as f64;
     assert!(
-        (0.45..0.55).contains(&ratio),
+        (0.40..0.47).contains(&ratio),
         "float16 file is {ratio:.3} of float32's"
     );
     let m16 = Model::from_json_and_weights(&json, half, "model.f16.weights.h5", &default_device())

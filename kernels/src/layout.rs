@@ -53,3 +53,44 @@ fn permute_axes(data: &[f32], shape: &[usize], perm: &[usize]) -> Vec<f32> {
     }
     out
 }
+
+/// IEEE half precision to single (exact: every half is a single).
+#[inline]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let mant = (h & 0x3ff) as u32;
+    let bits = match (exp, mant) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: normalise.
+            let shift = m.leading_zeros() - 21;
+            let m = (m << shift) & 0x3ff;
+            sign | ((113 - shift) << 23) | (m << 13)
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, m) => sign | 0x7fc0_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// Halves of two bytes each in `raw` (little or big endian) as singles into `out`.
+pub fn f16_bytes_to_f32(raw: &[u8], big_endian: bool, out: &mut [f32]) {
+    for (o, b) in out.iter_mut().zip(raw.chunks_exact(2)) {
+        let b = [b[0], b[1]];
+        *o = f16_to_f32(if big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        });
+    }
+}
+
+/// Little-endian halves split into byte planes, as HDF5's shuffle filter stores them: value `i`
+/// is `lo[i] | hi[i] << 8`. As singles into `out` (as many as the shortest of the three).
+pub fn f16_planes_to_f32(lo: &[u8], hi: &[u8], out: &mut [f32]) {
+    for ((o, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
+        *o = f16_to_f32(u16::from(l) | u16::from(h) << 8);
+    }
+}

@@ -52,7 +52,9 @@ fn attr_string(attrs: &HashMap<String, AttrValue>, key: &str) -> Option<String> 
 /// What reading one file may still decode: a file can name far more data than it holds
 /// (never-written chunked datasets read as fill values, compressed chunks, the same dataset
 /// linked under many names), so every dataset's declared size is charged before it is read.
-pub(crate) struct Budget {
+pub(crate) struct Budget<'f> {
+    /// The file's bytes (for the chunks Glimpse decodes itself: [`read_shuffled_f16`]).
+    file: &'f [u8],
     /// Bytes left to decode.
     left: u64,
     /// The allowance, for errors.
@@ -64,14 +66,15 @@ pub(crate) struct Budget {
 /// Most groups one file's walk visits.
 const MAX_GROUPS: u64 = 200_000;
 
-impl Budget {
-    /// The allowance for a file of `file_len` bytes: 8 times its length (Keras writes weights
-    /// uncompressed; gzip rarely wins more than 2x on float weights), at least 64 MiB, at
-    /// most the parameter budget.
-    pub(crate) fn for_file(file_len: u64) -> Budget {
+impl<'f> Budget<'f> {
+    /// The allowance for `file`: 8 times its length (Keras writes weights uncompressed; gzip
+    /// rarely wins more than 2x on float weights), at least 64 MiB, at most the parameter
+    /// budget.
+    pub(crate) fn for_file(file: &'f File) -> Budget<'f> {
         let cap = crate::limits::get().max_params.saturating_mul(4);
-        let total = file_len.saturating_mul(8).max(64 << 20).min(cap);
+        let total = file.file_size().saturating_mul(8).max(64 << 20).min(cap);
         Budget {
+            file: file.as_bytes(),
             left: total,
             total,
             groups: MAX_GROUPS,
@@ -143,31 +146,11 @@ pub(crate) fn f32_to_f16(x: f32) -> u16 {
     sign | (kept + u32::from(up)) as u16
 }
 
-/// IEEE half precision to single.
-pub(crate) fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let mant = (h & 0x3ff) as u32;
-    let bits = match (exp, mant) {
-        (0, 0) => sign,
-        (0, m) => {
-            // Subnormal: normalise.
-            let shift = m.leading_zeros() - 21;
-            let m = (m << shift) & 0x3ff;
-            sign | ((113 - shift) << 23) | (m << 13)
-        }
-        (0x1f, 0) => sign | 0x7f80_0000,
-        (0x1f, m) => sign | 0x7fc0_0000 | (m << 13),
-        (e, m) => sign | ((e + 112) << 23) | (m << 13),
-    };
-    f32::from_bits(bits)
-}
-
 fn read_dataset(
     ds: &hdf5_pure::Dataset,
     path: &str,
     source: &str,
-    budget: &mut Budget,
+    budget: &mut Budget<'_>,
 ) -> Result<RawTensor> {
     let shape64 = ds
         .shape()
@@ -188,20 +171,21 @@ fn read_dataset(
             byte_order,
             ..
         } => {
-            let raw = ds
-                .read_raw()
-                .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?;
             let big = matches!(byte_order, hdf5_pure::DatatypeByteOrder::BigEndian);
-            raw.chunks_exact(2)
-                .map(|b| {
-                    let b = [b[0], b[1]];
-                    f16_to_f32(if big {
-                        u16::from_be_bytes(b)
-                    } else {
-                        u16::from_le_bytes(b)
-                    })
-                })
-                .collect()
+            match (!big)
+                .then(|| read_shuffled_f16(ds, &shape64, budget.file))
+                .flatten()
+            {
+                Some(values) => values,
+                None => {
+                    let raw = ds
+                        .read_raw()
+                        .map_err(|e| h5err(source, &format!("values of '{path}'"), e))?;
+                    let mut values = vec![0.0; raw.len() / 2];
+                    glimpse_kernels::layout::f16_bytes_to_f32(&raw, big, &mut values);
+                    values
+                }
+            }
         }
         // Glimpse's int8 kernels: integers and one scale per output channel (the last axis).
         hdf5_pure::Datatype::FixedPoint { .. } if int8.is_some() => {
@@ -266,6 +250,61 @@ fn read_dataset(
     Ok(RawTensor { name, shape, data })
 }
 
+/// The values of a little-endian float16 dataset stored as Glimpse writes its reduced-precision
+/// files (`weights::write`): chunks of whole rows along the first axis, every one present, each
+/// shuffled and then deflated. Decoded here in one pass per chunk (inflate, then the byte planes
+/// straight to float32) rather than by the HDF5 reader's general filter pipeline, which the
+/// browser build compiles for size: Lite0's weights parse in 65 ms there instead of 96. `None`
+/// for any other layout, which the reader's general path then decodes (and checks).
+fn read_shuffled_f16(ds: &hdf5_pure::Dataset, shape: &[u64], file: &[u8]) -> Option<Vec<f32>> {
+    const SHUFFLE: u16 = 2;
+    const DEFLATE: u16 = 1;
+    if ds.filters() != [SHUFFLE, DEFLATE] {
+        return None;
+    }
+    let (&rows, rest) = shape.split_first()?;
+    let chunk = ds.chunk_shape().ok()??;
+    let (&chunk_rows, chunk_rest) = chunk.split_first()?;
+    if chunk_rest != rest || chunk_rows == 0 || chunk_rows > rows {
+        return None;
+    }
+    let row = usize::try_from(rest.iter().product::<u64>()).ok()?;
+    let (rows, chunk_rows) = (
+        usize::try_from(rows).ok()?,
+        usize::try_from(chunk_rows).ok()?,
+    );
+    let per_chunk = chunk_rows.checked_mul(row)?;
+    let mut out = vec![0.0f32; rows.checked_mul(row)?];
+    let mut seen = vec![false; rows.div_ceil(chunk_rows)];
+    let mut planes = vec![0u8; per_chunk.checked_mul(2)?];
+    for c in ds.chunks().ok()? {
+        let first = usize::try_from(*c.offset.first()?).ok()?;
+        let k = first / chunk_rows;
+        if c.filter_mask != 0
+            || first % chunk_rows != 0
+            || c.offset[1..].iter().any(|&o| o != 0)
+            || seen.get(k).copied() != Some(false)
+        {
+            return None;
+        }
+        seen[k] = true;
+        let start = usize::try_from(c.address).ok()?;
+        let stored = file.get(start..start.checked_add(usize::try_from(c.storage_size).ok()?)?)?;
+        // An edge chunk is stored whole: its rows past the dataset's end are padding.
+        let mut inflate = flate2::Decompress::new(true);
+        let status = inflate
+            .decompress(stored, &mut planes, flate2::FlushDecompress::Finish)
+            .ok()?;
+        if status != flate2::Status::StreamEnd || inflate.total_out() != planes.len() as u64 {
+            return None;
+        }
+        let (lo, hi) = planes.split_at(per_chunk);
+        let n = (rows - first).min(chunk_rows) * row;
+        glimpse_kernels::layout::f16_planes_to_f32(lo, hi, &mut out[first * row..][..n]);
+    }
+    seen.iter().all(|&s| s).then_some(out)
+}
+
 /// The per-channel scales of a Glimpse int8 kernel ([`crate::weights::write::INT8_SCALE`]).
 fn int8_scale(ds: &hdf5_pure::Dataset) -> Option<Vec<f32>> {
     let attrs = ds.attrs().ok()?;
@@ -292,7 +331,12 @@ fn datatype_name(dt: &hdf5_pure::Datatype) -> &'static str {
     }
 }
 
-fn read_tensor(group: &Group, path: &str, source: &str, budget: &mut Budget) -> Result<RawTensor> {
+fn read_tensor(
+    group: &Group,
+    path: &str,
+    source: &str,
+    budget: &mut Budget<'_>,
+) -> Result<RawTensor> {
     let ds = group
         .dataset(path)
         .map_err(|e| h5err(source, &format!("dataset '{path}'"), e))?;
@@ -307,7 +351,7 @@ pub fn read_weights(bytes: Vec<u8>, source: &str) -> Result<WeightStore> {
 
 /// Reads weights from an opened file: Keras 3 (`layers/...`) or legacy (`layer_names`).
 pub fn read_weights_from(file: &File, source: &str) -> Result<WeightStore> {
-    let mut budget = Budget::for_file(file.file_size());
+    let mut budget = Budget::for_file(file);
     let root = file.root();
     let groups = root.groups().map_err(|e| h5err(source, "root group", e))?;
     if groups.iter().any(|g| g == "layers") {
@@ -332,7 +376,7 @@ pub fn read_weights_from(file: &File, source: &str) -> Result<WeightStore> {
     ))
 }
 
-fn read_keras3(root: &Group, source: &str, budget: &mut Budget) -> Result<WeightStore> {
+fn read_keras3(root: &Group, source: &str, budget: &mut Budget<'_>) -> Result<WeightStore> {
     let mut store = WeightStore {
         source: source.to_string(),
         ..Default::default()
@@ -354,7 +398,7 @@ fn walk_keras3(
     depth: usize,
     source: &str,
     store: &mut WeightStore,
-    budget: &mut Budget,
+    budget: &mut Budget<'_>,
 ) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::weights_file(
@@ -410,7 +454,7 @@ fn walk_keras3(
     Ok(())
 }
 
-fn read_legacy(group: &Group, source: &str, budget: &mut Budget) -> Result<WeightStore> {
+fn read_legacy(group: &Group, source: &str, budget: &mut Budget<'_>) -> Result<WeightStore> {
     let mut store = WeightStore {
         source: source.to_string(),
         ..Default::default()
@@ -488,7 +532,79 @@ pub fn root_string_attr(file: &File, key: &str, source: &str) -> Result<Option<S
 
 #[cfg(test)]
 mod tests {
-    use super::{f16_to_f32, f32_to_f16};
+    use super::f32_to_f16;
+    use glimpse_kernels::layout::f16_to_f32;
+
+    /// A float16 dataset of `shape` with values `i / 64` (exact in float16), chunked by
+    /// `chunk`, shuffled and deflated when asked.
+    fn f16_file(shape: &[u64], chunk: &[u64], shuffle: bool) -> (hdf5_pure::File, Vec<f32>) {
+        let n = shape.iter().product::<u64>() as usize;
+        let want: Vec<f32> = (0..n).map(|i| (i % 4096) as f32 / 64.0 - 32.0).collect();
+        let raw: Vec<u8> = want
+            .iter()
+            .flat_map(|&x| f32_to_f16(x).to_le_bytes())
+            .collect();
+        let mut fb = hdf5_pure::FileBuilder::new();
+        let ds = fb.create_dataset("w");
+        let half = hdf5_pure::Datatype::FloatingPoint {
+            size: 2,
+            byte_order: hdf5_pure::DatatypeByteOrder::LittleEndian,
+            layout: hdf5_pure::FloatingPointLayout {
+                bit_offset: 0,
+                bit_precision: 16,
+                exponent_location: 10,
+                exponent_size: 5,
+                mantissa_location: 0,
+                mantissa_size: 10,
+                exponent_bias: 15,
+            },
+        };
+        ds.with_raw_data(half, raw, n as u64)
+            .with_shape(shape)
+            .with_chunks(chunk);
+        if shuffle {
+            ds.with_shuffle();
+        }
+        ds.with_deflate(6);
+        let file = hdf5_pure::File::from_bytes(fb.finish().unwrap()).unwrap();
+        (file, want)
+    }
+
+    #[test]
+    fn shuffled_float16_rows_decode_in_one_pass_and_other_layouts_take_the_general_path() {
+        // Chunks of whole rows, the last one partly past the end: Glimpse's own decoding.
+        let (file, want) = f16_file(&[50, 3, 4], &[16, 3, 4], true);
+        let ds = file.dataset("w").unwrap();
+        let got = super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes());
+        assert_eq!(got.as_deref(), Some(&want[..]));
+        let mut budget = super::Budget::for_file(&file);
+        assert_eq!(
+            super::read_dataset(&ds, "w", "t", &mut budget)
+                .unwrap()
+                .data,
+            want
+        );
+        // Chunks that split the inner axes, or deflate without shuffle: the HDF5 reader's.
+        for (chunk, shuffle) in [(&[16u64, 2, 4][..], true), (&[16, 3, 4][..], false)] {
+            let (file, want) = f16_file(&[50, 3, 4], chunk, shuffle);
+            let ds = file.dataset("w").unwrap();
+            assert!(super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes()).is_none());
+            let mut budget = super::Budget::for_file(&file);
+            let got = super::read_dataset(&ds, "w", "t", &mut budget).unwrap();
+            assert_eq!(got.data, want, "{chunk:?} shuffle {shuffle}");
+        }
+        // A chunk cut short (a damaged file) is not decoded here; the general path refuses it.
+        let (file, _) = f16_file(&[50, 3, 4], &[16, 3, 4], true);
+        let mut bytes = file.as_bytes().to_vec();
+        let c = &file.dataset("w").unwrap().chunks().unwrap()[1];
+        let at = c.address as usize + c.storage_size as usize / 2;
+        bytes[at..at + 8].fill(0xff);
+        let file = hdf5_pure::File::from_bytes(bytes).unwrap();
+        let ds = file.dataset("w").unwrap();
+        assert!(super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes()).is_none());
+        let mut budget = super::Budget::for_file(&file);
+        assert!(super::read_dataset(&ds, "w", "t", &mut budget).is_err());
+    }
 
     #[test]
     fn half_precision_round_trips_and_rounds_to_nearest_even() {

@@ -172,10 +172,11 @@ pub fn keras3_weights_h5(
             } else if precision == Precision::Int8 && int8_kernel(l.class_name, v) {
                 let out = *v.keras_shape.last().expect("a kernel has axes");
                 let (q, scale) = quantize_int8(values, out);
-                vars.create_dataset(&vi.to_string())
-                    .with_i8_data(&q)
+                let ds = vars.create_dataset(&vi.to_string());
+                ds.with_i8_data(&q)
                     .with_shape(&shape)
                     .set_attr(INT8_SCALE, AttrValue::F32Array(scale));
+                compress(ds, &shape, 1);
             } else if precision != Precision::Float32
                 && shape.len() >= 2
                 && values.iter().all(|x| !x.is_finite() || x.abs() <= 65504.0)
@@ -184,13 +185,16 @@ pub fn keras3_weights_h5(
                     .iter()
                     .flat_map(|&x| crate::weights::hdf5::f32_to_f16(x).to_le_bytes())
                     .collect();
-                vars.create_dataset(&vi.to_string())
-                    .with_raw_data(float16_type(), raw, values.len() as u64)
+                let ds = vars.create_dataset(&vi.to_string());
+                ds.with_raw_data(float16_type(), raw, values.len() as u64)
                     .with_shape(&shape);
+                compress(ds, &shape, 2);
             } else {
-                vars.create_dataset(&vi.to_string())
-                    .with_f32_data(values)
-                    .with_shape(&shape);
+                let ds = vars.create_dataset(&vi.to_string());
+                ds.with_f32_data(values).with_shape(&shape);
+                if precision != Precision::Float32 {
+                    compress(ds, &shape, 4);
+                }
             }
         }
         g.add_group(vars.finish());
@@ -202,6 +206,32 @@ pub fn keras3_weights_h5(
     fb.add_group(top.finish());
     fb.finish()
         .map_err(|e| Error::weights_file("<new .weights.h5>", format!("writing: {e}")))
+}
+
+/// The most bytes of one chunk of a compressed kernel: whole rows (the first axis) up to this.
+const CHUNK_BYTES: u64 = 1 << 20;
+
+/// Stores a variable of `shape` in a reduced-precision file (`elem` bytes a value) compressed as HDF5 does
+/// natively: chunks of whole rows (at most [`CHUNK_BYTES`], one row at least), each through
+/// the shuffle filter (a value's bytes regrouped by significance, so float16's sign and
+/// exponent bytes sit together) and deflate. h5py, and so Keras' `load_weights`, reads such
+/// datasets as any other (a float32 file stays as Keras writes it). For EfficientNet-Lite0's
+/// float16 kernels: 9.22 MB of values in 7.92.
+fn compress(ds: &mut hdf5_pure::DatasetBuilder, shape: &[u64], elem: u64) {
+    let Some((&rows, rest)) = shape.split_first() else {
+        return;
+    };
+    let row_bytes = rest.iter().product::<u64>() * elem;
+    if rows == 0 || row_bytes == 0 {
+        return;
+    }
+    let mut chunk = shape.to_vec();
+    chunk[0] = (CHUNK_BYTES / row_bytes).clamp(1, rows);
+    ds.with_chunks(&chunk);
+    if elem > 1 {
+        ds.with_shuffle();
+    }
+    ds.with_deflate(9);
 }
 
 /// HDF5's IEEE float16, little endian (what h5py writes for numpy's float16).
@@ -287,6 +317,51 @@ mod tests {
                 assert!((w - r).abs() <= w.abs() / 1024.0 + 1e-7, "{l}: {w} vs {r}");
             }
         }
+    }
+
+    #[test]
+    fn reduced_precision_files_are_shuffled_and_deflated_in_chunks_of_whole_rows() {
+        // 2,000 x 300 float16 values: 1.2 MB, two chunks of 1,747 and 253 rows.
+        let kernel: Vec<f32> = values(2000 * 300, 300).iter().map(|x| x / 300.0).collect();
+        let bias = values(300, 300);
+        let layers = [LayerVariables {
+            class_name: "Dense",
+            name: "d",
+            variables: vec![
+                Variable {
+                    name: "kernel",
+                    keras_shape: &[2000, 300],
+                    values: &kernel,
+                },
+                Variable {
+                    name: "bias",
+                    keras_shape: &[300],
+                    values: &bias,
+                },
+            ],
+        }];
+        let h5 = keras3_weights_h5("m", false, &layers, Precision::Float16).unwrap();
+        assert!(h5.len() < 2000 * 300 * 2 * 92 / 100, "{} bytes", h5.len());
+        let file = crate::weights::hdf5::open(h5.clone(), "f16").unwrap();
+        let ds = file.dataset("layers/dense/vars/0").unwrap();
+        assert_eq!(ds.filters(), vec![2, 1], "shuffle, then deflate");
+        assert_eq!(ds.chunk_shape().unwrap(), Some(vec![1747, 300]));
+        let store = crate::weights::hdf5::read_weights(h5, "f16").unwrap();
+        let got = &store.layers["d"];
+        let want: Vec<f32> = kernel
+            .iter()
+            .map(|&x| glimpse_kernels::layout::f16_to_f32(crate::weights::hdf5::f32_to_f16(x)))
+            .collect();
+        assert_eq!(
+            got[0].data, want,
+            "the kernel is float16's rounding, exactly"
+        );
+        assert_eq!(got[1].data, bias, "a vector stays float32, exactly");
+        // A float32 file stays as Keras writes it: contiguous, unfiltered.
+        let h5 = keras3_weights_h5("m", false, &layers, Precision::Float32).unwrap();
+        let file = crate::weights::hdf5::open(h5, "f32").unwrap();
+        let ds = file.dataset("layers/dense/vars/0").unwrap();
+        assert!(ds.filters().is_empty() && ds.chunk_shape().unwrap().is_none());
     }
 
     #[test]

@@ -75,8 +75,13 @@ for (const name of browsers) {
         console.log('FAIL the first visit downloaded an engine the page does not use');
         failed++;
       }
-      if (got('/models/efficientnet-lite0/model.f16.weights.h5') > 10e6 || got('/models/efficientnet-lite0/model.weights.h5') > 0) {
-        console.log('FAIL the first visit downloaded the weights twice, or the float32 ones');
+      if (got('/models/efficientnet-lite0/model.f16.weights.h5') > 9e6 || got('/models/efficientnet-lite0/model.weights.h5') > 0) {
+        console.log('FAIL the first visit downloaded the weights twice, uncompressed, or the float32 ones');
+        failed++;
+      }
+      // Engine, network and page in at most 10 MB (the float16 weights shuffled and deflated).
+      if (firstMB > 10) {
+        console.log(`FAIL the first visit downloaded ${firstMB.toFixed(1)} MB (at most 10)`);
         failed++;
       }
       if (repeatMB > 1) {

@@ -25,8 +25,9 @@ pub fn cache_dir(dir: Option<&Path>) -> PathBuf {
     home.join(".cache").join("glimpse")
 }
 
-/// Bumped whenever the conversion changes, so caches made by older Glimpses are redone.
-const CONVERTER_VERSION: u32 = 2;
+/// Bumped whenever the conversion changes, so caches made by older Glimpses are redone
+/// (3: the float16 and int8 copies' datasets shuffled and deflated).
+const CONVERTER_VERSION: u32 = 3;
 
 /// What a cache folder records about its conversion.
 fn converter(v: &efficientnet::Variant) -> String {
@@ -48,7 +49,7 @@ pub const FILES: [&str; 4] = [
 /// The weights again with float16 kernels (half the download).
 const FLOAT16_WEIGHTS: &str = "model.f16.weights.h5";
 /// The weights again with int8 pointwise and dense kernels (Glimpse-only; a quarter of the
-/// float32 bytes for them; what the page loads by default).
+/// float32 bytes for them; `precision: 'int8'` in the JS API).
 const INT8_WEIGHTS: &str = "model.int8.weights.h5";
 
 /// The smaller copies of the weights a network folder holds besides its float32 ones.
