@@ -6,7 +6,7 @@
 import { asError, ensureReady, wasm } from './engine.js';
 import { error, shown } from './errors.js';
 import { TEACHABLE_MACHINE_PREPROCESSING } from './images.js';
-import { fetchOk, readWithProgress, toBytes } from './io.js';
+import { bodyLength, fetchOk, readWithProgress, toBytes } from './io.js';
 import { Model } from './model.js';
 
 const SOURCES =
@@ -192,7 +192,10 @@ export async function loadModel(source, options = {}) {
       }
       const structure =
         typeof source.structure === 'string' ? source.structure : JSON.stringify(source.structure);
-      raw = wasm().loadModel(structure, await toBytes(source.weights, 'loadModel({ weights })'));
+      const weights = /** @type {any} */ (source.weights);
+      raw = weights instanceof StreamedWeights
+        ? wasm().loadModelStreamed(structure, weights.stream)
+        : wasm().loadModel(structure, await toBytes(source.weights, 'loadModel({ weights })'));
     }
   } catch (e) {
     throw asError(e);
@@ -247,7 +250,7 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
     fetchOk(new URL('model.json', base), 'the model structure').then((r) => r.text()),
     fetchOk(new URL('labels.txt', base), 'the labels').then((r) => r.text()),
     fetchOk(new URL('preprocessing.json', base), 'the preprocessing').then((r) => r.json()),
-    fetchWeights(base, precision, weightsFile).then((r) => readWithProgress(r, onProgress)),
+    fetchWeights(base, precision, weightsFile).then((r) => streamWeights(r, onProgress)),
   ]);
   try {
     const files = ['model.json', 'labels.txt', 'preprocessing.json'].map((f) => new URL(f, base).href);
@@ -267,8 +270,56 @@ export async function loadPretrained(name = 'efficientnet-lite0', { baseUrl, onP
   } finally {
     // The engine has copied the weights; detaching our download frees its ~19 MB now
     // instead of whenever the garbage collector gets to large buffers.
-    weights.buffer.transfer?.(0);
+    if (weights instanceof StreamedWeights) weights.stream.free();
+    else weights.buffer.transfer?.(0);
   }
+}
+
+// A weights download handed to the engine as it arrived (streamWeights): loadModel() reads it
+// whole from there.
+class StreamedWeights {
+  /** @param {any} stream the engine's WeightsStream */
+  constructor(stream) {
+    this.stream = stream;
+  }
+}
+
+// The pretrained weights' response, each piece handed to the engine's WeightsStream as it
+// arrives (pieces that arrive before the engine is ready wait for it), so that their float16
+// chunks inflate while the rest downloads; the bytes whole where the response does not say its
+// length. onProgress({ loaded, total }) as they arrive.
+/** @returns {Promise<any>} */
+async function streamWeights(response, onProgress) {
+  const total = bodyLength(response);
+  if (!total || !response.body) return readWithProgress(response, onProgress);
+  /** @type {Uint8Array[]} */
+  const waiting = [];
+  /** @type {any} */
+  let stream = null;
+  const engine = ensureReady().then(() => {
+    stream = new (wasm().WeightsStream)(total);
+    for (const piece of waiting) stream.push(piece);
+    waiting.length = 0;
+  });
+  // (Awaited below, after the download: a failure meanwhile is not unhandled.)
+  engine.catch(() => {});
+  const reader = response.body.getReader();
+  let loaded = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded += value.length;
+      onProgress?.({ loaded, total });
+      if (stream) stream.push(value);
+      else waiting.push(value);
+    }
+    await engine;
+  } catch (e) {
+    stream?.free();
+    throw asError(e);
+  }
+  return new StreamedWeights(stream);
 }
 
 // The weights files of each precision, smallest first, ending in the float32 one: a folder

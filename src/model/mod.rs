@@ -265,6 +265,20 @@ impl Model {
         Ok(Model::from_spec_and_weights(spec, store, device)?.with_structure(json))
     }
 
+    /// [`Model::from_json_and_weights`] for a weights file read while it downloaded
+    /// ([`crate::weights::stream::WeightsStream`]): the structure is checked before the
+    /// weights are read whole.
+    pub fn from_json_and_stream(
+        json: &str,
+        weights: crate::weights::stream::WeightsStream,
+        device: &Device,
+    ) -> Result<Model> {
+        let spec = keras::parse_model(json)?;
+        Graph::build(&spec)?;
+        let store = weights.finish()?;
+        Ok(Model::from_spec_and_weights(spec, store, device)?.with_structure(json))
+    }
+
     /// Loads a file that carries structure and weights: a `.keras` zip or a full-model `.h5`.
     pub fn from_archive(bytes: Vec<u8>, name: &str, device: &Device) -> Result<Model> {
         let arch = if archive::is_zip(&bytes) {

@@ -37,6 +37,55 @@ pub fn load_model(structure: String, weights: Vec<u8>) -> Result<WasmModel, JsVa
     Ok(WasmModel::new(model))
 }
 
+/// A `.weights.h5` handed over piece by piece as it downloads, its float16 chunks inflated as
+/// they complete (`weights::stream`); then [`load_model_streamed`].
+#[wasm_bindgen(js_name = WeightsStream)]
+pub struct WasmWeightsStream {
+    stream: Option<crate::weights::stream::WeightsStream>,
+}
+
+#[wasm_bindgen(js_class = WeightsStream)]
+impl WasmWeightsStream {
+    /// A stream for a download of `total` bytes (its `Content-Length`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(total: f64) -> Result<WasmWeightsStream, JsValue> {
+        if !(total.is_finite() && total >= 0.0 && total.fract() == 0.0) {
+            return Err(js_input(&format!(
+                "WeightsStream: expected a whole number of bytes, found {total}"
+            )));
+        }
+        let stream =
+            crate::weights::stream::WeightsStream::new(total as u64, "weights").map_err(js_err)?;
+        Ok(WasmWeightsStream {
+            stream: Some(stream),
+        })
+    }
+
+    /// Appends the next piece of the download.
+    pub fn push(&mut self, piece: &[u8]) -> Result<(), JsValue> {
+        match &mut self.stream {
+            Some(s) => s.push(piece).map_err(js_err),
+            None => Err(js_input("WeightsStream: already loaded")),
+        }
+    }
+}
+
+/// [`load_model`] from a [`WasmWeightsStream`] that has received its whole file (which it
+/// uses up).
+#[wasm_bindgen(js_name = loadModelStreamed)]
+pub fn load_model_streamed(
+    structure: String,
+    weights: &mut WasmWeightsStream,
+) -> Result<WasmModel, JsValue> {
+    let stream = weights
+        .stream
+        .take()
+        .ok_or_else(|| js_input("loadModelStreamed: the stream was already loaded"))?;
+    let model =
+        Model::from_json_and_stream(&structure, stream, &backend().device).map_err(js_err)?;
+    Ok(WasmModel::new(model))
+}
+
 /// Loads a TF.js layers model: its `model.json` text and the weight files its manifest names
 /// (`names[i]` is the path or file name of `shards[i]`). Teachable Machine's labels come from
 /// `metadata.json`, which the JS side reads.

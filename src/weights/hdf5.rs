@@ -55,6 +55,8 @@ fn attr_string(attrs: &HashMap<String, AttrValue>, key: &str) -> Option<String> 
 pub(crate) struct Budget<'f> {
     /// The file's bytes (for the chunks Glimpse decodes itself: [`read_shuffled_f16`]).
     file: &'f [u8],
+    /// Those chunks already decoded while the file downloaded (`weights::stream`).
+    decoded: Decoded,
     /// Bytes left to decode.
     left: u64,
     /// The allowance, for errors.
@@ -75,6 +77,7 @@ impl<'f> Budget<'f> {
         let total = file.file_size().saturating_mul(8).max(64 << 20).min(cap);
         Budget {
             file: file.as_bytes(),
+            decoded: Decoded::default(),
             left: total,
             total,
             groups: MAX_GROUPS,
@@ -172,10 +175,7 @@ fn read_dataset(
             ..
         } => {
             let big = matches!(byte_order, hdf5_pure::DatatypeByteOrder::BigEndian);
-            match (!big)
-                .then(|| read_shuffled_f16(ds, &shape64, budget.file))
-                .flatten()
-            {
+            match (!big).then(|| read_shuffled_f16(ds, budget)).flatten() {
                 Some(values) => values,
                 None => {
                     let raw = ds
@@ -250,22 +250,41 @@ fn read_dataset(
     Ok(RawTensor { name, shape, data })
 }
 
-/// The values of a little-endian float16 dataset stored as Glimpse writes its reduced-precision
-/// files (`weights::write`): chunks of whole rows along the first axis, every one present, each
-/// shuffled and then deflated. Decoded here in one pass per chunk (inflate, then the byte planes
-/// straight to float32) rather than by the HDF5 reader's general filter pipeline, which the
-/// browser build compiles for size: Lite0's weights parse in 65 ms there instead of 96. `None`
-/// for any other layout, which the reader's general path then decodes (and checks).
-fn read_shuffled_f16(ds: &hdf5_pure::Dataset, shape: &[u64], file: &[u8]) -> Option<Vec<f32>> {
+/// Float16 chunks decoded ahead (`weights::stream`), by chunk address and stored size.
+pub(crate) type Decoded = HashMap<(u64, u64), Vec<f32>>;
+
+/// One chunk of a [`shuffled_f16_layout`] dataset: where it is stored, how many bytes, the
+/// values it holds (padding rows past the dataset's end included) and its first row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShuffledChunk {
+    pub address: u64,
+    pub stored: u64,
+    pub values: usize,
+    pub first_row: usize,
+}
+
+/// The chunks of a little-endian float16 dataset stored as Glimpse writes its reduced-precision
+/// files (`weights::write`): chunks of whole rows along the first axis, every one present once,
+/// each shuffled and then deflated; and the values of one row. `None` for any other layout.
+pub(crate) fn shuffled_f16_layout(ds: &hdf5_pure::Dataset) -> Option<(Vec<ShuffledChunk>, usize)> {
     const SHUFFLE: u16 = 2;
     const DEFLATE: u16 = 1;
     if ds.filters() != [SHUFFLE, DEFLATE] {
         return None;
     }
+    let little_half = matches!(
+        ds.datatype().ok()?,
+        hdf5_pure::Datatype::FloatingPoint {
+            size: 2,
+            byte_order: hdf5_pure::DatatypeByteOrder::LittleEndian,
+            ..
+        }
+    );
+    let shape = ds.shape().ok()?;
     let (&rows, rest) = shape.split_first()?;
     let chunk = ds.chunk_shape().ok()??;
     let (&chunk_rows, chunk_rest) = chunk.split_first()?;
-    if chunk_rest != rest || chunk_rows == 0 || chunk_rows > rows {
+    if !little_half || chunk_rest != rest || chunk_rows == 0 || chunk_rows > rows {
         return None;
     }
     let row = usize::try_from(rest.iter().product::<u64>()).ok()?;
@@ -273,36 +292,78 @@ fn read_shuffled_f16(ds: &hdf5_pure::Dataset, shape: &[u64], file: &[u8]) -> Opt
         usize::try_from(rows).ok()?,
         usize::try_from(chunk_rows).ok()?,
     );
-    let per_chunk = chunk_rows.checked_mul(row)?;
-    let mut out = vec![0.0f32; rows.checked_mul(row)?];
+    let values = chunk_rows.checked_mul(row)?;
+    rows.checked_mul(row)?.checked_mul(4)?;
     let mut seen = vec![false; rows.div_ceil(chunk_rows)];
-    let mut planes = vec![0u8; per_chunk.checked_mul(2)?];
+    let mut out = Vec::with_capacity(seen.len());
     for c in ds.chunks().ok()? {
-        let first = usize::try_from(*c.offset.first()?).ok()?;
-        let k = first / chunk_rows;
+        let first_row = usize::try_from(*c.offset.first()?).ok()?;
+        let k = first_row / chunk_rows;
         if c.filter_mask != 0
-            || first % chunk_rows != 0
+            || first_row % chunk_rows != 0
             || c.offset[1..].iter().any(|&o| o != 0)
             || seen.get(k).copied() != Some(false)
         {
             return None;
         }
         seen[k] = true;
-        let start = usize::try_from(c.address).ok()?;
-        let stored = file.get(start..start.checked_add(usize::try_from(c.storage_size).ok()?)?)?;
-        // An edge chunk is stored whole: its rows past the dataset's end are padding.
-        let mut inflate = flate2::Decompress::new(true);
-        let status = inflate
-            .decompress(stored, &mut planes, flate2::FlushDecompress::Finish)
-            .ok()?;
-        if status != flate2::Status::StreamEnd || inflate.total_out() != planes.len() as u64 {
-            return None;
-        }
-        let (lo, hi) = planes.split_at(per_chunk);
-        let n = (rows - first).min(chunk_rows) * row;
-        glimpse_kernels::layout::f16_planes_to_f32(lo, hi, &mut out[first * row..][..n]);
+        out.push(ShuffledChunk {
+            address: c.address,
+            stored: c.storage_size,
+            values,
+            first_row,
+        });
     }
-    seen.iter().all(|&s| s).then_some(out)
+    seen.iter().all(|&s| s).then_some((out, row))
+}
+
+/// One shuffled, deflated float16 chunk of `values` values inflated: its two byte planes (all
+/// low bytes, then all high bytes). `None` unless it inflates to exactly that many bytes.
+pub(crate) fn inflate_planes(stored: &[u8], values: usize) -> Option<Vec<u8>> {
+    let mut planes = vec![0u8; values.checked_mul(2)?];
+    let mut inflate = flate2::Decompress::new(true);
+    let status = inflate
+        .decompress(stored, &mut planes, flate2::FlushDecompress::Finish)
+        .ok()?;
+    (status == flate2::Status::StreamEnd && inflate.total_out() == planes.len() as u64)
+        .then_some(planes)
+}
+
+/// The values of a dataset of [`shuffled_f16_layout`], decoded here in one pass per chunk
+/// (inflate, then the byte planes straight to float32) rather than by the HDF5 reader's general
+/// filter pipeline, which the browser build compiles for size: Lite0's weights parse in 64 ms
+/// there instead of 96. Chunks decoded ahead (`budget.decoded`) are taken as they are. `None`
+/// for any other layout, which the reader's general path then decodes (and checks).
+fn read_shuffled_f16(ds: &hdf5_pure::Dataset, budget: &mut Budget<'_>) -> Option<Vec<f32>> {
+    let (chunks, row) = shuffled_f16_layout(ds)?;
+    let rows = usize::try_from(*ds.shape().ok()?.first()?).ok()?;
+    // One chunk decoded ahead that is the whole dataset: its values as they are.
+    if let [c] = chunks[..] {
+        if c.values == rows * row {
+            if let Some(v) = budget.decoded.remove(&(c.address, c.stored)) {
+                if v.len() == c.values {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    let mut out = vec![0.0f32; rows * row];
+    for c in chunks {
+        // An edge chunk is stored whole: its rows past the dataset's end are padding.
+        let n = (rows - c.first_row).min(c.values / row.max(1)) * row;
+        let dst = &mut out[c.first_row * row..][..n];
+        match budget.decoded.remove(&(c.address, c.stored)) {
+            Some(v) if v.len() == c.values => dst.copy_from_slice(&v[..n]),
+            _ => {
+                let start = usize::try_from(c.address).ok()?;
+                let end = start.checked_add(usize::try_from(c.stored).ok()?)?;
+                let planes = inflate_planes(budget.file.get(start..end)?, c.values)?;
+                let (lo, hi) = planes.split_at(c.values);
+                glimpse_kernels::layout::f16_planes_to_f32(lo, hi, dst);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The per-channel scales of a Glimpse int8 kernel ([`crate::weights::write::INT8_SCALE`]).
@@ -351,7 +412,17 @@ pub fn read_weights(bytes: Vec<u8>, source: &str) -> Result<WeightStore> {
 
 /// Reads weights from an opened file: Keras 3 (`layers/...`) or legacy (`layer_names`).
 pub fn read_weights_from(file: &File, source: &str) -> Result<WeightStore> {
+    read_weights_decoded(file, source, Decoded::default())
+}
+
+/// [`read_weights_from`], with float16 chunks decoded ahead while the file downloaded.
+pub(crate) fn read_weights_decoded(
+    file: &File,
+    source: &str,
+    decoded: Decoded,
+) -> Result<WeightStore> {
     let mut budget = Budget::for_file(file);
+    budget.decoded = decoded;
     let root = file.root();
     let groups = root.groups().map_err(|e| h5err(source, "root group", e))?;
     if groups.iter().any(|g| g == "layers") {
@@ -575,9 +646,9 @@ mod tests {
         // Chunks of whole rows, the last one partly past the end: Glimpse's own decoding.
         let (file, want) = f16_file(&[50, 3, 4], &[16, 3, 4], true);
         let ds = file.dataset("w").unwrap();
-        let got = super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes());
-        assert_eq!(got.as_deref(), Some(&want[..]));
         let mut budget = super::Budget::for_file(&file);
+        let got = super::read_shuffled_f16(&ds, &mut budget);
+        assert_eq!(got.as_deref(), Some(&want[..]));
         assert_eq!(
             super::read_dataset(&ds, "w", "t", &mut budget)
                 .unwrap()
@@ -588,8 +659,8 @@ mod tests {
         for (chunk, shuffle) in [(&[16u64, 2, 4][..], true), (&[16, 3, 4][..], false)] {
             let (file, want) = f16_file(&[50, 3, 4], chunk, shuffle);
             let ds = file.dataset("w").unwrap();
-            assert!(super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes()).is_none());
             let mut budget = super::Budget::for_file(&file);
+            assert!(super::read_shuffled_f16(&ds, &mut budget).is_none());
             let got = super::read_dataset(&ds, "w", "t", &mut budget).unwrap();
             assert_eq!(got.data, want, "{chunk:?} shuffle {shuffle}");
         }
@@ -601,8 +672,8 @@ mod tests {
         bytes[at..at + 8].fill(0xff);
         let file = hdf5_pure::File::from_bytes(bytes).unwrap();
         let ds = file.dataset("w").unwrap();
-        assert!(super::read_shuffled_f16(&ds, &[50, 3, 4], file.as_bytes()).is_none());
         let mut budget = super::Budget::for_file(&file);
+        assert!(super::read_shuffled_f16(&ds, &mut budget).is_none());
         assert!(super::read_dataset(&ds, "w", "t", &mut budget).is_err());
     }
 

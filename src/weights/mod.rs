@@ -4,6 +4,7 @@
 //!   legacy layout of Keras 2 `save_weights` / full-model `.h5` (`layer_names`, `weight_names`);
 //! * [`tfjs`]: TensorFlow.js layers models (`model.json` + binary shards, quantized or not);
 //! * [`archive`]: `.keras` zip files and full-model `.h5` files (structure + weights);
+//! * [`stream`]: a `.weights.h5` read while it downloads;
 //! * `layout`: Keras ↔ burn tensor layouts, in one place;
 //! * `report`: the strict-loading report (missing / unexpected / mis-shaped by name).
 
@@ -11,6 +12,7 @@ pub mod archive;
 pub mod hdf5;
 pub(crate) mod layout;
 mod report;
+pub mod stream;
 pub mod tfjs;
 pub mod write;
 

@@ -71,6 +71,28 @@ const m = glimpse.loadModel(json, weights);
 await expectError(() => m.predict(new Float32Array(10), [1, 10]), 'shape mismatch');
 assert.equal(m.countParams(), 740);
 
+// The weights handed over piece by piece as a download arrives (what loadPretrained does) give
+// the model the whole file gives; a stream that gets more or fewer bytes than announced is an
+// Error, as is a stream loaded twice.
+{
+  const s = new glimpse.WeightsStream(weights.length);
+  for (let at = 0; at < weights.length; at += 777) s.push(weights.subarray(at, at + 777));
+  const streamed = glimpse.loadModelStreamed(json, s);
+  const x = readNpy(join(dir, 'input.npy'));
+  const [a, b] = [await streamed.predict(x.data, x.shape), await m.predict(x.data, x.shape)];
+  assert.deepEqual(Array.from(a.data), Array.from(b.data));
+  await expectError(() => glimpse.loadModelStreamed(json, s), 'already loaded');
+  streamed.dispose();
+  s.free();
+  const over = new glimpse.WeightsStream(10);
+  await expectError(() => over.push(weights.subarray(0, 11)), 'more bytes than the 10 announced');
+  const short = new glimpse.WeightsStream(weights.length);
+  short.push(weights.subarray(0, 100));
+  await expectError(() => glimpse.loadModelStreamed(json, short), 'ended after 100');
+  await expectError(() => new glimpse.WeightsStream(-1), 'whole number of bytes');
+  checks++;
+}
+
 // The engine's image preparation (RGBA in, as a canvas gives it) against Pillow's own bicubic
 // resize: tests/fixtures/resize holds PIL's outputs for sources made by a generator this test
 // runs too (see make_pil_bicubic.py); every value must be identical.

@@ -26,8 +26,8 @@ pub fn cache_dir(dir: Option<&Path>) -> PathBuf {
 }
 
 /// Bumped whenever the conversion changes, so caches made by older Glimpses are redone
-/// (3: the float16 and int8 copies' datasets shuffled and deflated).
-const CONVERTER_VERSION: u32 = 3;
+/// (3, 4: the float16 and int8 copies' kernels shuffled and deflated).
+const CONVERTER_VERSION: u32 = 4;
 
 /// What a cache folder records about its conversion.
 fn converter(v: &efficientnet::Variant) -> String {
