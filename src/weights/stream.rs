@@ -3,8 +3,8 @@
 //! little decoding is left when the last byte arrives.
 //!
 //! Glimpse's files hold their metadata first (62 KB of Lite0's 8.4 MB), so a prefix of the file,
-//! read as a file of the full length, already names every chunk's place. That reading is only a
-//! plan: a chunk decoded early is used at the end only where the whole file has a chunk of the
+//! read as a file, already names every chunk's place (tried at 64 KB, then 4 times longer each
+//! time it cannot be read). That reading is only a plan: a chunk decoded early is used at the end only where the whole file has a chunk of the
 //! same address and stored size, so the result is what reading the whole file gives, whatever
 //! the prefix said.
 
@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 /// The first prefix length at which the file is read for its plan, then 4 times longer each try.
 const FIRST_PLAN_AT: usize = 64 << 10;
 
-/// The longest file read for a plan (which copies the prefix into a buffer of the announced
-/// length): longer ones are read whole at the end, as any file.
+/// The longest file read for a plan (each try copies the prefix): longer ones are read whole at
+/// the end, as any file.
 const MAX_PLANNED_FILE: usize = 256 << 20;
 
 /// The longest file a stream takes (wasm32's memory ends at 4 GiB).
@@ -117,7 +117,7 @@ impl WeightsStream {
         Ok(())
     }
 
-    /// Reads the prefix as a file of the announced length for the chunks to inflate.
+    /// Reads the prefix as a file for the chunks to inflate.
     fn try_plan(&mut self) {
         let plan = hdf5_pure::File::from_bytes(self.bytes.clone())
             .ok()
