@@ -36,6 +36,12 @@ fn fuzz_findings_stay_fixed() {
     total += replay("hdf5", |d| {
         let _ = glimpse::weights::hdf5::read_weights(d.to_vec(), "fuzz.h5");
         let _ = glimpse::weights::archive::read_full_h5(d.to_vec(), "fuzz.h5");
+        let mut s =
+            glimpse::weights::stream::WeightsStream::new(d.len() as u64, "fuzz.h5").unwrap();
+        for piece in d.chunks(4096) {
+            s.push(piece).unwrap();
+        }
+        let _ = s.finish();
     });
     total += replay("keras_zip", |d| {
         let _ = glimpse::weights::archive::read_keras_zip(d, "fuzz.keras");

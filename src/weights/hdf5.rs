@@ -104,6 +104,34 @@ impl<'f> Budget<'f> {
         }
     }
 
+    /// A chunked dataset's chunks are decoded whole, padding included: one chunk larger than
+    /// the file may decode in all (a small dataset declaring chunks of gigabytes) is refused
+    /// before the HDF5 reader allocates it.
+    fn check_chunks(
+        &self,
+        ds: &hdf5_pure::Dataset,
+        source: &str,
+        path: &str,
+        elem: u64,
+    ) -> Result<()> {
+        let Ok(Some(chunk)) = ds.chunk_shape() else {
+            return Ok(());
+        };
+        let bytes = chunk.iter().try_fold(elem.max(1), |a, &d| a.checked_mul(d));
+        match bytes {
+            Some(b) if b <= self.total => Ok(()),
+            _ => Err(Error::weights_file(
+                source,
+                format!(
+                    "dataset '{path}' is stored in chunks of shape {chunk:?}: more data per \
+                     chunk than the file can hold (Glimpse decodes at most {} bytes from this \
+                     file, 8 times its size)",
+                    self.total
+                ),
+            )),
+        }
+    }
+
     fn visit_group(&mut self, source: &str, path: &str) -> Result<()> {
         if self.groups == 0 {
             return Err(Error::weights_file(
@@ -162,6 +190,7 @@ fn read_dataset(
         .datatype()
         .map_err(|e| h5err(source, &format!("datatype of '{path}'"), e))?;
     let expected = budget.charge(source, path, &shape64, u64::from(dt.type_size()))?;
+    budget.check_chunks(ds, source, path, u64::from(dt.type_size()))?;
     let shape: Vec<usize> = shape64.iter().map(|&d| d as usize).collect();
     // Glimpse's int8 kernels carry their scales in an attribute (read once, only for bytes).
     let int8 = matches!(dt, hdf5_pure::Datatype::FixedPoint { size: 1, .. })
@@ -292,21 +321,22 @@ pub(crate) fn shuffled_f16_layout(ds: &hdf5_pure::Dataset) -> Option<(Vec<Shuffl
         usize::try_from(rows).ok()?,
         usize::try_from(chunk_rows).ok()?,
     );
+    // (An empty dataset, however many rows it declares, is the general path's.)
+    if row == 0 {
+        return None;
+    }
     let values = chunk_rows.checked_mul(row)?;
     rows.checked_mul(row)?.checked_mul(4)?;
-    let mut seen = vec![false; rows.div_ceil(chunk_rows)];
-    let mut out = Vec::with_capacity(seen.len());
+    // Nothing allocated by the declared rows: the chunks the index lists, which must tile them.
+    let mut out = Vec::new();
     for c in ds.chunks().ok()? {
         let first_row = usize::try_from(*c.offset.first()?).ok()?;
-        let k = first_row / chunk_rows;
         if c.filter_mask != 0
             || first_row % chunk_rows != 0
             || c.offset[1..].iter().any(|&o| o != 0)
-            || seen.get(k).copied() != Some(false)
         {
             return None;
         }
-        seen[k] = true;
         out.push(ShuffledChunk {
             address: c.address,
             stored: c.storage_size,
@@ -314,13 +344,24 @@ pub(crate) fn shuffled_f16_layout(ds: &hdf5_pure::Dataset) -> Option<(Vec<Shuffl
             first_row,
         });
     }
-    seen.iter().all(|&s| s).then_some((out, row))
+    out.sort_by_key(|c| c.first_row);
+    let tiles = out.len() == rows.div_ceil(chunk_rows)
+        && out
+            .iter()
+            .enumerate()
+            .all(|(k, c)| c.first_row == k * chunk_rows);
+    tiles.then_some((out, row))
 }
 
 /// One shuffled, deflated float16 chunk of `values` values inflated: its two byte planes (all
-/// low bytes, then all high bytes). `None` unless it inflates to exactly that many bytes.
+/// low bytes, then all high bytes). `None` unless it inflates to exactly that many bytes, and
+/// before allocating them where `stored` could not (deflate expands at most 1032 times).
 pub(crate) fn inflate_planes(stored: &[u8], values: usize) -> Option<Vec<u8>> {
-    let mut planes = vec![0u8; values.checked_mul(2)?];
+    let bytes = values.checked_mul(2)?;
+    if bytes > stored.len().saturating_mul(1032).saturating_add(64) {
+        return None;
+    }
+    let mut planes = vec![0u8; bytes];
     let mut inflate = flate2::Decompress::new(true);
     let status = inflate
         .decompress(stored, &mut planes, flate2::FlushDecompress::Finish)
@@ -617,20 +658,7 @@ mod tests {
             .collect();
         let mut fb = hdf5_pure::FileBuilder::new();
         let ds = fb.create_dataset("w");
-        let half = hdf5_pure::Datatype::FloatingPoint {
-            size: 2,
-            byte_order: hdf5_pure::DatatypeByteOrder::LittleEndian,
-            layout: hdf5_pure::FloatingPointLayout {
-                bit_offset: 0,
-                bit_precision: 16,
-                exponent_location: 10,
-                exponent_size: 5,
-                mantissa_location: 0,
-                mantissa_size: 10,
-                exponent_bias: 15,
-            },
-        };
-        ds.with_raw_data(half, raw, n as u64)
+        ds.with_raw_data(crate::weights::write::float16_type(), raw, n as u64)
             .with_shape(shape)
             .with_chunks(chunk);
         if shuffle {

@@ -383,35 +383,12 @@ fn decode(bytes: &[u8], stored: Stored) -> Vec<f32> {
             .chunks_exact(2)
             .map(|b| (u16::from_le_bytes([b[0], b[1]]) as f64 * scale + min) as f32)
             .collect(),
-        Stored::F16 => bytes
-            .chunks_exact(2)
-            .map(|b| half_to_f32(u16::from_le_bytes([b[0], b[1]])))
-            .collect(),
-    }
-}
-
-/// IEEE 754 binary16 → f32.
-pub fn half_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: normalise.
-            let mut e = 127 - 15 + 1;
-            let mut f = f;
-            while f & 0x400 == 0 {
-                f <<= 1;
-                e -= 1;
-            }
-            sign | (e << 23) | ((f & 0x3ff) << 13)
+        Stored::F16 => {
+            let mut values = vec![0.0; bytes.len() / 2];
+            glimpse_kernels::layout::f16_bytes_to_f32(bytes, false, &mut values);
+            values
         }
-        (0x1f, 0) => sign | 0x7f80_0000,
-        (0x1f, f) => sign | 0x7fc0_0000 | (f << 13),
-        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
+    }
 }
 
 /// Teachable Machine's `metadata.json`: its class labels, when it has them.
@@ -427,18 +404,6 @@ pub fn metadata_labels(text: &str) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn half_floats_decode() {
-        assert_eq!(half_to_f32(0x3c00), 1.0);
-        assert_eq!(half_to_f32(0xc000), -2.0);
-        assert_eq!(half_to_f32(0x7bff), 65504.0);
-        assert_eq!(half_to_f32(0x0001), 2f32.powi(-24));
-        assert_eq!(half_to_f32(0x03ff), 1023.0 * 2f32.powi(-24));
-        assert!(half_to_f32(0x7c00).is_infinite());
-        assert!(half_to_f32(0x7e00).is_nan());
-        assert_eq!(half_to_f32(0x8000).to_bits(), 0x8000_0000);
-    }
 
     #[test]
     fn names_split_into_layer_and_variable() {

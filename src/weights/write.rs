@@ -235,7 +235,7 @@ fn compress(ds: &mut hdf5_pure::DatasetBuilder, shape: &[u64], elem: u64) {
 }
 
 /// HDF5's IEEE float16, little endian (what h5py writes for numpy's float16).
-fn float16_type() -> hdf5_pure::Datatype {
+pub(crate) fn float16_type() -> hdf5_pure::Datatype {
     hdf5_pure::Datatype::FloatingPoint {
         size: 2,
         byte_order: hdf5_pure::DatatypeByteOrder::LittleEndian,
