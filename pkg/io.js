@@ -48,22 +48,33 @@ export function bodyLength(response) {
   return Number(response.headers.get('content-length')) || 0;
 }
 
-// A response's body as bytes, onProgress({ loaded, total }) as they arrive (total from
-// bodyLength: 0 when unknown).
-export async function readWithProgress(response, onProgress) {
+// Each piece of a response's body in turn to onPiece(bytes), then onProgress({ loaded, total })
+// (total from bodyLength: 0 when unknown). Resolves to the bytes read.
+/**
+ * @param {Response} response
+ * @param {((p: { loaded: number, total: number }) => void) | undefined} onProgress
+ * @param {(piece: Uint8Array) => void} onPiece
+ */
+export async function readPieces(response, onProgress, onPiece) {
   const total = bodyLength(response);
-  if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
-  const reader = response.body.getReader();
-  const chunks = [];
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
   let loaded = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
+    if (done) return loaded;
+    onPiece(value);
     loaded += value.length;
-    onProgress({ loaded, total });
+    onProgress?.({ loaded, total });
   }
-  const out = new Uint8Array(loaded);
+}
+
+// A response's body as bytes, onProgress({ loaded, total }) as they arrive (total from
+// bodyLength: 0 when unknown).
+export async function readWithProgress(response, onProgress) {
+  if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
+  /** @type {Uint8Array[]} */
+  const chunks = [];
+  const out = new Uint8Array(await readPieces(response, onProgress, (c) => chunks.push(c)));
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

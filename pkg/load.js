@@ -6,7 +6,7 @@
 import { asError, ensureReady, wasm } from './engine.js';
 import { error, shown } from './errors.js';
 import { TEACHABLE_MACHINE_PREPROCESSING } from './images.js';
-import { bodyLength, fetchOk, readWithProgress, toBytes } from './io.js';
+import { bodyLength, fetchOk, readPieces, readWithProgress, toBytes } from './io.js';
 import { Model } from './model.js';
 
 const SOURCES =
@@ -303,17 +303,8 @@ async function streamWeights(response, onProgress) {
   });
   // (Awaited below, after the download: a failure meanwhile is not unhandled.)
   engine.catch(() => {});
-  const reader = response.body.getReader();
-  let loaded = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      loaded += value.length;
-      onProgress?.({ loaded, total });
-      if (stream) stream.push(value);
-      else waiting.push(value);
-    }
+    await readPieces(response, onProgress, (piece) => (stream ? stream.push(piece) : waiting.push(piece)));
     await engine;
   } catch (e) {
     stream?.free();

@@ -294,8 +294,11 @@ pub(crate) struct ShuffledChunk {
 
 /// The chunks of a little-endian float16 dataset stored as Glimpse writes its reduced-precision
 /// files (`weights::write`): chunks of whole rows along the first axis, every one present once,
-/// each shuffled and then deflated; and the values of one row. `None` for any other layout.
-pub(crate) fn shuffled_f16_layout(ds: &hdf5_pure::Dataset) -> Option<(Vec<ShuffledChunk>, usize)> {
+/// each shuffled and then deflated; the values of one row (never 0) and the rows. `None` for
+/// any other layout.
+pub(crate) fn shuffled_f16_layout(
+    ds: &hdf5_pure::Dataset,
+) -> Option<(Vec<ShuffledChunk>, usize, usize)> {
     const SHUFFLE: u16 = 2;
     const DEFLATE: u16 = 1;
     if ds.filters() != [SHUFFLE, DEFLATE] {
@@ -350,7 +353,7 @@ pub(crate) fn shuffled_f16_layout(ds: &hdf5_pure::Dataset) -> Option<(Vec<Shuffl
             .iter()
             .enumerate()
             .all(|(k, c)| c.first_row == k * chunk_rows);
-    tiles.then_some((out, row))
+    tiles.then_some((out, row, rows))
 }
 
 /// One shuffled, deflated float16 chunk of `values` values inflated: its two byte planes (all
@@ -376,22 +379,18 @@ pub(crate) fn inflate_planes(stored: &[u8], values: usize) -> Option<Vec<u8>> {
 /// there instead of 96. Chunks decoded ahead (`budget.decoded`) are taken as they are. `None`
 /// for any other layout, which the reader's general path then decodes (and checks).
 fn read_shuffled_f16(ds: &hdf5_pure::Dataset, budget: &mut Budget<'_>) -> Option<Vec<f32>> {
-    let (chunks, row) = shuffled_f16_layout(ds)?;
-    let rows = usize::try_from(*ds.shape().ok()?.first()?).ok()?;
-    // One chunk decoded ahead that is the whole dataset: its values as they are.
+    let (chunks, row, rows) = shuffled_f16_layout(ds)?;
+    // One chunk decoded ahead that is the whole dataset, no padding: its values as they are.
     if let [c] = chunks[..] {
-        if c.values == rows * row {
-            if let Some(v) = budget.decoded.remove(&(c.address, c.stored)) {
-                if v.len() == c.values {
-                    return Some(v);
-                }
-            }
+        let whole = budget.decoded.remove(&(c.address, c.stored));
+        if let Some(v) = whole.filter(|v| v.len() == rows * row) {
+            return Some(v);
         }
     }
     let mut out = vec![0.0f32; rows * row];
     for c in chunks {
         // An edge chunk is stored whole: its rows past the dataset's end are padding.
-        let n = (rows - c.first_row).min(c.values / row.max(1)) * row;
+        let n = (rows - c.first_row).min(c.values / row) * row;
         let dst = &mut out[c.first_row * row..][..n];
         match budget.decoded.remove(&(c.address, c.stored)) {
             Some(v) if v.len() == c.values => dst.copy_from_slice(&v[..n]),

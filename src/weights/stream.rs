@@ -170,7 +170,7 @@ fn plan_of(file: &hdf5_pure::File) -> Option<Vec<ShuffledChunk>> {
         }
         for name in g.datasets().ok()? {
             let ds = g.dataset(&name).ok()?;
-            if let Some((chunks, _)) = hdf5::shuffled_f16_layout(&ds) {
+            if let Some((chunks, ..)) = hdf5::shuffled_f16_layout(&ds) {
                 plan.extend(chunks);
             }
         }
@@ -187,16 +187,8 @@ mod tests {
     use crate::weights::write::{keras3_weights_h5, LayerVariables, Precision, Variable};
 
     fn file() -> Vec<u8> {
-        // Values of little pattern (xorshift), so that the deflated file stays near 1 MB.
-        let mut x = 0x2545_f491_u32;
-        let kernel: Vec<f32> = (0..3000 * 200)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect();
+        // Values of little pattern, so that the deflated file stays near 1 MB.
+        let kernel = crate::weights::write::tests::values(3000 * 200, 200);
         let small: Vec<f32> = (0..3 * 3 * 4 * 8).map(|i| i as f32 / 100.0).collect();
         let bias: Vec<f32> = (0..200).map(|i| i as f32).collect();
         let var = |name, keras_shape, values| Variable {

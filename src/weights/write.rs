@@ -75,7 +75,7 @@ fn int8_kernel(class: &str, v: &Variable<'_>) -> bool {
 /// The smallest kernel stored as int8: smaller ones are few of the bytes and much of the error,
 /// and stay float16. For EfficientNet-Lite0 (scripts/int8-agreement): every kernel as int8,
 /// 5.24 MB and top-1 as float32's on 248 of 250 photos (golden set, hymenoptera); from 65,536
-/// values, 5.54 MB and 249 of 250; from 200,000, 6.04 MB and 250.
+/// values, 5.54 MB and 249 of 250; from 200,000, 6.04 MB and 250 (sizes before deflating).
 const INT8_MIN_VALUES: usize = 65_536;
 
 /// `values` (the last axis `out` wide) as int8 and one scale per output channel
@@ -252,11 +252,11 @@ pub(crate) fn float16_type() -> hdf5_pure::Datatype {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{keras3_weights_h5, snake_case, LayerVariables, Precision, Variable, INT8_SCALE};
 
     /// Deterministic values in [-1, 1), channel c scaled by (c + 1) so channels differ.
-    fn values(n: usize, out: usize) -> Vec<f32> {
+    pub(crate) fn values(n: usize, out: usize) -> Vec<f32> {
         let mut x = 0x2545_f491_u32;
         (0..n)
             .map(|i| {
